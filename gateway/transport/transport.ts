@@ -1,0 +1,54 @@
+// The seam between the gateway's core and its HTTP/WebSocket server. The core (routes, runner
+// hub) sees only these shapes; uws-transport.ts fills them today, a ws-based one can too.
+
+export interface HttpRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+export type HttpHandler = (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
+
+/** What the core may do with an open WebSocket. */
+export interface SocketLike {
+  /** Sends a text frame. False when the frame was queued behind backpressure or dropped. */
+  send(text: string): boolean;
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+  readonly remoteAddress: string;
+}
+
+export interface SocketHandler {
+  open(socket: SocketLike): void;
+  message(socket: SocketLike, text: string): void;
+  close(socket: SocketLike, code: number, reason: string): void;
+}
+
+export interface TransportOptions {
+  http: HttpHandler;
+  /** WebSocket endpoints by exact path. */
+  sockets: Record<string, SocketHandler>;
+  /** Largest request body, bytes: past it the request gets 413 before the body is read whole. */
+  maxBodyBytes: number;
+  /** Largest WebSocket message, bytes: past it the socket is closed (1009). */
+  maxFrameBytes: number;
+  /** Answer for a body that is too large (the core's error format). */
+  bodyTooLarge: () => HttpResponse;
+}
+
+export interface ServerTransport {
+  /** Listens; port 0 lets the OS choose. Resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops listening and closes every socket. */
+  close(): Promise<void>;
+}

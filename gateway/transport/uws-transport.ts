@@ -1,0 +1,184 @@
+// The default server transport, on uWebSockets.js. The only file that imports it.
+// uWS hands out ArrayBuffers that it frees when the callback returns, and an HttpRequest that
+// is valid only in the synchronous part of a handler: everything is copied before any await.
+import uWS from 'uWebSockets.js';
+import type {
+  HttpRequest,
+  HttpResponse,
+  ServerTransport,
+  SocketHandler,
+  SocketLike,
+  TransportOptions,
+} from './transport.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+/** A uWS socket behind the core's SocketLike. uWS forbids touching a closed socket. */
+class UwsSocket implements SocketLike {
+  closed = false;
+  readonly remoteAddress: string;
+  readonly #ws: uWS.WebSocket<SocketData>;
+
+  constructor(ws: uWS.WebSocket<SocketData>) {
+    this.#ws = ws;
+    this.remoteAddress = Buffer.from(ws.getRemoteAddressAsText()).toString();
+  }
+
+  send(text: string): boolean {
+    return !this.closed && this.#ws.send(text, false) === 1;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#ws.end(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    return this.closed ? 0 : this.#ws.getBufferedAmount();
+  }
+}
+
+interface SocketData {
+  socket: UwsSocket;
+}
+
+export class UwsTransport implements ServerTransport {
+  readonly #options: TransportOptions;
+  readonly #app: uWS.TemplatedApp;
+  #listenSocket: uWS.us_listen_socket | null = null;
+  readonly #sockets = new Set<uWS.WebSocket<SocketData>>();
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    this.#app = uWS.App();
+    for (const [path, handler] of Object.entries(options.sockets)) this.#addSocketRoute(path, handler);
+    this.#app.any('/*', (res, req) => this.#onHttp(res, req));
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#app.listen(host, port, (token) => {
+        if (!token) {
+          reject(new Error(`cannot listen on ${host}:${port}`));
+          return;
+        }
+        this.#listenSocket = token;
+        resolve(uWS.us_socket_local_port(token as unknown as uWS.us_socket));
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
+    this.#listenSocket = null;
+    for (const ws of [...this.#sockets]) ws.getUserData().socket.close(1001, 'server shutting down');
+  }
+
+  #onHttp(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    const headers: Record<string, string> = {};
+    req.forEach((key, value) => {
+      headers[key] = value;
+    });
+    const request: Omit<HttpRequest, 'body'> = {
+      method: req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      query: new URLSearchParams(req.getQuery() ?? ''),
+      headers,
+    };
+    const abort = new AbortController();
+    let done = false;
+    res.onAborted(() => {
+      done = true;
+      abort.abort();
+    });
+
+    const respond = (response: HttpResponse): void => {
+      if (done) return;
+      done = true;
+      res.cork(() => {
+        res.writeStatus(`${response.status} ${STATUS_TEXT[response.status] ?? ''}`.trimEnd());
+        res.writeHeader('content-type', 'application/json');
+        for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
+        res.end(response.body);
+      });
+    };
+    const handle = (body: Buffer): void => {
+      this.#options.http({ ...request, body }, abort.signal).then(respond, (err: unknown) => {
+        respond({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String(err) } }) });
+      });
+    };
+
+    const declared = Number(headers['content-length'] ?? 0);
+    if (declared > this.#options.maxBodyBytes) {
+      // Answer before reading: the client learns at once, and nothing is buffered.
+      respond(this.#options.bodyTooLarge());
+      return;
+    }
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'DELETE') {
+      handle(Buffer.alloc(0));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > this.#options.maxBodyBytes) {
+        respond(this.#options.bodyTooLarge());
+        return;
+      }
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) handle(Buffer.concat(chunks, size));
+    });
+  }
+
+  #addSocketRoute(path: string, handler: SocketHandler): void {
+    this.#app.ws<SocketData>(path, {
+      maxPayloadLength: this.#options.maxFrameBytes,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      maxBackpressure: 16 * 1024 * 1024,
+      upgrade: (res, req, context) => {
+        res.upgrade(
+          {} as SocketData,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        const socket = new UwsSocket(ws);
+        ws.getUserData().socket = socket;
+        this.#sockets.add(ws);
+        handler.open(socket);
+      },
+      message: (ws, message) => {
+        const { socket } = ws.getUserData();
+        handler.message(socket, Buffer.from(message).toString('utf8'));
+      },
+      close: (ws, code, message) => {
+        this.#sockets.delete(ws);
+        const { socket } = ws.getUserData();
+        socket.closed = true;
+        handler.close(socket, code, Buffer.from(message).toString('utf8'));
+      },
+    });
+  }
+}

@@ -1,0 +1,8 @@
+// The wire protocol and the tables every part agrees on.
+export * from './errors.js';
+export * from './job.js';
+export * from './languages.js';
+export * from './limits.js';
+export * from './log.js';
+export * from './runner-protocol.js';
+export * from './validate.js';

@@ -1,0 +1,119 @@
+// Jobs: what a client submits, how a run ends, and the record the gateway stores.
+import * as v from 'valibot';
+import { LimitsSchema } from './limits.js';
+
+/** Lifecycle of a job. Guarded transitions live in the gateway's job store. */
+export const JOB_STATES = {
+  queued: 'waiting for a runner',
+  running: 'accepted by a runner, lease held',
+  done: 'the sandbox ran the program; see reason and exit_code',
+  failed: 'the job could not be run (infrastructure); see error',
+  cancelled: 'cancelled before it finished',
+} as const;
+export type JobState = keyof typeof JOB_STATES;
+export const JobStateSchema = v.picklist(Object.keys(JOB_STATES) as JobState[]);
+
+/** How a run ended. `exited` covers any exit code. */
+export const END_REASONS = {
+  exited: 'the program exited by itself (any exit code)',
+  wall_time: 'the wall-time limit was reached; the sandbox was killed',
+  cpu_time: 'the CPU-time limit was reached',
+  memory: 'the memory limit was reached; the kernel killed the program',
+  output_limit: 'an output stream passed its byte limit; the sandbox was killed',
+  signal: 'the program was killed by a signal (see signal)',
+  compile_failed: 'the compile stage failed; the program did not run',
+  cancelled: 'the job was cancelled',
+} as const;
+export type EndReason = keyof typeof END_REASONS;
+export const EndReasonSchema = v.picklist(Object.keys(END_REASONS) as EndReason[]);
+
+const MAX_CODE_BYTES = 512 * 1024;
+
+/** The body of POST /execute/code (and the job part of every other way to submit one). */
+export const ExecuteRequestSchema = v.strictObject({
+  lang: v.pipe(v.string(), v.minLength(1), v.maxLength(32)),
+  code: v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES)),
+  stdin: v.optional(v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES))),
+  args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(64))),
+  limits: v.optional(LimitsSchema),
+  task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+});
+export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
+
+/** The result of one stage (compile or run) in a sandbox. */
+export const StageResultSchema = v.object({
+  stdout: v.string(),
+  stderr: v.string(),
+  /** stdout and stderr interleaved in the order they were produced. */
+  output: v.string(),
+  exit_code: v.nullable(v.number()),
+  signal: v.nullable(v.string()),
+  reason: EndReasonSchema,
+  wall_ms: v.number(),
+  truncated: v.boolean(),
+});
+export type StageResult = v.InferOutput<typeof StageResultSchema>;
+
+/** What a runner reports when it finishes a job. */
+export const RunResultSchema = v.object({
+  ...StageResultSchema.entries,
+  compile: v.optional(StageResultSchema),
+});
+export type RunResult = v.InferOutput<typeof RunResultSchema>;
+
+export const JobErrorSchema = v.object({ code: v.string(), message: v.string() });
+
+/** The stored job: the seed's CODEJOB fields, then what users need besides. */
+export const JobRecordSchema = v.object({
+  id: v.string(),
+  task_id: v.nullable(v.string()),
+  lang: v.string(),
+  code: v.string(),
+  output: v.string(),
+  exit_code: v.nullable(v.number()),
+  status: JobStateSchema,
+  stdout: v.string(),
+  stderr: v.string(),
+  signal: v.nullable(v.string()),
+  reason: v.nullable(EndReasonSchema),
+  compile: v.nullable(StageResultSchema),
+  error: v.nullable(JobErrorSchema),
+  stdin: v.nullable(v.string()),
+  args: v.array(v.string()),
+  limits: v.nullable(LimitsSchema),
+  runner_id: v.nullable(v.string()),
+  attempt: v.number(),
+  created_at: v.string(),
+  started_at: v.nullable(v.string()),
+  finished_at: v.nullable(v.string()),
+  /** Milliseconds: queued until accepted, run stage wall time, compile stage wall time, total. */
+  timings: v.object({
+    queue_ms: v.nullable(v.number()),
+    compile_ms: v.nullable(v.number()),
+    run_ms: v.nullable(v.number()),
+    total_ms: v.nullable(v.number()),
+  }),
+});
+export type JobRecord = v.InferOutput<typeof JobRecordSchema>;
+
+/** The answer of POST /execute/code: the seed's three fields, then the rest of the result. */
+export const ExecuteResponseSchema = v.object({
+  output: v.string(),
+  exit_code: v.nullable(v.number()),
+  status: JobStateSchema,
+  id: v.string(),
+  stdout: v.string(),
+  stderr: v.string(),
+  signal: v.nullable(v.string()),
+  reason: v.nullable(EndReasonSchema),
+  compile: v.nullable(StageResultSchema),
+  error: v.nullable(JobErrorSchema),
+  timings: JobRecordSchema.entries.timings,
+});
+export type ExecuteResponse = v.InferOutput<typeof ExecuteResponseSchema>;
+
+export const HealthResponseSchema = v.object({ status: v.literal('ok') });
+
+export const ErrorResponseSchema = v.object({
+  error: v.object({ code: v.string(), message: v.string(), details: v.optional(v.unknown()) }),
+});

@@ -1,0 +1,107 @@
+// The runner protocol on /runners/connect: JSON text frames, each one schema here.
+// Runner → gateway: hello, accept, reject, output, done, heartbeat, error.
+// Gateway → runner: welcome, offer, cancel, heartbeat, error.
+import * as v from 'valibot';
+import { JobErrorSchema, RunResultSchema } from './job.js';
+import { LimitsSchema } from './limits.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+export const RunnerLanguageSchema = v.object({
+  name: v.string(),
+  version: v.string(),
+  aliases: v.array(v.string()),
+});
+export type RunnerLanguage = v.InferOutput<typeof RunnerLanguageSchema>;
+
+export const HelloFrame = v.object({
+  type: v.literal('hello'),
+  protocol: v.literal(PROTOCOL_VERSION),
+  token: v.string(),
+  name: id,
+  version: v.string(),
+  languages: v.array(RunnerLanguageSchema),
+  slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
+  labels: v.optional(v.array(v.string()), []),
+  /** Jobs this runner still holds from before a reconnect. */
+  held: v.optional(v.array(id), []),
+});
+
+export const AcceptFrame = v.object({ type: v.literal('accept'), job_id: id });
+export const RejectFrame = v.object({ type: v.literal('reject'), job_id: id, reason: v.string() });
+
+export const OutputFrame = v.object({
+  type: v.literal('output'),
+  job_id: id,
+  stream: v.picklist(['stdout', 'stderr']),
+  /** Per job, per runner session, from 0, across both streams: gives the interleaved order. */
+  seq: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  data: v.string(),
+});
+
+export const DoneFrame = v.object({
+  type: v.literal('done'),
+  job_id: id,
+  result: v.optional(RunResultSchema),
+  /** Set instead of result when the runner could not run the job (infrastructure). */
+  error: v.optional(JobErrorSchema),
+});
+
+export const HeartbeatFrame = v.object({
+  type: v.literal('heartbeat'),
+  /** Runner → gateway: the jobs it holds (renews their leases). */
+  jobs: v.optional(v.array(id), []),
+});
+
+export const ErrorFrame = v.object({
+  type: v.literal('error'),
+  code: v.string(),
+  message: v.string(),
+  job_id: v.optional(id),
+});
+
+export const WelcomeFrame = v.object({
+  type: v.literal('welcome'),
+  runner_id: id,
+  heartbeat_ms: v.number(),
+  lease_ms: v.number(),
+});
+
+/** A job as offered to a runner. */
+export const OfferedJobSchema = v.object({
+  id,
+  lang: v.string(),
+  code: v.string(),
+  stdin: v.nullable(v.string()),
+  args: v.array(v.string()),
+  limits: v.nullable(LimitsSchema),
+});
+export type OfferedJob = v.InferOutput<typeof OfferedJobSchema>;
+
+export const OfferFrame = v.object({ type: v.literal('offer'), job: OfferedJobSchema });
+export const CancelFrame = v.object({ type: v.literal('cancel'), job_id: id });
+
+export const RunnerToGatewayFrame = v.variant('type', [
+  HelloFrame,
+  AcceptFrame,
+  RejectFrame,
+  OutputFrame,
+  DoneFrame,
+  HeartbeatFrame,
+  ErrorFrame,
+]);
+export type RunnerToGateway = v.InferOutput<typeof RunnerToGatewayFrame>;
+
+export const GatewayToRunnerFrame = v.variant('type', [
+  WelcomeFrame,
+  OfferFrame,
+  CancelFrame,
+  HeartbeatFrame,
+  ErrorFrame,
+]);
+export type GatewayToRunner = v.InferOutput<typeof GatewayToRunnerFrame>;
+
+/** Largest frame either side accepts, bytes. Output travels in chunks well below it. */
+export const MAX_RUNNER_FRAME_BYTES = 4 * 1024 * 1024;

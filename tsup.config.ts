@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { cli: 'cli.ts', 'bench/pool': 'bench/pool.ts' },
+  format: ['esm'],
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  clean: true,
+  // Native and CommonJS packages stay external: node_modules is present wherever this runs.
+  external: ['uWebSockets.js', 'dockerode', 'ws', 'lowdb', 'valibot', 'tar-stream'],
+});
