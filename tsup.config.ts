@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { cli: 'cli.ts', 'bench/pool': 'bench/pool.ts' },
+  entry: { cli: 'cli.ts' },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

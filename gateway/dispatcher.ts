@@ -22,6 +22,8 @@ export interface DispatcherOptions {
   offerTimeoutMs: number;
   /** Attempts per job; a job whose runner vanished is re-queued until this many. */
   maxAttempts: number;
+  /** How long a running job waits for its vanished runner to come back before it is re-queued. */
+  leaseMs: number;
 }
 
 export interface OutputEvent {
@@ -45,6 +47,8 @@ export class Dispatcher {
   /** Runners that refused a job, so it is not offered to them again. */
   readonly #refusedBy = new Map<string, Set<RunnerSession>>();
   readonly #watchers = new Map<string, Set<Watcher>>();
+  /** Running jobs whose runner is gone: re-queued when the lease runs out, unless it comes back. */
+  readonly #leases = new Map<string, NodeJS.Timeout>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -54,13 +58,14 @@ export class Dispatcher {
     return this.#options.store;
   }
 
-  /** Puts jobs a previous gateway process left unfinished back in the queue. */
+  /**
+   * Picks up what a previous gateway process left: queued jobs go back in the queue; running
+   * ones wait a lease for their runner to reconnect and report them held.
+   */
   recover(): void {
     for (const job of this.#store.unfinished()) {
-      if (job.status === 'running') {
-        this.#store.transition(job.id, 'queued', { runner_id: null, started_at: null });
-      }
-      this.#enqueue(job.id);
+      if (job.status === 'running') this.#startLease(job.id);
+      else this.#enqueue(job.id);
     }
     this.#pump();
   }
@@ -108,12 +113,28 @@ export class Dispatcher {
     });
   }
 
-  runnerReady(runner: RunnerSession): void {
+  /**
+   * A runner said hello. Jobs it reports held are its again (their results will come); jobs the
+   * store says it was running but it does not hold were lost with its previous process.
+   */
+  runnerReady(runner: RunnerSession, held: readonly string[]): void {
+    for (const id of held) {
+      const job = this.#store.get(id);
+      if (job?.status !== 'running' || job.runner_id !== runner.name) continue;
+      this.#clearLease(id);
+      runner.running.add(id);
+    }
+    for (const id of [...this.#leases.keys()]) {
+      if (this.#store.get(id)?.runner_id === runner.name && !runner.running.has(id)) {
+        this.#clearLease(id);
+        this.#requeueLost(id, runner.name);
+      }
+    }
     this.#runners.add(runner);
     this.#pump();
   }
 
-  /** A runner's socket closed: its offers go back to the queue, its running jobs are re-queued. */
+  /** A runner's socket closed: its offers go back to the queue, its running jobs wait a lease. */
   runnerGone(runner: RunnerSession): void {
     this.#runners.delete(runner);
     for (const id of runner.offered) {
@@ -121,7 +142,7 @@ export class Dispatcher {
       this.#enqueue(id, true);
     }
     runner.offered.clear();
-    for (const id of runner.running) this.#requeueLost(id, runner);
+    for (const id of runner.running) this.#startLease(id);
     runner.running.clear();
     this.#pump();
   }
@@ -200,9 +221,26 @@ export class Dispatcher {
   }
 
   close(): void {
-    for (const timer of [...this.#queueTimers.values(), ...this.#offerTimers.values()]) clearTimeout(timer);
-    this.#queueTimers.clear();
-    this.#offerTimers.clear();
+    for (const timers of [this.#queueTimers, this.#offerTimers, this.#leases]) {
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
+    }
+  }
+
+  #startLease(id: string): void {
+    if (this.#leases.has(id)) return;
+    const timer = setTimeout(() => {
+      this.#leases.delete(id);
+      this.#requeueLost(id, this.#store.get(id)?.runner_id ?? 'unknown');
+      this.#pump();
+    }, this.#options.leaseMs);
+    timer.unref();
+    this.#leases.set(id, timer);
+  }
+
+  #clearLease(id: string): void {
+    clearTimeout(this.#leases.get(id));
+    this.#leases.delete(id);
   }
 
   #enqueue(id: string, front = false): void {
@@ -285,13 +323,13 @@ export class Dispatcher {
     }
   }
 
-  #requeueLost(id: string, runner: RunnerSession): void {
+  /** The job's runner is gone for good: run it again elsewhere (an infrastructure failure). */
+  #requeueLost(id: string, runnerName: string): void {
     const job = this.#store.get(id);
     if (job?.status !== 'running') return;
-    this.#options.log('warn', 'runner lost while running a job', { runner: runner.name, job: id });
+    this.#options.log('warn', 'runner lost while running a job', { runner: runnerName, job: id });
     if (job.attempt < this.#options.maxAttempts) {
       this.#store.transition(id, 'queued', { runner_id: null, started_at: null });
-      this.#refuse(id, runner);
       this.#enqueue(id, true);
       return;
     }

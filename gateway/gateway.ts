@@ -7,6 +7,7 @@ import { createRoutes, errorResponse } from './routes.js';
 import { RunnerHub } from './runner-hub.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
+import { WsTransport } from './transport/ws-transport.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -22,6 +23,8 @@ export interface GatewayOptions {
   leaseMs?: number;
   maxAttempts?: number;
   maxBodyBytes?: number;
+  /** Server transport: uWebSockets.js (default) or ws. */
+  transport?: 'uws' | 'ws';
 }
 
 export class Gateway {
@@ -59,22 +62,25 @@ export class Gateway {
       log('error', 'writing the job store failed', { error: err.message }),
     );
     await store.open();
+    const heartbeatMs = options.heartbeatMs ?? 5_000;
+    const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
     const dispatcher = new Dispatcher({
       store,
       log,
       queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
       offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
       maxAttempts: options.maxAttempts ?? 3,
+      leaseMs,
     });
-    const heartbeatMs = options.heartbeatMs ?? 5_000;
     const hub = new RunnerHub({
       dispatcher,
       log,
       tokens: options.runnerTokens,
       heartbeatMs,
-      leaseMs: options.leaseMs ?? 3 * heartbeatMs,
+      leaseMs,
     });
-    const transport = new UwsTransport({
+    const Transport = (options.transport ?? 'uws') === 'ws' ? WsTransport : UwsTransport;
+    const transport = new Transport({
       http: createRoutes({ dispatcher, hub, log }),
       sockets: { '/runners/connect': hub },
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,

@@ -171,7 +171,7 @@ export class RunnerHub implements SocketHandler {
       languages: [...session.languages.keys()],
       slots: session.slots,
     });
-    this.#options.dispatcher.runnerReady(session);
+    this.#options.dispatcher.runnerReady(session, hello.held);
   }
 
   #tokenValid(token: string): boolean {

@@ -1,0 +1,126 @@
+// The fallback server transport, on node:http and `ws` (pure JavaScript): for platforms where
+// the uWebSockets.js binary does not load, and as the comparison in benchmarks.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { HttpResponse, ServerTransport, SocketLike, TransportOptions } from './transport.js';
+
+class WsSocket implements SocketLike {
+  readonly remoteAddress: string;
+  readonly #ws: WebSocket;
+
+  constructor(ws: WebSocket, remoteAddress: string) {
+    this.#ws = ws;
+    this.remoteAddress = remoteAddress;
+  }
+
+  send(text: string): boolean {
+    if (this.#ws.readyState !== this.#ws.OPEN) return false;
+    this.#ws.send(text);
+    return this.#ws.bufferedAmount === 0;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+}
+
+export class WsTransport implements ServerTransport {
+  readonly #options: TransportOptions;
+  readonly #server = createServer((req, res) => this.#onRequest(req, res));
+  readonly #wss: WebSocketServer;
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        const address = this.#server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.#wss.clients) ws.close(1001, 'server shutting down');
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const respond = (response: HttpResponse): void => {
+      if (res.headersSent) return;
+      res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
+      res.end(response.body);
+    };
+    const method = (req.method ?? 'GET').toUpperCase();
+    const declared = Number(headers['content-length'] ?? 0);
+    if (declared > this.#options.maxBodyBytes) {
+      respond(this.#options.bodyTooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > this.#options.maxBodyBytes) {
+        if (!tooLarge) respond(this.#options.bodyTooLarge());
+        tooLarge = true;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      const request = {
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        headers,
+        body: Buffer.concat(chunks),
+      };
+      this.#options.http(request, abort.signal).then(respond, (err: unknown) => {
+        respond({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String(err) } }) });
+      });
+    });
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const handler = this.#options.sockets[path];
+    if (!handler) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const wrapped = new WsSocket(ws, req.socket.remoteAddress ?? '');
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) handler.message(wrapped, data.toString());
+      });
+      ws.on('close', (code, reason) => handler.close(wrapped, code, reason.toString()));
+      ws.on('error', () => ws.terminate());
+      handler.open(wrapped);
+    });
+  }
+}
