@@ -3,8 +3,8 @@
 // jobs of a runner that goes away (an infrastructure failure, so attempt + 1, up to a cap).
 import { randomUUID } from 'node:crypto';
 import {
+  type AsyncRequest,
   CodeexecError,
-  type ExecuteRequest,
   type JobRecord,
   type Logger,
   type OfferedJob,
@@ -70,7 +70,7 @@ export class Dispatcher {
     this.#pump();
   }
 
-  submit(request: ExecuteRequest, lang: string): JobRecord {
+  submit(request: AsyncRequest, lang: string): JobRecord {
     const job: JobRecord = {
       id: randomUUID(),
       task_id: request.task_id ?? null,
@@ -88,6 +88,8 @@ export class Dispatcher {
       stdin: request.stdin ?? null,
       args: request.args ?? [],
       limits: request.limits ?? null,
+      labels: request.labels ?? [],
+      callback_url: request.callback_url ?? null,
       runner_id: null,
       attempt: 0,
       created_at: new Date().toISOString(),
@@ -203,7 +205,7 @@ export class Dispatcher {
       const total_ms = finished.getTime() - Date.parse(job.created_at);
       if (result) {
         const { compile, wall_ms, truncated: _truncated, ...run } = result;
-        this.#finish(id, 'done', {
+        this.#finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
           ...run,
           compile: compile ?? null,
           finished_at: finished.toISOString(),
@@ -218,6 +220,32 @@ export class Dispatcher {
       }
     }
     this.#pump();
+  }
+
+  /**
+   * Cancels a job. A queued one ends at once; a running one is killed by its runner, and ends
+   * when the runner reports it (or at once if its runner is gone). Finished jobs are unchanged.
+   */
+  cancel(id: string): JobRecord {
+    const job = this.#store.get(id);
+    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
+    if (job.status === 'queued') {
+      const index = this.#queue.indexOf(id);
+      if (index !== -1) this.#queue.splice(index, 1);
+      for (const runner of this.#runners) {
+        if (runner.offered.has(id)) runner.send({ type: 'cancel', job_id: id });
+      }
+      return this.#finish(id, 'cancelled', { reason: 'cancelled', finished_at: new Date().toISOString() });
+    }
+    if (job.status === 'running') {
+      const runner = [...this.#runners].find((r) => r.running.has(id));
+      if (runner) runner.send({ type: 'cancel', job_id: id });
+      else {
+        this.#clearLease(id);
+        return this.#finish(id, 'cancelled', { reason: 'cancelled', finished_at: new Date().toISOString() });
+      }
+    }
+    return job;
   }
 
   close(): void {
@@ -294,6 +322,7 @@ export class Dispatcher {
     for (const runner of this.#runners) {
       if (runner.state !== 'ready' || runner.freeSlots <= 0 || !runner.offers(job.lang)) continue;
       if (refused?.has(runner)) continue;
+      if (!job.labels.every((label) => runner.labels.includes(label))) continue;
       if (!best || runner.load / runner.slots < best.load / best.slots) best = runner;
     }
     return best;
@@ -350,7 +379,7 @@ export class Dispatcher {
     this.#offerTimers.delete(id);
   }
 
-  #finish(id: string, to: 'done' | 'failed' | 'cancelled', patch: Partial<JobRecord>): void {
+  #finish(id: string, to: 'done' | 'failed' | 'cancelled', patch: Partial<JobRecord>): JobRecord {
     const job = this.#store.transition(id, to, patch);
     clearTimeout(this.#queueTimers.get(id));
     this.#queueTimers.delete(id);
@@ -358,6 +387,7 @@ export class Dispatcher {
     const watchers = this.#watchers.get(id);
     this.#watchers.delete(id);
     for (const watcher of watchers ?? []) watcher.end(job);
+    return job;
   }
 }
 

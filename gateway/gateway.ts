@@ -3,11 +3,15 @@
 import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { JobStore } from './job-store.js';
-import { createRoutes, errorResponse } from './routes.js';
+import { buildOpenApi } from './openapi.js';
+import { errorResponse, json } from './router.js';
+import { createRoutes } from './routes.js';
 import { RunnerHub } from './runner-hub.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
+
+export const GATEWAY_VERSION = '0.1.0';
 
 export interface GatewayOptions {
   host?: string;
@@ -79,9 +83,16 @@ export class Gateway {
       heartbeatMs,
       leaseMs,
     });
+    const openapi = buildOpenApi(GATEWAY_VERSION);
     const Transport = (options.transport ?? 'uws') === 'ws' ? WsTransport : UwsTransport;
     const transport = new Transport({
-      http: createRoutes({ dispatcher, hub, log }),
+      http: createRoutes({
+        dispatcher,
+        store,
+        hub,
+        log,
+        extra: [{ method: 'GET', path: '/openapi.json', handle: async () => json(200, openapi) }],
+      }),
       sockets: { '/runners/connect': hub },
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
       maxFrameBytes: MAX_RUNNER_FRAME_BYTES,

@@ -29,6 +29,8 @@ function job(id: string): JobRecord {
     stdin: null,
     args: [],
     limits: null,
+    labels: [],
+    callback_url: null,
     runner_id: null,
     attempt: 0,
     created_at: new Date().toISOString(),

@@ -78,6 +78,18 @@ export class JobStore {
     return this.#db.data.jobs.filter((job) => job.status === 'queued' || job.status === 'running');
   }
 
+  /** Jobs matching the filter, newest first, one page at a time. */
+  list(filter: { task_id?: string }, offset: number, limit: number): { jobs: JobRecord[]; more: boolean } {
+    const matching: JobRecord[] = [];
+    const jobs = this.#db.data.jobs;
+    // Walk from the newest; stop as soon as the page and one more are found.
+    for (let i = jobs.length - 1; i >= 0 && matching.length <= offset + limit; i--) {
+      const job = jobs[i]!;
+      if (filter.task_id === undefined || job.task_id === filter.task_id) matching.push(job);
+    }
+    return { jobs: matching.slice(offset, offset + limit), more: matching.length > offset + limit };
+  }
+
   insert(job: JobRecord): void {
     if (this.#byId.has(job.id)) throw new Error(`job ${job.id} already exists`);
     this.#db.data.jobs.push(job);

@@ -1,12 +1,14 @@
-// REST routes. Each handler gets validated input and returns a value or throws a CodeexecError;
-// the router turns both into JSON responses with the status the error table gives.
+// The REST routes. Bodies are parsed against the shared schemas here, at the boundary; the
+// dispatcher and store only ever see valid data.
 import {
+  AsyncRequestSchema,
   CodeexecError,
   ExecuteRequestSchema,
   type ExecuteResponse,
   findLanguage,
   isErrorCode,
   type JobRecord,
+  type JobStatus,
   LANGUAGES,
   type LimitsInput,
   type Logger,
@@ -15,35 +17,33 @@ import {
   parseJson,
   resolveLimits,
 } from '../shared/index.js';
-import type { Dispatcher } from './dispatcher.js';
+import { type Dispatcher, isFinished } from './dispatcher.js';
+import type { JobStore } from './job-store.js';
+import { createRouter, json, type Route } from './router.js';
 import type { RunnerHub } from './runner-hub.js';
-import type { HttpHandler, HttpRequest, HttpResponse } from './transport/transport.js';
-
-interface Route {
-  method: string;
-  path: string;
-  handle: (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
-}
+import type { HttpHandler, HttpRequest } from './transport/transport.js';
 
 export interface RoutesDeps {
   dispatcher: Dispatcher;
+  store: JobStore;
   hub: RunnerHub;
   log: Logger;
+  /** Extra routes (the OpenAPI document, later the web page). */
+  extra?: readonly Route[];
 }
 
-const json = (status: number, value: unknown): HttpResponse => ({ status, body: JSON.stringify(value) });
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 500;
+/** How long DELETE waits for a running job's runner to confirm the kill. */
+const CANCEL_WAIT_MS = 10_000;
 
-export function errorResponse(err: CodeexecError): HttpResponse {
-  return json(err.status, err.toJSON());
-}
-
-export function createRoutes({ dispatcher, hub, log }: RoutesDeps): HttpHandler {
+export function createRoutes({ dispatcher, store, hub, log, extra = [] }: RoutesDeps): HttpHandler {
   /** Canonical name of a language: the table's, or one a connected runner offers. */
   const resolveLanguage = (name: string): string => {
     const offered = hub.languages();
     const known = findLanguage(name)?.name ?? (offered.has(name) ? name : undefined);
     if (known) return known;
-    const names = [...new Set([...offered.keys(), ...knownLanguageNames()])].sort();
+    const names = [...new Set([...offered.keys(), ...LANGUAGES.map((lang) => lang.name)])].sort();
     throw new CodeexecError('unknown_language', `Unknown language "${name}". Known: ${names.join(', ')}`, {
       known: names,
     });
@@ -57,6 +57,30 @@ export function createRoutes({ dispatcher, hub, log }: RoutesDeps): HttpHandler 
     return parseJson(req.body.toString('utf8'));
   };
 
+  /** Validates a submission and queues it. */
+  const submit = (
+    req: HttpRequest,
+    schema: typeof ExecuteRequestSchema | typeof AsyncRequestSchema,
+  ): JobRecord => {
+    const request = parse(schema, readJson(req));
+    const lang = resolveLanguage(request.lang);
+    checkLimits(request.limits);
+    return dispatcher.submit(request, lang);
+  };
+
+  const jobOf = (id: string): JobRecord => {
+    const job = store.get(id);
+    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
+    return job;
+  };
+
+  /** A job that could not run is an error answer; one that ran (any exit code) is a result. */
+  const failedAsError = (job: JobRecord): void => {
+    if (job.status !== 'failed') return;
+    const code = isErrorCode(job.error?.code) ? job.error.code : 'internal';
+    throw new CodeexecError(code, job.error?.message, { id: job.id });
+  };
+
   const routes: Route[] = [
     {
       method: 'GET',
@@ -66,41 +90,90 @@ export function createRoutes({ dispatcher, hub, log }: RoutesDeps): HttpHandler 
     {
       method: 'POST',
       path: '/execute/code',
-      handle: async (req) => {
-        const request = parse(ExecuteRequestSchema, readJson(req));
-        const lang = resolveLanguage(request.lang);
-        checkLimits(request.limits);
-        const job = await dispatcher.wait(dispatcher.submit(request, lang).id);
-        if (job.status === 'failed') {
-          const code = isErrorCode(job.error?.code) ? job.error.code : 'internal';
-          throw new CodeexecError(code, job.error?.message, { id: job.id });
-        }
+      handle: async ({ req }) => {
+        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema).id);
+        failedAsError(job);
         return json(200, toExecuteResponse(job));
       },
     },
-  ];
-
-  return async (req, signal) => {
-    const matching = routes.filter((route) => route.path === req.path);
-    const route = matching.find((r) => r.method === req.method);
-    try {
-      if (!route) {
-        if (matching.length > 0) {
-          const allowed = matching.map((r) => r.method).join(', ');
-          throw new CodeexecError(
-            'method_not_allowed',
-            `${req.method} ${req.path} is not allowed; use ${allowed}`,
-          );
+    {
+      method: 'POST',
+      path: '/execute/sync',
+      handle: async ({ req }) => {
+        const job = await dispatcher.wait(submit(req, AsyncRequestSchema).id);
+        failedAsError(job);
+        return json(200, job);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/execute/async',
+      handle: async ({ req }) => {
+        const job = submit(req, AsyncRequestSchema);
+        // Accepted means stored: the 202 is sent only once the job is on disk.
+        await store.flush();
+        return json(202, { id: job.id, status: job.status }, { location: `/execute/${job.id}/result` });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/execute/:id/status',
+      handle: async ({ params }) => json(200, toStatus(jobOf(params.id!))),
+    },
+    {
+      method: 'GET',
+      path: '/execute/:id/result',
+      handle: async ({ params }) => {
+        const job = jobOf(params.id!);
+        // Not finished yet: 202 with the status, and when to ask again.
+        if (!isFinished(job)) return json(202, toStatus(job), { 'retry-after': '1' });
+        return json(200, job);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/execute/:id',
+      handle: async ({ params }) => {
+        const id = params.id!;
+        const before = jobOf(id);
+        if (isFinished(before)) {
+          throw new CodeexecError('job_finished', `Job ${id} already ended as ${before.status}`, { id });
         }
-        throw new CodeexecError('not_found', `No route ${req.method} ${req.path}`);
-      }
-      return await route.handle(req, signal);
-    } catch (err) {
-      if (err instanceof CodeexecError) return errorResponse(err);
-      log('error', 'request failed', { path: req.path, error: String((err as Error).stack ?? err) });
-      return errorResponse(new CodeexecError('internal'));
-    }
-  };
+        let job = dispatcher.cancel(id);
+        if (!isFinished(job)) {
+          job = await Promise.race([
+            dispatcher.wait(id),
+            new Promise<JobRecord>((resolve) => setTimeout(() => resolve(jobOf(id)), CANCEL_WAIT_MS).unref()),
+          ]);
+        }
+        return json(isFinished(job) ? 200 : 202, toStatus(job));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/execute',
+      handle: async ({ req }) => {
+        const taskId = req.query.get('task_id') ?? undefined;
+        const limit = pageSize(req.query.get('limit'));
+        const offset = decodeCursor(req.query.get('cursor'));
+        const page = store.list(taskId === undefined ? {} : { task_id: taskId }, offset, limit);
+        return json(200, {
+          jobs: page.jobs.map(toStatus),
+          next_cursor: page.more ? encodeCursor(offset + limit) : null,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/languages',
+      handle: async () => {
+        const languages = [...hub.languageSummary().values()].sort((a, b) => a.name.localeCompare(b.name));
+        return json(200, { languages });
+      },
+    },
+    ...extra,
+  ];
+  return createRouter(routes, log);
 }
 
 /** Requests above the maximums are refused here; the runner clamps again with its own caps. */
@@ -111,8 +184,42 @@ function checkLimits(limits: LimitsInput | undefined): void {
   throw new CodeexecError('limit_exceeded', `Limits above the maximum: ${detail}`, { limits: tooHigh });
 }
 
-function knownLanguageNames(): string[] {
-  return LANGUAGES.map((lang) => lang.name);
+function pageSize(raw: string | null): number {
+  if (raw === null) return PAGE_DEFAULT;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > PAGE_MAX) {
+    throw new CodeexecError('invalid_request', `limit must be a whole number from 1 to ${PAGE_MAX}`);
+  }
+  return value;
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+}
+
+function decodeCursor(raw: string | null): number {
+  if (raw === null) return 0;
+  try {
+    const { o } = JSON.parse(Buffer.from(raw, 'base64url').toString()) as { o: unknown };
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+  } catch {
+    // fall through to the error below
+  }
+  throw new CodeexecError('invalid_request', 'cursor is not one this server gave out');
+}
+
+export function toStatus(job: JobRecord): JobStatus {
+  return {
+    id: job.id,
+    task_id: job.task_id,
+    lang: job.lang,
+    status: job.status,
+    attempt: job.attempt,
+    runner_id: job.runner_id,
+    created_at: job.created_at,
+    started_at: job.started_at,
+    finished_at: job.finished_at,
+  };
 }
 
 export function toExecuteResponse(job: JobRecord): ExecuteResponse {

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   parse,
   parseJson,
+  type RunnerLanguage,
   type RunnerToGateway,
   RunnerToGatewayFrame,
 } from '../shared/index.js';
@@ -45,10 +46,29 @@ export class RunnerHub implements SocketHandler {
   }
 
   /** Languages offered by the connected runners, by canonical name. */
-  languages(): Map<string, { version: string; aliases: string[] }> {
-    const out = new Map<string, { version: string; aliases: string[] }>();
+  languages(): Map<string, RunnerLanguage> {
+    const out = new Map<string, RunnerLanguage>();
     for (const runner of this.#byName.values()) {
       for (const lang of runner.languages.values()) out.set(lang.name, lang);
+    }
+    return out;
+  }
+
+  /** Per language: every version offered, the aliases, and how many runners offer it. */
+  languageSummary(): Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }> {
+    const out = new Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }>();
+    for (const runner of this.#byName.values()) {
+      for (const lang of runner.languages.values()) {
+        const entry = out.get(lang.name) ?? {
+          name: lang.name,
+          versions: [],
+          aliases: lang.aliases,
+          runners: 0,
+        };
+        if (!entry.versions.includes(lang.version)) entry.versions.push(lang.version);
+        entry.runners++;
+        out.set(lang.name, entry);
+      }
     }
     return out;
   }

@@ -4,5 +4,6 @@ export * from './job.js';
 export * from './languages.js';
 export * from './limits.js';
 export * from './log.js';
+export * from './rest.js';
 export * from './runner-protocol.js';
 export * from './validate.js';

@@ -27,19 +27,6 @@ export const END_REASONS = {
 export type EndReason = keyof typeof END_REASONS;
 export const EndReasonSchema = v.picklist(Object.keys(END_REASONS) as EndReason[]);
 
-const MAX_CODE_BYTES = 512 * 1024;
-
-/** The body of POST /execute/code (and the job part of every other way to submit one). */
-export const ExecuteRequestSchema = v.strictObject({
-  lang: v.pipe(v.string(), v.minLength(1), v.maxLength(32)),
-  code: v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES)),
-  stdin: v.optional(v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES))),
-  args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(64))),
-  limits: v.optional(LimitsSchema),
-  task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
-});
-export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
-
 /** The result of one stage (compile or run) in a sandbox. */
 export const StageResultSchema = v.object({
   stdout: v.string(),
@@ -81,6 +68,9 @@ export const JobRecordSchema = v.object({
   stdin: v.nullable(v.string()),
   args: v.array(v.string()),
   limits: v.nullable(LimitsSchema),
+  /** Runners must have every one of these labels. */
+  labels: v.optional(v.array(v.string()), []),
+  callback_url: v.optional(v.nullable(v.string()), null),
   runner_id: v.nullable(v.string()),
   attempt: v.number(),
   created_at: v.string(),
@@ -95,25 +85,3 @@ export const JobRecordSchema = v.object({
   }),
 });
 export type JobRecord = v.InferOutput<typeof JobRecordSchema>;
-
-/** The answer of POST /execute/code: the seed's three fields, then the rest of the result. */
-export const ExecuteResponseSchema = v.object({
-  output: v.string(),
-  exit_code: v.nullable(v.number()),
-  status: JobStateSchema,
-  id: v.string(),
-  stdout: v.string(),
-  stderr: v.string(),
-  signal: v.nullable(v.string()),
-  reason: v.nullable(EndReasonSchema),
-  compile: v.nullable(StageResultSchema),
-  error: v.nullable(JobErrorSchema),
-  timings: JobRecordSchema.entries.timings,
-});
-export type ExecuteResponse = v.InferOutput<typeof ExecuteResponseSchema>;
-
-export const HealthResponseSchema = v.object({ status: v.literal('ok') });
-
-export const ErrorResponseSchema = v.object({
-  error: v.object({ code: v.string(), message: v.string(), details: v.optional(v.unknown()) }),
-});

@@ -1,9 +1,9 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { CodeexecError, closeCodeFor, ERRORS } from './errors.js';
-import { ExecuteRequestSchema } from './job.js';
 import { expandArgv, findLanguage, LANGUAGES } from './languages.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits } from './limits.js';
+import { ExecuteRequestSchema } from './rest.js';
 import { GatewayToRunnerFrame, RunnerToGatewayFrame } from './runner-protocol.js';
 import { parse, parseJson } from './validate.js';
 

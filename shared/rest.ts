@@ -1,0 +1,90 @@
+// The bodies of the REST API: requests and responses, each one schema. The OpenAPI document is
+// generated from these.
+import * as v from 'valibot';
+import {
+  EndReasonSchema,
+  JobErrorSchema,
+  JobRecordSchema,
+  JobStateSchema,
+  StageResultSchema,
+} from './job.js';
+import { LimitsSchema } from './limits.js';
+
+const MAX_CODE_BYTES = 512 * 1024;
+
+/** The body of POST /execute/code (and the job part of every other way to submit one). */
+export const ExecuteRequestSchema = v.strictObject({
+  lang: v.pipe(v.string(), v.minLength(1), v.maxLength(32)),
+  code: v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES)),
+  stdin: v.optional(v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES))),
+  args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(64))),
+  limits: v.optional(LimitsSchema),
+  task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+});
+export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
+
+/** POST /execute/async (and /execute/sync): a job, plus where to deliver the result. */
+export const AsyncRequestSchema = v.strictObject({
+  ...ExecuteRequestSchema.entries,
+  /** The finished job is POSTed here as JSON (with retries). */
+  callback_url: v.optional(v.pipe(v.string(), v.url(), v.maxLength(2048))),
+  /** Only runners with every one of these labels may run the job. */
+  labels: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(16))),
+});
+export type AsyncRequest = v.InferOutput<typeof AsyncRequestSchema>;
+
+/** The answer of POST /execute/code: the seed's three fields, then the rest of the result. */
+export const ExecuteResponseSchema = v.object({
+  output: v.string(),
+  exit_code: v.nullable(v.number()),
+  status: JobStateSchema,
+  id: v.string(),
+  stdout: v.string(),
+  stderr: v.string(),
+  signal: v.nullable(v.string()),
+  reason: v.nullable(EndReasonSchema),
+  compile: v.nullable(StageResultSchema),
+  error: v.nullable(JobErrorSchema),
+  timings: JobRecordSchema.entries.timings,
+});
+export type ExecuteResponse = v.InferOutput<typeof ExecuteResponseSchema>;
+
+export const HealthResponseSchema = v.object({ status: v.literal('ok') });
+
+export const ErrorResponseSchema = v.object({
+  error: v.object({ code: v.string(), message: v.string(), details: v.optional(v.unknown()) }),
+});
+
+/** 202 answer of POST /execute/async. */
+export const AsyncAcceptedSchema = v.object({ id: v.string(), status: JobStateSchema });
+
+/** GET /execute/{id}/status, and the items of GET /execute. */
+export const JobStatusSchema = v.object({
+  id: v.string(),
+  task_id: v.nullable(v.string()),
+  lang: v.string(),
+  status: JobStateSchema,
+  attempt: v.number(),
+  runner_id: v.nullable(v.string()),
+  created_at: v.string(),
+  started_at: v.nullable(v.string()),
+  finished_at: v.nullable(v.string()),
+});
+export type JobStatus = v.InferOutput<typeof JobStatusSchema>;
+
+export const JobListResponseSchema = v.object({
+  jobs: v.array(JobStatusSchema),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: v.nullable(v.string()),
+});
+
+export const LanguagesResponseSchema = v.object({
+  languages: v.array(
+    v.object({
+      name: v.string(),
+      versions: v.array(v.string()),
+      aliases: v.array(v.string()),
+      runners: v.number(),
+    }),
+  ),
+});
