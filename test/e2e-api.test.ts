@@ -1,0 +1,214 @@
+// End to end: the REST API of jobs, every answer checked against the served OpenAPI document.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runner } from '../runner/runner.js';
+import { startGateway, startRunner } from './helpers.js';
+import { OpenApiChecker } from './openapi-check.js';
+
+let url: string;
+let runner: Runner;
+let api: OpenApiChecker;
+
+beforeAll(async () => {
+  const gw = await startGateway({ queueTimeoutMs: 20_000 });
+  url = gw.url;
+  runner = await startRunner({ gatewayUrl: url, token: gw.token, slots: 2, labels: ['gpu-less'] });
+  await runner.connected();
+  api = await OpenApiChecker.load(url);
+});
+
+/** Calls the gateway and checks the answer against the document. */
+async function call(method: string, template: string, path: string, body?: unknown, raw?: string) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined && raw === undefined ? {} : { 'content-type': 'application/json' },
+    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: the body is checked against the schema just below
+  const json = (await response.json()) as any;
+  api.check(method, template, response.status, json);
+  return { status: response.status, body: json, headers: response.headers };
+}
+
+const pollResult = async (id: string) => {
+  for (;;) {
+    const res = await call('GET', '/execute/{id}/result', `/execute/${id}/result`);
+    if (res.status === 200) return res;
+    expect(res.status).toBe(202);
+    expect(res.headers.get('retry-after')).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+describe('the REST API', () => {
+  it('POST /execute/code keeps the seed contract', async () => {
+    const res = await call('POST', '/execute/code', '/execute/code', { lang: 'python', code: 'print(6*7)' });
+    expect(res.body).toMatchObject({ output: '42\n', exit_code: 0, status: 'done' });
+  });
+
+  it('POST /execute/sync answers the whole job record', async () => {
+    const res = await call('POST', '/execute/sync', '/execute/sync', {
+      lang: 'js',
+      code: 'console.log(process.argv.slice(2).join("|"))',
+      args: ['a', 'b c'],
+      task_id: 'task-sync',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'done',
+      lang: 'javascript',
+      task_id: 'task-sync',
+      stdout: 'a|b c\n',
+      attempt: 1,
+      runner_id: runner.name,
+    });
+  });
+
+  it('async → status → result, with a 202 while it runs', async () => {
+    const accepted = await call('POST', '/execute/async', '/execute/async', {
+      lang: 'python',
+      code: 'import time\ntime.sleep(1)\nprint("late")',
+      task_id: 'task-async',
+    });
+    expect(accepted.status).toBe(202);
+    expect(accepted.headers.get('location')).toBe(`/execute/${accepted.body.id}/result`);
+    const early = await call('GET', '/execute/{id}/result', `/execute/${accepted.body.id}/result`);
+    expect(early.status).toBe(202);
+    expect(['queued', 'running']).toContain(early.body.status);
+    const status = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
+    expect(status.body.id).toBe(accepted.body.id);
+    const result = await pollResult(accepted.body.id);
+    expect(result.body).toMatchObject({ status: 'done', stdout: 'late\n', exit_code: 0 });
+    expect(result.body.timings.run_ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('DELETE cancels a running job, then refuses to cancel it again', async () => {
+    const accepted = await call('POST', '/execute/async', '/execute/async', {
+      lang: 'python',
+      code: 'import time\nprint("started", flush=True)\ntime.sleep(30)',
+    });
+    // Wait until it runs, so the cancel has to reach the runner and kill the sandbox.
+    for (;;) {
+      const s = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
+      if (s.body.status === 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const started = Date.now();
+    const cancelled = await call('DELETE', '/execute/{id}', `/execute/${accepted.body.id}`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const result = await call('GET', '/execute/{id}/result', `/execute/${accepted.body.id}/result`);
+    expect(result.body).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+    const again = await call('DELETE', '/execute/{id}', `/execute/${accepted.body.id}`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('job_finished');
+  });
+
+  it('a job requiring a label no runner has waits, and is cancelled while queued', async () => {
+    const accepted = await call('POST', '/execute/async', '/execute/async', {
+      lang: 'python',
+      code: 'print(1)',
+      labels: ['has-a-gpu'],
+    });
+    const status = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
+    expect(status.body.status).toBe('queued');
+    const cancelled = await call('DELETE', '/execute/{id}', `/execute/${accepted.body.id}`);
+    expect(cancelled.body.status).toBe('cancelled');
+  });
+
+  it('a job requiring a label the runner has runs', async () => {
+    const res = await call('POST', '/execute/sync', '/execute/sync', {
+      lang: 'python',
+      code: 'print(1)',
+      labels: ['gpu-less'],
+    });
+    expect(res.body.status).toBe('done');
+  });
+
+  it('GET /execute lists a task, newest first, in pages', async () => {
+    for (let i = 0; i < 3; i++) {
+      await call('POST', '/execute/async', '/execute/async', {
+        lang: 'python',
+        code: `print(${i})`,
+        task_id: 'paged',
+      });
+    }
+    const first = await call('GET', '/execute', '/execute?task_id=paged&limit=2');
+    expect(first.body.jobs).toHaveLength(2);
+    expect(first.body.jobs.every((j: { task_id: string }) => j.task_id === 'paged')).toBe(true);
+    expect(first.body.next_cursor).toEqual(expect.any(String));
+    const second = await call(
+      'GET',
+      '/execute',
+      `/execute?task_id=paged&limit=2&cursor=${first.body.next_cursor}`,
+    );
+    expect(second.body.jobs).toHaveLength(1);
+    expect(second.body.next_cursor).toBeNull();
+    const ids = [...first.body.jobs, ...second.body.jobs].map((j: { id: string }) => j.id);
+    expect(new Set(ids).size).toBe(3);
+    const bad = await call('GET', '/execute', '/execute?limit=0');
+    expect(bad.status).toBe(400);
+  });
+
+  it('GET /languages lists what the runner offers, with versions', async () => {
+    const res = await call('GET', '/languages', '/languages');
+    const python = res.body.languages.find((l: { name: string }) => l.name === 'python');
+    expect(python).toMatchObject({ aliases: expect.arrayContaining(['py']), runners: 1 });
+    expect(python.versions[0]).toMatch(/^3\.\d+/);
+  });
+
+  it.each([
+    ['GET', '/execute/{id}/status', '/execute/nope/status'],
+    ['GET', '/execute/{id}/result', '/execute/nope/result'],
+    ['DELETE', '/execute/{id}', '/execute/nope'],
+  ])('%s %s on an unknown id → 404', async (method, template, path) => {
+    const res = await call(method, template, path);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  });
+
+  it.each([
+    ['/execute/code', '{bad json'],
+    ['/execute/sync', '{"lang":"python"}'],
+    ['/execute/async', '{"lang":"cobol","code":""}'],
+  ])('POST %s with a bad body → 400', async (path, raw) => {
+    const res = await call('POST', path, path, undefined, raw);
+    expect(res.status).toBe(400);
+  });
+
+  it.each(['/execute/code', '/execute/sync', '/execute/async'])('POST %s over 1 MiB → 413', async (path) => {
+    const res = await call('POST', path, path, { lang: 'python', code: 'x'.repeat(1.5 * 1024 * 1024) });
+    expect(res.status).toBe(413);
+  });
+
+  it.each(['/execute/code', '/execute/sync', '/execute/async'])('POST %s as a form → 415', async (path) => {
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'print(1)',
+    });
+    api.check('POST', path, response.status, await response.json());
+    expect(response.status).toBe(415);
+  });
+
+  it('health', async () => {
+    const res = await call('GET', '/execute/health', '/execute/health');
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+});
+
+afterAll(() => {
+  // Every documented answer was produced and checked, except the ones only a failure of the
+  // infrastructure produces: those are covered by the fault tests.
+  const infrastructureOnly = [
+    'POST /execute/code 500',
+    'POST /execute/code 502',
+    'POST /execute/code 503',
+    'POST /execute/sync 500',
+    'POST /execute/sync 502',
+    'POST /execute/sync 503',
+    'DELETE /execute/{id} 202',
+  ];
+  const missing = api.documented().filter((key) => !api.seen.has(key) && !infrastructureOnly.includes(key));
+  expect(missing).toEqual([]);
+});

@@ -1,0 +1,37 @@
+// End to end: how the gateway treats runners it should refuse, and jobs no runner can take.
+import { describe, expect, it } from 'vitest';
+import { Runner } from '../runner/runner.js';
+import { silentLogger } from '../shared/index.js';
+import { containersOf, post, startGateway, uniqueName } from './helpers.js';
+
+describe('runner enrollment', () => {
+  it('refuses a runner with a wrong token, clearly, and the runner stops', async () => {
+    const { url } = await startGateway();
+    const name = uniqueName('bad-token');
+    const runner = await Runner.start({
+      gatewayUrl: url,
+      token: 'not-the-token',
+      name,
+      log: silentLogger,
+      minWarm: 0,
+    });
+    try {
+      await expect(runner.connected()).rejects.toThrow(/4401.*token is not valid/);
+    } finally {
+      await runner.close();
+    }
+    expect(containersOf(name)).toEqual([]);
+  });
+});
+
+describe('no runner', () => {
+  it('answers 503 no_runner after the bounded wait, not a hang', async () => {
+    const { url } = await startGateway({ queueTimeoutMs: 500 });
+    const started = Date.now();
+    const res = await post(`${url}/execute/code`, { lang: 'python', code: 'print(1)' });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('no_runner');
+    expect(res.body.error.message).toMatch(/python/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
