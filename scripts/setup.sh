@@ -9,8 +9,10 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # npm runs this script before dependencies exist on a fresh clone; install them once, and again
 # when package-lock.json changed since.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  # `npm install`, not `npm ci`: this npm writes lock files without the other platforms'
+  # optional packages, which `npm ci` then reports as missing.
+  say "installing dependencies (npm install)"
+  npm install --no-audit --no-fund
 fi
 
 bash images/ensure-engine.sh
