@@ -87,7 +87,10 @@ export class Dispatcher {
       error: null,
       stdin: request.stdin ?? null,
       args: request.args ?? [],
+      files: request.files ?? [],
       limits: request.limits ?? null,
+      compile_limits: request.compile_limits ?? null,
+      output_files: [],
       labels: request.labels ?? [],
       callback_url: request.callback_url ?? null,
       runner_id: null,
@@ -204,10 +207,11 @@ export class Dispatcher {
       const finished = new Date();
       const total_ms = finished.getTime() - Date.parse(job.created_at);
       if (result) {
-        const { compile, wall_ms, truncated: _truncated, ...run } = result;
+        const { compile, wall_ms, truncated: _truncated, files, ...run } = result;
         this.#finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
           ...run,
           compile: compile ?? null,
+          output_files: files ?? [],
           finished_at: finished.toISOString(),
           timings: { ...job.timings, run_ms: wall_ms, compile_ms: compile?.wall_ms ?? null, total_ms },
         });
@@ -335,7 +339,9 @@ export class Dispatcher {
       code: job.code,
       stdin: job.stdin,
       args: job.args,
+      files: job.files,
       limits: job.limits,
+      compile_limits: job.compile_limits,
     };
     runner.offered.add(job.id);
     const timer = setTimeout(() => {

@@ -65,6 +65,7 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     const request = parse(schema, readJson(req));
     const lang = resolveLanguage(request.lang);
     checkLimits(request.limits);
+    checkLimits(request.compile_limits);
     return dispatcher.submit(request, lang);
   };
 
@@ -234,6 +235,7 @@ export function toExecuteResponse(job: JobRecord): ExecuteResponse {
     reason: job.reason,
     compile: job.compile,
     error: job.error,
+    output_files: job.output_files,
     timings: job.timings,
   };
 }

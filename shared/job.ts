@@ -27,6 +27,24 @@ export const END_REASONS = {
 export type EndReason = keyof typeof END_REASONS;
 export const EndReasonSchema = v.picklist(Object.keys(END_REASONS) as EndReason[]);
 
+/** A file sent with a job. Names are relative paths inside the workspace (checked by the runner). */
+export const FileSchema = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  content: v.string(),
+  encoding: v.optional(v.picklist(['utf8', 'base64']), 'utf8'),
+});
+export type FileInput = v.InferOutput<typeof FileSchema>;
+
+/** A file the program wrote to its output directory (/workspace/out), brought back. */
+export const OutputFileSchema = v.object({
+  name: v.string(),
+  /** base64 of the bytes (possibly cut at the limit: see truncated). */
+  content: v.string(),
+  size: v.number(),
+  truncated: v.boolean(),
+});
+export type OutputFile = v.InferOutput<typeof OutputFileSchema>;
+
 /** The result of one stage (compile or run) in a sandbox. */
 export const StageResultSchema = v.object({
   stdout: v.string(),
@@ -45,6 +63,7 @@ export type StageResult = v.InferOutput<typeof StageResultSchema>;
 export const RunResultSchema = v.object({
   ...StageResultSchema.entries,
   compile: v.optional(StageResultSchema),
+  files: v.optional(v.array(OutputFileSchema)),
 });
 export type RunResult = v.InferOutput<typeof RunResultSchema>;
 
@@ -67,7 +86,12 @@ export const JobRecordSchema = v.object({
   error: v.nullable(JobErrorSchema),
   stdin: v.nullable(v.string()),
   args: v.array(v.string()),
+  /** Files besides the main one (`code`). */
+  files: v.optional(v.array(FileSchema), []),
   limits: v.nullable(LimitsSchema),
+  compile_limits: v.optional(v.nullable(LimitsSchema), null),
+  /** Files the program left in /workspace/out. */
+  output_files: v.optional(v.array(OutputFileSchema), []),
   /** Runners must have every one of these labels. */
   labels: v.optional(v.array(v.string()), []),
   callback_url: v.optional(v.nullable(v.string()), null),

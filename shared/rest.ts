@@ -3,9 +3,11 @@
 import * as v from 'valibot';
 import {
   EndReasonSchema,
+  FileSchema,
   JobErrorSchema,
   JobRecordSchema,
   JobStateSchema,
+  OutputFileSchema,
   StageResultSchema,
 } from './job.js';
 import { LimitsSchema } from './limits.js';
@@ -18,7 +20,12 @@ export const ExecuteRequestSchema = v.strictObject({
   code: v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES)),
   stdin: v.optional(v.pipe(v.string(), v.maxLength(MAX_CODE_BYTES))),
   args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(64))),
+  /** More files beside the main one (`code`), e.g. modules it imports or data it reads. */
+  files: v.optional(v.pipe(v.array(FileSchema), v.maxLength(64))),
+  /** Limits of the run stage. */
   limits: v.optional(LimitsSchema),
+  /** Limits of the compile stage, for compiled languages. */
+  compile_limits: v.optional(LimitsSchema),
   task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
 });
 export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
@@ -45,6 +52,7 @@ export const ExecuteResponseSchema = v.object({
   reason: v.nullable(EndReasonSchema),
   compile: v.nullable(StageResultSchema),
   error: v.nullable(JobErrorSchema),
+  output_files: v.array(OutputFileSchema),
   timings: JobRecordSchema.entries.timings,
 });
 export type ExecuteResponse = v.InferOutput<typeof ExecuteResponseSchema>;

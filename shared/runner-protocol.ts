@@ -2,7 +2,7 @@
 // Runner → gateway: hello, accept, reject, output, done, heartbeat, error.
 // Gateway → runner: welcome, offer, cancel, heartbeat, error.
 import * as v from 'valibot';
-import { JobErrorSchema, RunResultSchema } from './job.js';
+import { FileSchema, JobErrorSchema, RunResultSchema } from './job.js';
 import { LimitsSchema } from './limits.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -76,7 +76,9 @@ export const OfferedJobSchema = v.object({
   code: v.string(),
   stdin: v.nullable(v.string()),
   args: v.array(v.string()),
+  files: v.optional(v.array(FileSchema), []),
   limits: v.nullable(LimitsSchema),
+  compile_limits: v.optional(v.nullable(LimitsSchema), null),
 });
 export type OfferedJob = v.InferOutput<typeof OfferedJobSchema>;
 
