@@ -1,13 +1,21 @@
 // Runs one job in one (already leased) container: the files go in as a tar at the head of the
-// first exec's stdin, an optional compile stage, the run stage with the job's limits, live output.
+// first exec's stdin, an optional compile stage under its own limits, the run stage with the job's
+// limits and live output, then the files it left in /workspace/out (in the same exec).
 // Interpreted languages cost one exec; compiled ones two (files+compile, then run).
-import type { RunResult, StageResult } from '../shared/job.js';
+import type { FileInput, RunResult } from '../shared/job.js';
 import { expandArgv, type LanguageSpec } from '../shared/languages.js';
-import type { Limits, LimitsInput } from '../shared/limits.js';
+import {
+  DEFAULT_COMPILE_LIMITS,
+  type Limits,
+  type LimitsInput,
+  OUTPUT_FILE_LIMITS,
+  resolveLimits,
+} from '../shared/limits.js';
 import type { SandboxDriver } from './docker-sandbox.js';
-import { cpuHardReachableMs, decideEnd, EXIT_SIGKILL, type RunnerKill } from './end-reason.js';
-import { type StageUlimits, stageArgv, stageUlimits } from './stage-command.js';
-import { type OutputChunk, StageOutput } from './stage-output.js';
+import type { JobControl } from './job-control.js';
+import { jobFiles } from './job-files.js';
+import { runStage, type StageContext, type StagePlan, type StageRun } from './run-stage.js';
+import { newFileCollection, stageArgv, stageUlimits } from './stage-command.js';
 import { packFiles } from './tar.js';
 
 export type { OutputChunk } from './stage-output.js';
@@ -16,58 +24,71 @@ export type { OutputChunk } from './stage-output.js';
 export interface JobSpec {
   id: string;
   lang: string;
+  /** The main file's content; its name is the language's (`main.py`, `Main.java`, …). */
   code: string;
   stdin: string | null;
   args: string[];
+  /** Files besides the main one, written under /workspace before anything runs. */
+  files?: FileInput[];
+  /** Limits of the run stage. */
   limits: LimitsInput | null;
+  /** Limits of the compile stage (compiled languages); defaults DEFAULT_COMPILE_LIMITS. */
+  compile_limits?: LimitsInput | null;
+  /**
+   * Signals and (interactive) live stdin, for the run stage only: what arrives while a compiled
+   * language compiles waits (bounded) in it, and is written or sent once the run stage starts.
+   */
+  control?: JobControl;
 }
 
-export interface JobContext {
-  docker: Pick<SandboxDriver, 'exec' | 'kill' | 'waitStopped' | 'inspect'>;
-  containerId: string;
+export interface JobContext extends StageContext {
+  docker: Pick<SandboxDriver, 'exec' | 'kill' | 'waitStopped' | 'inspect' | 'update'>;
   language: LanguageSpec;
-  /** The job's resolved limits (already clamped to maxLimits). */
+  /** The run stage's limits, already clamped to maxLimits. The container has their memory and pids. */
   limits: Limits;
   maxLimits: Limits;
-  /** CPUs the container has; used to tell a CPU-limit SIGKILL from others. */
-  cpus: number;
-  /** Wall-time cap of the compile stage (the job's wall_time_ms covers the run stage only). */
-  compileWallMs: number;
-  onOutput: (chunk: OutputChunk) => void;
-  signal?: AbortSignal;
+  /** The compile stage's wall time when the job sets none; default DEFAULT_COMPILE_LIMITS'. */
+  compileWallMs?: number;
 }
-
-/** After killing the container, how long to wait for docker to end the exec's stream. */
-const KILL_GRACE_MS = 3000;
 
 export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResult> {
   const { language } = ctx;
-  const files = await packFiles([{ name: language.file, content: job.code }]);
+  // Bad names or sizes throw CodeexecError('invalid_request') before anything runs.
+  const archive = await packFiles(jobFiles(language.file, job.code, job.files));
   const stdin = job.stdin === null ? null : Buffer.from(job.stdin, 'utf8');
   const program = [...expandArgv(language.run, language.file), ...job.args];
-  const jobUlimits = stageUlimits(ctx.limits, ctx.maxLimits);
+  const runUlimits = stageUlimits(ctx.limits, ctx.maxLimits);
+  const collect = newFileCollection(OUTPUT_FILE_LIMITS.archive_bytes);
+  const runPlan = (tarBytes: number, input: Buffer | null): StagePlan => ({
+    argv: stageArgv(tarBytes, runUlimits, program, collect),
+    input,
+    limits: ctx.limits,
+    ulimits: runUlimits,
+    live: true,
+    collect,
+    control: job.control ?? null,
+  });
 
   if (language.compile === undefined) {
     if (ctx.signal?.aborted) return cancelledBeforeStart();
-    const input = stdin === null ? files : Buffer.concat([files, stdin]);
-    return runStage(ctx, {
-      argv: stageArgv(files.length, jobUlimits, program),
-      input,
-      wallMs: ctx.limits.wall_time_ms,
-      ulimits: jobUlimits,
-      live: true,
-    });
+    const input = stdin === null ? archive : Buffer.concat([archive, stdin]);
+    return runResult(await runStage(ctx, runPlan(archive.length, input)));
   }
 
   if (ctx.signal?.aborted) return cancelledBeforeStart();
-  // The compiler runs under the runner's ceilings, not the job's (its limits are for its program).
-  const compileUlimits = stageUlimits(ctx.maxLimits, ctx.maxLimits);
-  const compile = await runStage(ctx, {
-    argv: stageArgv(files.length, compileUlimits, expandArgv(language.compile, language.file)),
-    input: files,
-    wallMs: ctx.compileWallMs,
-    ulimits: null,
+  const compileLimits = resolveLimits(job.compile_limits ?? undefined, ctx.maxLimits, {
+    ...DEFAULT_COMPILE_LIMITS,
+    wall_time_ms: ctx.compileWallMs ?? DEFAULT_COMPILE_LIMITS.wall_time_ms,
+  }).limits;
+  await fitContainer(ctx, ctx.limits, compileLimits);
+  const compileUlimits = stageUlimits(compileLimits, ctx.maxLimits);
+  const { result: compile } = await runStage(ctx, {
+    argv: stageArgv(archive.length, compileUlimits, expandArgv(language.compile, language.file)),
+    input: archive,
+    limits: compileLimits,
+    ulimits: compileUlimits,
     live: false,
+    collect: null,
   });
   if (compile.reason === 'cancelled') return { ...compile, compile };
   if (compile.reason !== 'exited' || compile.exit_code !== 0) {
@@ -76,97 +97,48 @@ export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResu
     return { ...compile, reason: 'compile_failed', wall_ms: 0, compile };
   }
   if (ctx.signal?.aborted) return { ...cancelledBeforeStart(), compile };
-  const run = await runStage(ctx, {
-    argv: stageArgv(0, jobUlimits, program),
-    input: stdin,
-    wallMs: ctx.limits.wall_time_ms,
-    ulimits: jobUlimits,
-    live: true,
-  });
-  return { ...run, compile };
+  if ((await fitContainer(ctx, compileLimits, ctx.limits)) === 'memory_in_use') {
+    return { ...memoryInUse(ctx.limits), compile };
+  }
+  return { ...runResult(await runStage(ctx, runPlan(0, stdin))), compile };
 }
 
-interface StagePlan {
-  argv: string[];
-  input: Buffer | null;
-  wallMs: number;
-  /** The job's rlimits when the stage runs the user's program under them, else null. */
-  ulimits: StageUlimits | null;
-  /** Stream output to ctx.onOutput as it arrives. */
-  live: boolean;
-}
-
-async function runStage(ctx: JobContext, plan: StagePlan): Promise<StageResult> {
-  const onChunk = plan.live ? guarded(ctx.onOutput) : null;
-  const output = new StageOutput(ctx.limits.output_bytes, onChunk);
-  const abandon = new AbortController();
-  let killedBy: RunnerKill | null = null;
-  let wallTimer: NodeJS.Timeout | undefined;
-  let graceTimer: NodeJS.Timeout | undefined;
-  let startedAt: number | null = null;
-
-  // Wall time, output cap and cancel all kill the whole container: every process in it stops.
-  const kill = (why: RunnerKill) => {
-    if (killedBy !== null) return;
-    killedBy = why;
-    ctx.docker.kill(ctx.containerId).catch(() => abandon.abort());
-    graceTimer = setTimeout(() => abandon.abort(), KILL_GRACE_MS);
-  };
-  const onCancel = () => kill('cancelled');
-  ctx.signal?.addEventListener('abort', onCancel, { once: true });
-
-  let exitCode: number | null;
+/**
+ * Give the container a stage's memory and pids limits when they differ from the previous stage's
+ * (docker update, ~20 ms). Lowering memory fails while the sandbox holds more than the new limit
+ * (tmpfs files count: the compiler's output in /tmp): that is the job's limits, not a fault.
+ */
+async function fitContainer(ctx: JobContext, from: Limits, to: Limits): Promise<'fitted' | 'memory_in_use'> {
+  if (from.memory_bytes === to.memory_bytes && from.pids === to.pids) return 'fitted';
   try {
-    exitCode = await ctx.docker.exec(ctx.containerId, {
-      argv: plan.argv,
-      input: plan.input,
-      signal: abandon.signal,
-      onStarted: () => {
-        startedAt = performance.now();
-        wallTimer = setTimeout(() => kill('wall_time'), plan.wallMs);
-        if (ctx.signal?.aborted) kill('cancelled');
-      },
-      onOutput: (stream, data) => {
-        if (!output.push(stream, data)) kill('output_limit');
-      },
-    });
-  } finally {
-    clearTimeout(wallTimer);
-    clearTimeout(graceTimer);
-    ctx.signal?.removeEventListener('abort', onCancel);
+    await ctx.docker.update(ctx.containerId, { memoryBytes: to.memory_bytes, pids: to.pids });
+    return 'fitted';
+  } catch (err) {
+    if (to.memory_bytes < from.memory_bytes && /unable to set memory limit/i.test(String(err))) {
+      return 'memory_in_use';
+    }
+    throw err;
   }
-  const wallMs = startedAt === null ? 0 : Math.round(performance.now() - startedAt);
-
-  // 137 is SIGKILL: from the OOM killer, the CPU hard limit, or the program itself. Only the
-  // container's state tells OOM apart, and docker sets State.OOMKilled once the container has
-  // stopped (verified on 20.10/cgroup v1: false while it runs, true after the kill). The
-  // container is being thrown away anyway, so stopping it here costs the job nothing else.
-  let oomKilled = false;
-  if (killedBy === null && exitCode === EXIT_SIGKILL) {
-    await ctx.docker.kill(ctx.containerId);
-    await ctx.docker.waitStopped(ctx.containerId);
-    oomKilled = (await ctx.docker.inspect(ctx.containerId)).oomKilled;
-  }
-
-  const end = decideEnd({
-    killedBy,
-    exitCode,
-    oomKilled,
-    cpuLimited: plan.ulimits !== null,
-    cpuHardReachableMs: plan.ulimits === null ? 0 : cpuHardReachableMs(plan.ulimits.cpuHardSeconds, ctx.cpus),
-    wallMs,
-  });
-  return { ...output.finish(), ...end, wall_ms: wallMs };
 }
 
-/** A listener that throws must not break the stage (the demultiplexer would see it as corrupt). */
-function guarded(listener: (chunk: OutputChunk) => void): (chunk: OutputChunk) => void {
-  return (chunk) => {
-    try {
-      listener(chunk);
-    } catch {
-      // The caller's problem; the output is still collected for the result.
-    }
+function runResult(run: StageRun): RunResult {
+  return run.files === undefined ? run.result : { ...run.result, files: run.files };
+}
+
+/** The run stage could not start: what the compile stage left already fills its memory limit. */
+function memoryInUse(limits: Limits): RunResult {
+  const message =
+    `codeexec: the compile stage left more in the sandbox than the run stage's memory_bytes ` +
+    `(${limits.memory_bytes}) allows (files in /tmp and /workspace count as memory)\n`;
+  return {
+    stdout: '',
+    stderr: message,
+    output: message,
+    exit_code: null,
+    signal: null,
+    reason: 'memory',
+    wall_ms: 0,
+    truncated: false,
   };
 }
 

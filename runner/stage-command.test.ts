@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Limits, MAX_LIMITS } from '../shared/limits.js';
-import { containerUlimits, SETUP_FAILED_EXIT, stageArgv, stageUlimits } from './stage-command.js';
+import {
+  containerUlimits,
+  newFileCollection,
+  SETUP_FAILED_EXIT,
+  stageArgv,
+  stageUlimits,
+} from './stage-command.js';
 import { packFiles } from './tar.js';
 
 const dirs: string[] = [];
@@ -17,12 +23,13 @@ afterAll(() => {
 function run(
   argv: string[],
   input: Buffer,
-): { status: number | null; stdout: string; stderr: string; dir: string } {
+): { status: number | null; stdout: string; stderr: string; dir: string; raw: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'codeexec-stage-'));
   dirs.push(dir);
   const [file, ...args] = argv;
-  const result = spawnSync(file ?? 'sh', args, { cwd: dir, input, encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, dir };
+  const result = spawnSync(file ?? 'sh', args, { cwd: dir, input });
+  const stdout = result.stdout.toString('utf8');
+  return { status: result.status, stdout, stderr: result.stderr.toString('utf8'), dir, raw: result.stdout };
 }
 
 describe('stageUlimits', () => {
@@ -77,6 +84,8 @@ describe('stageArgv', () => {
       '6',
       '20',
       '64',
+      '',
+      '0',
       'python3',
       'main.py',
       '$(id)',
@@ -84,10 +93,15 @@ describe('stageArgv', () => {
     ]);
   });
 
-  it('refuses non-integer parameters and an empty program', () => {
+  it('refuses non-integer parameters, an empty program and a malformed marker', () => {
     expect(() => stageArgv(-1, ulimits, ['x'])).toThrow();
     expect(() => stageArgv(1.5, ulimits, ['x'])).toThrow();
     expect(() => stageArgv(0, ulimits, [])).toThrow();
+    expect(() => stageArgv(0, ulimits, ['x'], { marker: 'short', archiveBytes: 1 })).toThrow(/marker/);
+    expect(() =>
+      stageArgv(0, ulimits, ['x'], { marker: '\u001e$(id)-0123456789abcdef', archiveBytes: 1 }),
+    ).toThrow(/marker/);
+    expect(() => stageArgv(0, ulimits, ['x'], { ...newFileCollection(1), archiveBytes: -1 })).toThrow();
   });
 
   it('unpacks the files, then the program reads exactly the rest of stdin', async () => {
@@ -119,5 +133,66 @@ describe('stageArgv', () => {
     expect(out.status).toBe(SETUP_FAILED_EXIT);
     expect(out.stdout).toBe('');
     expect(out.stderr).toMatch(/codeexec: could not unpack the files/);
+  });
+});
+
+describe('stageArgv with output-file collection', () => {
+  const ulimits = { cpuSoftSeconds: 5, cpuHardSeconds: 6, fsizeBlocks: 2048, nofile: 64 };
+  const collect = newFileCollection(1 << 20);
+  const marker = Buffer.from(collect.marker);
+
+  it('sends nothing extra when the program leaves no out/', () => {
+    const out = run(stageArgv(0, ulimits, ['sh', '-c', 'echo hi; exit 3'], collect), Buffer.alloc(0));
+    expect(out).toMatchObject({ status: 3, stdout: 'hi\n' });
+  });
+
+  it('sends the marker then a tar of out/ after the output, and keeps the exit status', () => {
+    const program = ['sh', '-c', 'mkdir out && echo data > out/f.txt && echo hi; exit 4'];
+    const out = run(stageArgv(0, ulimits, program, collect), Buffer.alloc(0));
+    expect(out.status).toBe(4);
+    const at = out.raw.indexOf(marker);
+    expect(out.raw.subarray(0, at).toString()).toBe('hi\n');
+    const archive = out.raw.subarray(at + marker.length);
+    const listing = spawnSync('tar', ['-t', '-v', '-f', '-'], { input: archive, encoding: 'utf8' });
+    expect(listing.stdout).toMatch(/ out\/f\.txt\n/);
+  });
+
+  it('reports a signal death as 128+n, as exec would', () => {
+    const out = run(
+      stageArgv(0, ulimits, ['sh', '-c', 'mkdir out; kill -SEGV $$'], collect),
+      Buffer.alloc(0),
+    );
+    expect(out.status).toBe(139);
+    expect(out.raw.includes(marker)).toBe(true);
+  });
+
+  it('archives a symlinked out/ as the link only, never what it points at', () => {
+    const out = run(stageArgv(0, ulimits, ['ln', '-s', '/etc', 'out'], collect), Buffer.alloc(0));
+    const archive = out.raw.subarray(out.raw.indexOf(marker) + marker.length);
+    const listing = spawnSync('tar', ['-t', '-v', '-f', '-'], { input: archive, encoding: 'utf8' });
+    expect(listing.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^l.* out -> \/etc$/)]);
+  });
+
+  it('sends at most archiveBytes of tar', () => {
+    const small = { ...collect, archiveBytes: 1000 };
+    const program = ['sh', '-c', 'mkdir out && head -c 100000 /dev/zero > out/big'];
+    const out = run(stageArgv(0, ulimits, program, small), Buffer.alloc(0));
+    expect(out.raw.length - out.raw.indexOf(marker) - marker.length).toBe(1000);
+  });
+
+  it('still hands the program the stdin after the files', async () => {
+    const files = await packFiles([{ name: 'main.txt', content: 'f' }]);
+    const out = run(
+      stageArgv(files.length, ulimits, ['cat'], collect),
+      Buffer.concat([files, Buffer.from('in')]),
+    );
+    expect(out).toMatchObject({ status: 0, stdout: 'in' });
+  });
+
+  it('unpacks a name longer than ustar holds', async () => {
+    const name = `${'d'.repeat(60)}/${'f'.repeat(120)}.txt`;
+    const files = await packFiles([{ name, content: 'long' }]);
+    const out = run(stageArgv(files.length, ulimits, ['cat', name], collect), files);
+    expect(out.stdout).toBe('long');
   });
 });

@@ -2,6 +2,7 @@
 // user), so nothing host-side ever opens a path in a container; names are checked here anyway so
 // an entry can never land outside /workspace.
 import { pack } from 'tar-stream';
+import { fileNameProblem } from './file-name.js';
 
 export interface SandboxFile {
   /** Relative path under /workspace, '/'-separated. */
@@ -9,19 +10,12 @@ export interface SandboxFile {
   content: string | Buffer;
 }
 
-const MAX_NAME_BYTES = 255;
-
-/** A relative name with no '..', '.', empty or absolute parts, no NUL and no backslash. */
-export function isSafeFileName(name: string): boolean {
-  if (name.length === 0 || Buffer.byteLength(name) > MAX_NAME_BYTES) return false;
-  if (name.startsWith('/') || name.includes('\0') || name.includes('\\')) return false;
-  return name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
-}
-
 /** Regular files only (no links, devices or directories), mode 0644, owned by the sandbox user. */
 export async function packFiles(files: readonly SandboxFile[]): Promise<Buffer> {
+  // The caller checked the names already (job-files.ts); this is the last line of defence.
   for (const file of files) {
-    if (!isSafeFileName(file.name)) throw new Error(`Unsafe file name in job: ${JSON.stringify(file.name)}`);
+    const problem = fileNameProblem(file.name);
+    if (problem !== null) throw new Error(`Unsafe file name in job: ${JSON.stringify(file.name)} ${problem}`);
   }
   const archive = pack();
   const chunks: Buffer[] = [];

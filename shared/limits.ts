@@ -33,6 +33,20 @@ export const DEFAULT_LIMITS: Limits = {
   open_files: 256,
 };
 
+/**
+ * The compile stage's defaults (`compile_limits` in a request): compilers need more time, memory,
+ * processes and file size than most programs. Clamped to the same maximums as the run stage.
+ */
+export const DEFAULT_COMPILE_LIMITS: Limits = {
+  wall_time_ms: 30_000,
+  cpu_time_ms: 30_000,
+  memory_bytes: 512 * 1024 * 1024,
+  pids: 256,
+  output_bytes: 1024 * 1024,
+  file_size_bytes: 64 * 1024 * 1024,
+  open_files: 1024,
+};
+
 export const MAX_LIMITS: Limits = {
   wall_time_ms: 60_000,
   cpu_time_ms: 60_000,
@@ -61,3 +75,32 @@ export function resolveLimits(
   }
   return { limits, tooHigh };
 }
+
+const MiB = 1024 * 1024;
+
+/**
+ * Files sent with a job (`files`, plus the main file `code`). Names are relative paths: no
+ * absolute path, no `.`/`..`/empty segment, no control character or backslash.
+ */
+export const INPUT_FILE_LIMITS = {
+  /** Files besides the main one. */
+  files: 64,
+  /** All files' bytes together (after base64 decoding), the main file included. */
+  total_bytes: 16 * MiB,
+  /** Bytes of a name, UTF-8. */
+  name_bytes: 255,
+  /** Path segments of a name (`a/b/c.txt` has 3). */
+  depth: 16,
+} as const;
+
+/** Files the program leaves in /workspace/out, brought back with the result. */
+export const OUTPUT_FILE_LIMITS = {
+  /** Regular files kept; later ones (in name order) are left out. */
+  files: 64,
+  /** Bytes kept of one file; past it the file is cut and marked truncated. */
+  file_bytes: MiB,
+  /** Bytes kept of all files together (the result travels in one frame). */
+  total_bytes: MiB,
+  /** Bytes of the tar stream read out of the sandbox, headers included; the rest is not read. */
+  archive_bytes: 4 * MiB,
+} as const;

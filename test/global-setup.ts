@@ -12,7 +12,8 @@ export default function setup(): void {
       'No Docker engine answers. Run `bash images/ensure-engine.sh` (or `npm test`, which does).',
     );
   }
-  const wanted = (process.env.CODEEXEC_TEST_LANGUAGES ?? 'python,javascript,go').split(',');
+  // Every language by default (npm test builds them all); CODEEXEC_TEST_LANGUAGES narrows it.
+  const wanted = process.env.CODEEXEC_TEST_LANGUAGES?.split(',') ?? LANGUAGES.map((lang) => lang.name);
   const missing = LANGUAGES.filter((lang) => wanted.includes(lang.name)).filter((lang) => {
     try {
       execFileSync('docker', ['image', 'inspect', lang.image], { stdio: 'ignore' });
