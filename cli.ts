@@ -2,74 +2,42 @@
 // The `codeexec` command: `gateway`, `runner`, and `dev` (a gateway and one local runner in one
 // process: what `npm start` runs). Configuration comes from the environment (see README).
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Gateway } from './gateway/gateway.js';
+import { type Env, envInt, envList, gatewayOptionsFromEnv } from './gateway/gateway-config.js';
 import { Runner } from './runner/runner.js';
 import { consoleLogger } from './shared/index.js';
 
-const env = process.env;
+const env: Env = process.env;
 const log = consoleLogger;
 
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-}
-
-function int(name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
-  return value;
-}
-
-function transportOf(value: string | undefined): 'uws' | 'ws' {
-  if (value === undefined || value === '' || value === 'uws') return 'uws';
-  if (value === 'ws') return 'ws';
-  throw new Error(`CODEEXEC_TRANSPORT must be uws or ws, got "${value}"`);
-}
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-async function startGateway(runnerTokens: string[]): Promise<Gateway> {
-  const host = env.HOST ?? '127.0.0.1';
-  if (!LOOPBACK.test(host) && env.CODEEXEC_ALLOW_PUBLIC !== '1') {
-    // Client API keys are not enforced yet: an open gateway must stay on loopback.
-    throw new Error(
-      `refusing to listen on ${host}: without client API keys the gateway listens only on loopback ` +
-        '(set CODEEXEC_ALLOW_PUBLIC=1 if this is on purpose)',
-    );
-  }
-  return Gateway.start({
-    host,
-    port: int('PORT', 8080),
-    dataDir: resolve(env.CODEEXEC_DATA_DIR ?? 'data'),
-    runnerTokens,
-    queueTimeoutMs: int('CODEEXEC_QUEUE_TIMEOUT_MS', 30_000),
-    transport: transportOf(env.CODEEXEC_TRANSPORT),
-  });
-}
-
 function startRunner(gatewayUrl: string, token: string): Promise<Runner> {
+  const languages = envList(env, 'CODEEXEC_RUNNER_LANGUAGES');
   return Runner.start({
     gatewayUrl,
     token,
     name: env.CODEEXEC_RUNNER_NAME || undefined,
-    slots: int('CODEEXEC_RUNNER_SLOTS', 2),
-    minWarm: int('CODEEXEC_POOL_MIN', 1),
-    maxWarm: int('CODEEXEC_POOL_MAX', 2),
+    slots: envInt(env, 'CODEEXEC_RUNNER_SLOTS', 1) ?? 2,
+    labels: envList(env, 'CODEEXEC_RUNNER_LABELS'),
+    minWarm: envInt(env, 'CODEEXEC_POOL_MIN') ?? 1,
+    maxWarm: envInt(env, 'CODEEXEC_POOL_MAX', 1) ?? 2,
+    minBackoffMs: envInt(env, 'CODEEXEC_RECONNECT_MIN_MS', 1),
+    maxBackoffMs: envInt(env, 'CODEEXEC_RECONNECT_MAX_MS', 1),
+    ...(languages.length > 0 ? { languages } : {}),
   });
 }
 
-function onSignals(stop: () => Promise<void>): void {
-  let stopping = false;
+/**
+ * SIGTERM and SIGINT: the first runs `first`, the next runs `second` (if any), one more exits
+ * at once. Each step exits 0 when it completes.
+ */
+function onSignals(first: () => Promise<void>, second?: () => Promise<void>): void {
+  const steps = [first, ...(second ? [second] : [])];
+  let received = 0;
   const handler = (signal: string) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    log('info', `${signal}: stopping`);
-    stop().then(
+    const step = steps[received++];
+    if (!step) process.exit(1);
+    log('info', `${signal}: ${received === 1 ? 'stopping' : 'stopping now'}`);
+    step().then(
       () => process.exit(0),
       (err) => {
         log('error', 'stopping failed', { error: String(err) });
@@ -84,24 +52,28 @@ function onSignals(stop: () => Promise<void>): void {
 async function main(command: string | undefined): Promise<void> {
   switch (command) {
     case 'gateway': {
-      const tokens = list(env.CODEEXEC_RUNNER_TOKENS);
+      const tokens = envList(env, 'CODEEXEC_RUNNER_TOKENS');
       if (tokens.length === 0)
         throw new Error('set CODEEXEC_RUNNER_TOKENS to the tokens runners may enroll with');
-      const gateway = await startGateway(tokens);
+      const gateway = await Gateway.start(gatewayOptionsFromEnv(env, tokens));
       onSignals(() => gateway.close());
       return;
     }
     case 'runner': {
       const token = env.CODEEXEC_RUNNER_TOKEN;
       if (!token) throw new Error('set CODEEXEC_RUNNER_TOKEN to a token the gateway accepts');
-      const runner = await startRunner(env.CODEEXEC_GATEWAY_URL ?? 'http://127.0.0.1:8080', token);
+      const runner = await startRunner(env.CODEEXEC_GATEWAY_URL || 'http://127.0.0.1:8080', token);
       runner.on('fatal', () => void runner.close().then(() => process.exit(1)));
-      onSignals(() => runner.close());
+      // First signal: drain (finish held jobs, take none); second: cancel them and stop now.
+      onSignals(
+        () => runner.drain(),
+        () => runner.close(),
+      );
       return;
     }
     case 'dev': {
-      const token = list(env.CODEEXEC_RUNNER_TOKENS)[0] ?? randomBytes(18).toString('base64url');
-      const gateway = await startGateway([token]);
+      const token = envList(env, 'CODEEXEC_RUNNER_TOKENS')[0] ?? randomBytes(18).toString('base64url');
+      const gateway = await Gateway.start(gatewayOptionsFromEnv(env, [token]));
       const runner = await startRunner(gateway.url, token);
       onSignals(async () => {
         await runner.close();

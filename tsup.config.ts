@@ -1,7 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { cli: 'cli.ts' },
+  entry: {
+    cli: 'cli.ts',
+    'bench/e2e': 'bench/e2e.ts',
+    'bench/gateway': 'bench/gateway.ts',
+    'bench/pool': 'bench/pool.ts',
+  },
   format: ['esm'],
   platform: 'node',
   target: 'node20',

@@ -1,7 +1,6 @@
 // The queue and the scheduler: takes accepted jobs, offers each to the least-loaded runner that
 // has its language and a free slot, tracks accept/reject, output and results, and re-queues the
 // jobs of a runner that goes away (an infrastructure failure, so attempt + 1, up to a cap).
-import { randomUUID } from 'node:crypto';
 import {
   type AsyncRequest,
   CodeexecError,
@@ -9,14 +8,21 @@ import {
   type Logger,
   type OfferedJob,
   type RunResult,
+  type Signal,
 } from '../shared/index.js';
+import type { Admission } from './admission.js';
 import type { JobStore } from './job-store.js';
+import { newJob } from './new-job.js';
 import type { RunnerSession } from './runner-session.js';
+import { storedResult } from './stored-result.js';
 
 export interface DispatcherOptions {
   store: JobStore;
   log: Logger;
-  /** How long a job may wait for a runner before it fails with no_runner. */
+  /**
+   * How long a job may wait while no connected runner could ever take it (language, labels)
+   * before it fails with no_runner. Busy runners that could take it keep it waiting.
+   */
   queueTimeoutMs: number;
   /** How long a runner has to accept or reject an offer. */
   offerTimeoutMs: number;
@@ -24,6 +30,17 @@ export interface DispatcherOptions {
   maxAttempts: number;
   /** How long a running job waits for its vanished runner to come back before it is re-queued. */
   leaseMs: number;
+  /** The queue bound and the per-client cap, checked on every submission. */
+  admission: Admission;
+  /** Most bytes stored per stdout/stderr/output field of a result; past it the text is cut. */
+  storeOutputBytes: number;
+  /**
+   * Offer a job only once it is on disk, so a crash between the offer and the next write cannot
+   * lose a job a runner is already running. Costs one (coalesced) store write per submission.
+   */
+  durableBeforeOffer: boolean;
+  /** Called once when a job ends (done, failed or cancelled): callbacks hang here. */
+  onFinish?: (job: JobRecord) => void;
 }
 
 export interface OutputEvent {
@@ -32,7 +49,18 @@ export interface OutputEvent {
   data: string;
 }
 
-interface Watcher {
+/** Interactive input for a running job, as the runner protocol carries it. */
+export type ControlFrame =
+  | { type: 'stdin'; job_id: string; data: string }
+  | { type: 'stdin_eof'; job_id: string }
+  | { type: 'signal'; job_id: string; signal: Signal };
+
+/** How much input may wait for a job that has not started yet. */
+const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
+
+/** Someone following a job live: its start (accepted by a runner), its output, its end. */
+export interface Watcher {
+  start?: (job: JobRecord) => void;
   output?: (event: OutputEvent) => void;
   end: (job: JobRecord) => void;
 }
@@ -49,6 +77,8 @@ export class Dispatcher {
   readonly #watchers = new Map<string, Set<Watcher>>();
   /** Running jobs whose runner is gone: re-queued when the lease runs out, unless it comes back. */
   readonly #leases = new Map<string, NodeJS.Timeout>();
+  /** Interactive input that arrived before a runner accepted the job: sent on accept. */
+  readonly #pendingControl = new Map<string, { frames: ControlFrame[]; bytes: number }>();
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -70,52 +100,49 @@ export class Dispatcher {
     this.#pump();
   }
 
-  submit(request: AsyncRequest, lang: string): JobRecord {
-    const job: JobRecord = {
-      id: randomUUID(),
-      task_id: request.task_id ?? null,
-      lang,
-      code: request.code,
-      output: '',
-      exit_code: null,
-      status: 'queued',
-      stdout: '',
-      stderr: '',
-      signal: null,
-      reason: null,
-      compile: null,
-      error: null,
-      stdin: request.stdin ?? null,
-      args: request.args ?? [],
-      files: request.files ?? [],
-      limits: request.limits ?? null,
-      compile_limits: request.compile_limits ?? null,
-      output_files: [],
-      labels: request.labels ?? [],
-      callback_url: request.callback_url ?? null,
-      runner_id: null,
-      attempt: 0,
-      created_at: new Date().toISOString(),
-      started_at: null,
-      finished_at: null,
-      timings: { queue_ms: null, compile_ms: null, run_ms: null, total_ms: null },
-    };
+  /**
+   * Stores a new job as queued and queues it. Throws too_many_jobs or queue_full (Admission).
+   * `client` is who submitted it (ClientAuth.identify), for the per-client cap.
+   */
+  submit(request: AsyncRequest, lang: string, interactive = false, client: string | null = null): JobRecord {
+    this.#options.admission.check(client);
+    const job = newJob(request, { lang, interactive, client });
     this.#store.insert(job);
-    this.#enqueue(job.id);
-    this.#pump();
+    if (!this.#options.durableBeforeOffer) {
+      this.#enqueue(job.id);
+      this.#pump();
+      return job;
+    }
+    void this.#store.flush().then(() => {
+      // It may have been cancelled while the write was under way.
+      if (this.#store.get(job.id)?.status !== 'queued') return;
+      this.#enqueue(job.id);
+      this.#pump();
+    });
     return job;
   }
 
   /** Resolves with the job once it is done, failed or cancelled. */
-  wait(id: string, output?: (event: OutputEvent) => void): Promise<JobRecord> {
+  wait(id: string): Promise<JobRecord> {
     const job = this.#store.get(id);
     if (!job) return Promise.reject(new CodeexecError('not_found', `no job ${id}`));
     if (isFinished(job)) return Promise.resolve(job);
-    return new Promise((resolve) => {
-      const watchers = this.#watchers.get(id) ?? new Set();
-      watchers.add(output ? { end: resolve, output } : { end: resolve });
-      this.#watchers.set(id, watchers);
-    });
+    return new Promise((resolve) => this.watch(id, { end: resolve }));
+  }
+
+  /** Follows a job until it ends. Returns the function that stops following it. */
+  watch(id: string, watcher: Watcher): () => void {
+    const job = this.#store.get(id);
+    if (job && isFinished(job)) {
+      watcher.end(job);
+      return () => {};
+    }
+    const watchers = this.#watchers.get(id) ?? new Set();
+    watchers.add(watcher);
+    this.#watchers.set(id, watchers);
+    return () => {
+      watchers.delete(watcher);
+    };
   }
 
   /**
@@ -125,9 +152,17 @@ export class Dispatcher {
   runnerReady(runner: RunnerSession, held: readonly string[]): void {
     for (const id of held) {
       const job = this.#store.get(id);
-      if (job?.status !== 'running' || job.runner_id !== runner.name) continue;
-      this.#clearLease(id);
-      runner.running.add(id);
+      if (job?.status === 'running' && job.runner_id === runner.name) {
+        this.#clearLease(id);
+        runner.running.add(id);
+      } else if (job?.status === 'queued' && !this.#offeredElsewhere(id)) {
+        // The runner accepted it, but that news was lost (a gateway crash before the write, or
+        // a lease that ran out first): it is running there, so it is that runner's again.
+        this.#adopt(runner, id);
+      } else {
+        // Finished, or someone else's by now: the runner must not deliver it.
+        runner.send({ type: 'cancel', job_id: id });
+      }
     }
     for (const id of [...this.#leases.keys()]) {
       if (this.#store.get(id)?.runner_id === runner.name && !runner.running.has(id)) {
@@ -139,15 +174,22 @@ export class Dispatcher {
     this.#pump();
   }
 
-  /** A runner's socket closed: its offers go back to the queue, its running jobs wait a lease. */
-  runnerGone(runner: RunnerSession): void {
+  /**
+   * A runner's socket closed: its offers go back to the queue. Its running jobs wait a lease for
+   * it to come back, unless it left for good (`final`: it closed normally, having given up its
+   * jobs), when they are re-queued at once.
+   */
+  runnerGone(runner: RunnerSession, final = false): void {
     this.#runners.delete(runner);
     for (const id of runner.offered) {
       this.#clearOfferTimer(id);
       this.#enqueue(id, true);
     }
     runner.offered.clear();
-    for (const id of runner.running) this.#startLease(id);
+    for (const id of runner.running) {
+      if (final) this.#requeueLost(id, runner.name);
+      else this.#startLease(id);
+    }
     runner.running.clear();
     this.#pump();
   }
@@ -158,21 +200,36 @@ export class Dispatcher {
       return;
     }
     this.#clearOfferTimer(id);
-    clearTimeout(this.#queueTimers.get(id));
-    this.#queueTimers.delete(id);
-    const job = this.#store.get(id);
-    if (job?.status !== 'queued') {
+    if (this.#store.get(id)?.status !== 'queued') {
       runner.send({ type: 'cancel', job_id: id });
       return;
     }
+    this.#adopt(runner, id);
+  }
+
+  /** A queued job becomes `running` on this runner: one more attempt. */
+  #adopt(runner: RunnerSession, id: string): void {
+    const job = this.#store.get(id)!;
+    clearTimeout(this.#queueTimers.get(id));
+    this.#queueTimers.delete(id);
+    const index = this.#queue.indexOf(id);
+    if (index !== -1) this.#queue.splice(index, 1);
     runner.running.add(id);
     const now = new Date();
-    this.#store.transition(id, 'running', {
+    const started = this.#store.transition(id, 'running', {
       runner_id: runner.name,
       attempt: job.attempt + 1,
       started_at: now.toISOString(),
       timings: { ...job.timings, queue_ms: now.getTime() - Date.parse(job.created_at) },
     });
+    for (const watcher of this.#watchers.get(id) ?? []) watcher.start?.(started);
+    for (const frame of this.#pendingControl.get(id)?.frames ?? []) runner.send(frame);
+    this.#pendingControl.delete(id);
+  }
+
+  #offeredElsewhere(id: string): boolean {
+    for (const runner of this.#runners) if (runner.offered.has(id)) return true;
+    return false;
   }
 
   rejected(runner: RunnerSession, id: string, reason: string): void {
@@ -207,13 +264,15 @@ export class Dispatcher {
       const finished = new Date();
       const total_ms = finished.getTime() - Date.parse(job.created_at);
       if (result) {
-        const { compile, wall_ms, truncated: _truncated, files, ...run } = result;
         this.#finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
-          ...run,
-          compile: compile ?? null,
-          output_files: files ?? [],
+          ...storedResult(result, this.#options.storeOutputBytes),
           finished_at: finished.toISOString(),
-          timings: { ...job.timings, run_ms: wall_ms, compile_ms: compile?.wall_ms ?? null, total_ms },
+          timings: {
+            ...job.timings,
+            run_ms: result.wall_ms,
+            compile_ms: result.compile?.wall_ms ?? null,
+            total_ms,
+          },
         });
       } else {
         this.#finish(id, 'failed', {
@@ -224,6 +283,35 @@ export class Dispatcher {
       }
     }
     this.#pump();
+  }
+
+  /**
+   * Input for an interactive job (stdin, its end, a signal): straight to its runner, or held
+   * (bounded) until a runner accepts the job.
+   */
+  control(
+    id: string,
+    input: { type: 'stdin'; data: string } | { type: 'stdin_eof' } | { type: 'signal'; signal: Signal },
+  ): void {
+    const job = this.#store.get(id);
+    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
+    if (isFinished(job)) throw new CodeexecError('job_finished', `Job ${id} already ended as ${job.status}`);
+    const frame = { ...input, job_id: id } as ControlFrame;
+    const runner = [...this.#runners].find((r) => r.running.has(id));
+    if (runner) {
+      runner.send(frame);
+      return;
+    }
+    const pending = this.#pendingControl.get(id) ?? { frames: [], bytes: 0 };
+    pending.bytes += frame.type === 'stdin' ? Buffer.byteLength(frame.data) : 0;
+    if (pending.bytes > MAX_PENDING_INPUT_BYTES) {
+      throw new CodeexecError(
+        'invalid_frame',
+        `more than ${MAX_PENDING_INPUT_BYTES} bytes of stdin before the job started`,
+      );
+    }
+    pending.frames.push(frame);
+    this.#pendingControl.set(id, pending);
   }
 
   /**
@@ -278,27 +366,60 @@ export class Dispatcher {
   #enqueue(id: string, front = false): void {
     if (front) this.#queue.unshift(id);
     else this.#queue.push(id);
-    if (!this.#queueTimers.has(id)) {
-      const timer = setTimeout(() => this.#queueTimeout(id), this.#options.queueTimeoutMs);
-      timer.unref();
-      this.#queueTimers.set(id, timer);
-    }
+    if (!this.#queueTimers.has(id)) this.#enqueueTimer(id);
+  }
+
+  #enqueueTimer(id: string): void {
+    const timer = setTimeout(() => this.#queueTimeout(id), this.#options.queueTimeoutMs);
+    timer.unref();
+    this.#queueTimers.set(id, timer);
   }
 
   #queueTimeout(id: string): void {
     this.#queueTimers.delete(id);
     const index = this.#queue.indexOf(id);
     if (index === -1) return; // offered or running by now
-    this.#queue.splice(index, 1);
     const job = this.#store.get(id);
-    const seconds = this.#options.queueTimeoutMs / 1000;
+    if (!job) return;
+    if (this.#couldRun(job)) {
+      // A backlog is not an outage: runners that can take it are busy, so it keeps its place.
+      this.#enqueueTimer(id);
+      return;
+    }
+    this.#queue.splice(index, 1);
     this.#finish(id, 'failed', {
-      error: {
-        code: 'no_runner',
-        message: `No runner offering ${job?.lang ?? 'this language'} took the job within ${seconds} s`,
-      },
+      error: this.#whyNotRun(job),
       finished_at: new Date().toISOString(),
     });
+  }
+
+  /** Whether a connected runner could ever take the job (a free slot or not). */
+  #couldRun(job: JobRecord): boolean {
+    const refused = this.#refusedBy.get(job.id);
+    for (const runner of this.#runners) {
+      if (runner.state !== 'ready' || !runner.offers(job.lang) || refused?.has(runner)) continue;
+      if (job.labels.every((label) => runner.labels.includes(label))) return true;
+    }
+    return false;
+  }
+
+  /** The clearest error for a job that waited a whole queue timeout with nobody able to run it. */
+  #whyNotRun(job: JobRecord): { code: string; message: string } {
+    const seconds = this.#options.queueTimeoutMs / 1000;
+    if (job.attempt > 0) {
+      return {
+        code: 'runner_lost',
+        message: `The runner went away during attempt ${job.attempt}, and no other runner took the job within ${seconds} s`,
+      };
+    }
+    if (this.#refusedBy.has(job.id)) {
+      return { code: 'runner_rejected', message: `Every runner that could run the job rejected it` };
+    }
+    const labels = job.labels.length > 0 ? ` with labels ${job.labels.join(', ')}` : '';
+    return {
+      code: 'no_runner',
+      message: `No runner offering ${job.lang}${labels} took the job within ${seconds} s`,
+    };
   }
 
   /** Offers queued jobs to runners, in queue order, while any runner can take them. */
@@ -342,6 +463,7 @@ export class Dispatcher {
       files: job.files,
       limits: job.limits,
       compile_limits: job.compile_limits,
+      interactive: job.interactive,
     };
     runner.offered.add(job.id);
     const timer = setTimeout(() => {
@@ -363,7 +485,8 @@ export class Dispatcher {
     const job = this.#store.get(id);
     if (job?.status !== 'running') return;
     this.#options.log('warn', 'runner lost while running a job', { runner: runnerName, job: id });
-    if (job.attempt < this.#options.maxAttempts) {
+    // An interactive job's input went to the lost runner and cannot be replayed: no retry.
+    if (job.attempt < this.#options.maxAttempts && !job.interactive) {
       this.#store.transition(id, 'queued', { runner_id: null, started_at: null });
       this.#enqueue(id, true);
       return;
@@ -390,9 +513,11 @@ export class Dispatcher {
     clearTimeout(this.#queueTimers.get(id));
     this.#queueTimers.delete(id);
     this.#refusedBy.delete(id);
+    this.#pendingControl.delete(id);
     const watchers = this.#watchers.get(id);
     this.#watchers.delete(id);
     for (const watcher of watchers ?? []) watcher.end(job);
+    this.#options.onFinish?.(job);
     return job;
   }
 }

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
+import { DataFile } from 'lowdb/node';
 import * as v from 'valibot';
 import { describeIssues, type JobRecord, JobRecordSchema, type JobState } from '../shared/index.js';
 
@@ -28,10 +28,15 @@ export class StoreCorruptError extends Error {
   override name = 'StoreCorruptError';
 }
 
+const isUnfinished = (state: JobState) => state === 'queued' || state === 'running';
+
 export class JobStore {
   readonly file: string;
   readonly #db: Low<Data>;
   readonly #byId = new Map<string, JobRecord>();
+  /** Indexes the admission checks read on every submission, kept current by every change. */
+  #queued = 0;
+  readonly #unfinishedByClient = new Map<string, number>();
   #writing: Promise<void> | null = null;
   #dirty = false;
 
@@ -40,7 +45,13 @@ export class JobStore {
   constructor(dataDir: string, onWriteError: (err: Error) => void = () => {}) {
     this.#onWriteError = onWriteError;
     this.file = join(dataDir, 'jobs.json');
-    this.#db = new Low<Data>(new JSONFile<Data>(this.file), { version: 1, jobs: [] });
+    // Compact JSON, not lowdb's pretty-printed default: every write rewrites the whole file, and
+    // indentation doubles both its size and the time the event loop spends serialising it.
+    const adapter = new DataFile<Data>(this.file, {
+      parse: JSON.parse,
+      stringify: (data) => JSON.stringify(data),
+    });
+    this.#db = new Low<Data>(adapter, { version: 1, jobs: [] });
   }
 
   /** Reads the data file. A damaged file stops here with a clear message; it is never replaced. */
@@ -66,7 +77,26 @@ export class JobStore {
     }
     this.#db.data = parsed.output;
     this.#byId.clear();
-    for (const job of parsed.output.jobs) this.#byId.set(job.id, job);
+    this.#queued = 0;
+    this.#unfinishedByClient.clear();
+    for (const job of parsed.output.jobs) {
+      this.#byId.set(job.id, job);
+      this.#count(job, job.status, 1);
+    }
+  }
+
+  /** Jobs waiting for a runner (offered ones included). */
+  get queuedCount(): number {
+    return this.#queued;
+  }
+
+  /** Jobs of this client that are queued or running. */
+  unfinishedOf(client: string): number {
+    return this.#unfinishedByClient.get(client) ?? 0;
+  }
+
+  get size(): number {
+    return this.#db.data.jobs.length;
   }
 
   get(id: string): JobRecord | undefined {
@@ -78,14 +108,25 @@ export class JobStore {
     return this.#db.data.jobs.filter((job) => job.status === 'queued' || job.status === 'running');
   }
 
+  /** Finished jobs whose callback is still to be delivered: a restarted gateway resumes them. */
+  pendingCallbacks(): JobRecord[] {
+    return this.#db.data.jobs.filter((job) => !isUnfinished(job.status) && job.callback?.state === 'pending');
+  }
+
   /** Jobs matching the filter, newest first, one page at a time. */
-  list(filter: { task_id?: string }, offset: number, limit: number): { jobs: JobRecord[]; more: boolean } {
+  list(
+    filter: { task_id?: string; client?: string },
+    offset: number,
+    limit: number,
+  ): { jobs: JobRecord[]; more: boolean } {
     const matching: JobRecord[] = [];
     const jobs = this.#db.data.jobs;
     // Walk from the newest; stop as soon as the page and one more are found.
     for (let i = jobs.length - 1; i >= 0 && matching.length <= offset + limit; i--) {
       const job = jobs[i]!;
-      if (filter.task_id === undefined || job.task_id === filter.task_id) matching.push(job);
+      if (filter.task_id !== undefined && job.task_id !== filter.task_id) continue;
+      if (filter.client !== undefined && job.client !== filter.client) continue;
+      matching.push(job);
     }
     return { jobs: matching.slice(offset, offset + limit), more: matching.length > offset + limit };
   }
@@ -94,6 +135,7 @@ export class JobStore {
     if (this.#byId.has(job.id)) throw new Error(`job ${job.id} already exists`);
     this.#db.data.jobs.push(job);
     this.#byId.set(job.id, job);
+    this.#count(job, job.status, 1);
     this.#scheduleWrite();
   }
 
@@ -104,9 +146,46 @@ export class JobStore {
     if (!TRANSITIONS[job.status].includes(to)) {
       throw new Error(`job ${id}: ${job.status} → ${to} is not allowed`);
     }
+    this.#count(job, job.status, -1);
     Object.assign(job, patch, { status: to });
+    this.#count(job, to, 1);
     this.#scheduleWrite();
     return job;
+  }
+
+  /** Changes fields other than the state (and the owner), in any state: e.g. callback delivery. */
+  update(id: string, patch: Partial<Omit<JobRecord, 'status' | 'id' | 'client'>>): JobRecord | undefined {
+    const job = this.#byId.get(id);
+    if (!job) return undefined; // pruned meanwhile: nothing left to record on
+    Object.assign(job, patch);
+    this.#scheduleWrite();
+    return job;
+  }
+
+  /**
+   * Removes finished jobs that ended before `finishedBefore`, then the oldest finished ones past
+   * `keep`. Queued and running jobs are never removed. Returns how many went.
+   */
+  prune(finishedBefore: Date, keep: number): number {
+    const cutoff = finishedBefore.toISOString();
+    const jobs = this.#db.data.jobs;
+    const finished = jobs.filter((job) => !isUnfinished(job.status)).length;
+    // Jobs are in creation order, so the first finished ones met are the oldest.
+    let surplus = Math.max(0, finished - keep);
+    const kept = jobs.filter((job) => {
+      if (isUnfinished(job.status)) return true;
+      const old = job.finished_at !== null && job.finished_at < cutoff;
+      if (!old && surplus === 0) return true;
+      if (surplus > 0) surplus--;
+      this.#byId.delete(job.id);
+      return false;
+    });
+    const removed = jobs.length - kept.length;
+    if (removed > 0) {
+      this.#db.data.jobs = kept;
+      this.#scheduleWrite();
+    }
+    return removed;
   }
 
   /** Resolves when every change made so far is on disk. */
@@ -115,6 +194,15 @@ export class JobStore {
     if (this.#dirty) {
       this.#scheduleWrite();
       await this.#writing;
+    }
+  }
+
+  #count(job: JobRecord, state: JobState, delta: 1 | -1): void {
+    if (state === 'queued') this.#queued += delta;
+    if (job.client && isUnfinished(state)) {
+      const next = (this.#unfinishedByClient.get(job.client) ?? 0) + delta;
+      if (next > 0) this.#unfinishedByClient.set(job.client, next);
+      else this.#unfinishedByClient.delete(job.client);
     }
   }
 

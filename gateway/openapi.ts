@@ -27,6 +27,8 @@ interface Operation {
   params?: { name: string; in: 'path' | 'query'; required: boolean; description: string }[];
   /** Status → body schema (every error status uses the error body). */
   responses: Record<number, { description: string; schema: Schema }>;
+  /** Served without an API key; every other operation documents 401 and the bearer scheme. */
+  open?: boolean;
 }
 
 const idParam = { name: 'id', in: 'path' as const, required: true, description: 'The job id' };
@@ -36,11 +38,25 @@ const validationErrors = {
   413: error('The body is larger than allowed'),
   415: error('The body is not JSON'),
 };
+/** Refusals at submission, before a job exists (see Admission). */
+const admissionErrors = {
+  429: error(
+    'This API key (or address) already has CODEEXEC_MAX_JOBS_PER_KEY jobs unfinished (too_many_jobs)',
+  ),
+  503: error('The queue is full (queue_full); Retry-After says when to try again'),
+};
 const runErrors = {
+  ...admissionErrors,
   500: error('The runner could not run the job (sandbox_failed) or an internal error'),
   502: error('The runner went away and the job had no attempts left (runner_lost)'),
-  503: error('No runner for the language took the job in time (no_runner)'),
+  503: error(
+    'The queue is full (queue_full), no runner for the language took the job in time (no_runner), ' +
+      'or every runner rejected it (runner_rejected)',
+  ),
 };
+const unauthorized = error(
+  'The gateway has API keys and the request has no valid `Authorization: Bearer <key>` (unauthorized)',
+);
 
 export const OPERATIONS: readonly Operation[] = [
   {
@@ -58,6 +74,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/execute/health',
     summary: 'Liveness',
+    open: true,
     responses: { 200: { description: 'The gateway serves', schema: HealthResponseSchema } },
   },
   {
@@ -76,7 +93,11 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/execute/async',
     summary: 'Queue a job; answers at once with its id (stored before the answer)',
     request: AsyncRequestSchema,
-    responses: { 202: { description: 'Queued', schema: AsyncAcceptedSchema }, ...validationErrors },
+    responses: {
+      202: { description: 'Queued', schema: AsyncAcceptedSchema },
+      ...validationErrors,
+      ...admissionErrors,
+    },
   },
   {
     method: 'get',
@@ -145,7 +166,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     const responses: Record<string, unknown> = {};
-    for (const [status, { description, schema }] of Object.entries(op.responses)) {
+    const documented = op.open ? op.responses : { ...op.responses, 401: unauthorized };
+    for (const [status, { description, schema }] of Object.entries(documented)) {
       responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema) } } };
     }
     paths[op.path] = {
@@ -162,6 +184,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
               },
             }
           : {}),
+        // Open operations override the document-wide requirement with "none".
+        ...(op.open ? { security: [] } : {}),
         responses,
       },
     };
@@ -174,6 +198,17 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       description:
         'Run untrusted code in hardened sandboxes. Errors: `{"error":{"code","message","details"}}`, codes: ' +
         Object.keys(ERRORS).join(', '),
+    },
+    // Required only when the gateway is started with CODEEXEC_API_KEYS; without keys it is open.
+    security: [{ apiKey: [] }],
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'One of the keys in CODEEXEC_API_KEYS, as `Authorization: Bearer <key>`',
+        },
+      },
     },
     paths,
   };

@@ -5,19 +5,16 @@ import {
   CodeexecError,
   ExecuteRequestSchema,
   type ExecuteResponse,
-  findLanguage,
   isErrorCode,
   type JobRecord,
   type JobStatus,
-  LANGUAGES,
-  type LimitsInput,
   type Logger,
-  MAX_LIMITS,
   parse,
   parseJson,
-  resolveLimits,
 } from '../shared/index.js';
+import type { ClientAuth } from './client-auth.js';
 import { type Dispatcher, isFinished } from './dispatcher.js';
+import type { JobIntake } from './job-intake.js';
 import type { JobStore } from './job-store.js';
 import { createRouter, json, type Route } from './router.js';
 import type { RunnerHub } from './runner-hub.js';
@@ -25,8 +22,10 @@ import type { HttpHandler, HttpRequest } from './transport/transport.js';
 
 export interface RoutesDeps {
   dispatcher: Dispatcher;
+  intake: JobIntake;
   store: JobStore;
   hub: RunnerHub;
+  auth: ClientAuth;
   log: Logger;
   /** Extra routes (the OpenAPI document, later the web page). */
   extra?: readonly Route[];
@@ -37,18 +36,15 @@ const PAGE_MAX = 500;
 /** How long DELETE waits for a running job's runner to confirm the kill. */
 const CANCEL_WAIT_MS = 10_000;
 
-export function createRoutes({ dispatcher, store, hub, log, extra = [] }: RoutesDeps): HttpHandler {
-  /** Canonical name of a language: the table's, or one a connected runner offers. */
-  const resolveLanguage = (name: string): string => {
-    const offered = hub.languages();
-    const known = findLanguage(name)?.name ?? (offered.has(name) ? name : undefined);
-    if (known) return known;
-    const names = [...new Set([...offered.keys(), ...LANGUAGES.map((lang) => lang.name)])].sort();
-    throw new CodeexecError('unknown_language', `Unknown language "${name}". Known: ${names.join(', ')}`, {
-      known: names,
-    });
-  };
-
+export function createRoutes({
+  dispatcher,
+  intake,
+  store,
+  hub,
+  auth,
+  log,
+  extra = [],
+}: RoutesDeps): HttpHandler {
   const readJson = (req: HttpRequest): unknown => {
     const type = req.headers['content-type'];
     if (type && !/json/i.test(type)) {
@@ -57,21 +53,19 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     return parseJson(req.body.toString('utf8'));
   };
 
-  /** Validates a submission and queues it. */
+  /** Validates a submission and queues it, on behalf of `client`. */
   const submit = (
     req: HttpRequest,
     schema: typeof ExecuteRequestSchema | typeof AsyncRequestSchema,
+    client: string,
   ): JobRecord => {
-    const request = parse(schema, readJson(req));
-    const lang = resolveLanguage(request.lang);
-    checkLimits(request.limits);
-    checkLimits(request.compile_limits);
-    return dispatcher.submit(request, lang);
+    return intake.submit(parse(schema, readJson(req)), false, client);
   };
 
-  const jobOf = (id: string): JobRecord => {
+  /** With API keys, a client sees only its own jobs: another key's job is as good as absent. */
+  const jobOf = (id: string, client: string): JobRecord => {
     const job = store.get(id);
-    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
+    if (!job || (auth.enabled && job.client !== client)) throw new CodeexecError('not_found', `No job ${id}`);
     return job;
   };
 
@@ -86,13 +80,14 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'GET',
       path: '/execute/health',
+      open: true,
       handle: async () => json(200, { status: 'ok' }),
     },
     {
       method: 'POST',
       path: '/execute/code',
-      handle: async ({ req }) => {
-        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema).id);
+      handle: async ({ req, client }) => {
+        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema, client).id);
         failedAsError(job);
         return json(200, toExecuteResponse(job));
       },
@@ -100,8 +95,8 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'POST',
       path: '/execute/sync',
-      handle: async ({ req }) => {
-        const job = await dispatcher.wait(submit(req, AsyncRequestSchema).id);
+      handle: async ({ req, client }) => {
+        const job = await dispatcher.wait(submit(req, AsyncRequestSchema, client).id);
         failedAsError(job);
         return json(200, job);
       },
@@ -109,8 +104,8 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'POST',
       path: '/execute/async',
-      handle: async ({ req }) => {
-        const job = submit(req, AsyncRequestSchema);
+      handle: async ({ req, client }) => {
+        const job = submit(req, AsyncRequestSchema, client);
         // Accepted means stored: the 202 is sent only once the job is on disk.
         await store.flush();
         return json(202, { id: job.id, status: job.status }, { location: `/execute/${job.id}/result` });
@@ -119,13 +114,13 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'GET',
       path: '/execute/:id/status',
-      handle: async ({ params }) => json(200, toStatus(jobOf(params.id!))),
+      handle: async ({ params, client }) => json(200, toStatus(jobOf(params.id!, client))),
     },
     {
       method: 'GET',
       path: '/execute/:id/result',
-      handle: async ({ params }) => {
-        const job = jobOf(params.id!);
+      handle: async ({ params, client }) => {
+        const job = jobOf(params.id!, client);
         // Not finished yet: 202 with the status, and when to ask again.
         if (!isFinished(job)) return json(202, toStatus(job), { 'retry-after': '1' });
         return json(200, job);
@@ -134,9 +129,9 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'DELETE',
       path: '/execute/:id',
-      handle: async ({ params }) => {
+      handle: async ({ params, client }) => {
         const id = params.id!;
-        const before = jobOf(id);
+        const before = jobOf(id, client);
         if (isFinished(before)) {
           throw new CodeexecError('job_finished', `Job ${id} already ended as ${before.status}`, { id });
         }
@@ -144,7 +139,9 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
         if (!isFinished(job)) {
           job = await Promise.race([
             dispatcher.wait(id),
-            new Promise<JobRecord>((resolve) => setTimeout(() => resolve(jobOf(id)), CANCEL_WAIT_MS).unref()),
+            new Promise<JobRecord>((resolve) =>
+              setTimeout(() => resolve(jobOf(id, client)), CANCEL_WAIT_MS).unref(),
+            ),
           ]);
         }
         return json(isFinished(job) ? 200 : 202, toStatus(job));
@@ -153,11 +150,15 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     {
       method: 'GET',
       path: '/execute',
-      handle: async ({ req }) => {
+      handle: async ({ req, client }) => {
         const taskId = req.query.get('task_id') ?? undefined;
         const limit = pageSize(req.query.get('limit'));
         const offset = decodeCursor(req.query.get('cursor'));
-        const page = store.list(taskId === undefined ? {} : { task_id: taskId }, offset, limit);
+        const page = store.list(
+          { ...(taskId === undefined ? {} : { task_id: taskId }), ...(auth.enabled ? { client } : {}) },
+          offset,
+          limit,
+        );
         return json(200, {
           jobs: page.jobs.map(toStatus),
           next_cursor: page.more ? encodeCursor(offset + limit) : null,
@@ -174,15 +175,7 @@ export function createRoutes({ dispatcher, store, hub, log, extra = [] }: Routes
     },
     ...extra,
   ];
-  return createRouter(routes, log);
-}
-
-/** Requests above the maximums are refused here; the runner clamps again with its own caps. */
-function checkLimits(limits: LimitsInput | undefined): void {
-  const { tooHigh } = resolveLimits(limits);
-  if (tooHigh.length === 0) return;
-  const detail = tooHigh.map((key) => `${key} (max ${MAX_LIMITS[key]})`).join(', ');
-  throw new CodeexecError('limit_exceeded', `Limits above the maximum: ${detail}`, { limits: tooHigh });
+  return createRouter(routes, log, auth);
 }
 
 function pageSize(raw: string | null): number {

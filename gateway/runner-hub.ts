@@ -125,6 +125,9 @@ export class RunnerHub implements SocketHandler {
       case 'heartbeat':
         this.#send(session, { type: 'heartbeat', jobs: [] });
         return;
+      case 'drain':
+        this.#drain(session);
+        return;
       case 'error':
         this.#options.log('warn', 'runner reported an error', { runner: session.name, ...frame });
         return;
@@ -141,12 +144,15 @@ export class RunnerHub implements SocketHandler {
     this.#sessions.delete(socket);
     clearTimeout(this.#timers.get(session));
     this.#timers.delete(session);
-    const wasReady = session.state === 'ready';
-    session.state = 'closed';
+    const wasLive = session.live;
+    session.moveTo('closed');
     if (this.#byName.get(session.name) === session) this.#byName.delete(session.name);
-    if (wasReady) {
-      this.#options.log('info', 'runner disconnected', { runner: session.name, code, reason });
-      this.#options.dispatcher.runnerGone(session);
+    if (wasLive) {
+      // 1000 is the runner closing on purpose (GatewayConnection.close): it gave up its jobs and
+      // is not coming back for them, so waiting out their lease would only delay them.
+      const final = code === CLOSE_CODES.normal;
+      this.#options.log('info', 'runner disconnected', { runner: session.name, code, reason, final });
+      this.#options.dispatcher.runnerGone(session, final);
     }
   }
 
@@ -173,7 +179,7 @@ export class RunnerHub implements SocketHandler {
     }
     clearTimeout(this.#timers.get(session));
     this.#timers.delete(session);
-    session.state = 'ready';
+    session.moveTo(hello.draining ? 'draining' : 'ready');
     session.name = hello.name;
     session.version = hello.version;
     session.slots = hello.slots;
@@ -194,6 +200,12 @@ export class RunnerHub implements SocketHandler {
     this.#options.dispatcher.runnerReady(session, hello.held);
   }
 
+  /** The runner takes no more offers; what it holds, it finishes and reports as usual. */
+  #drain(session: RunnerSession): void {
+    if (!session.moveTo('draining')) return; // already draining
+    this.#options.log('info', 'runner draining', { runner: session.name, holds: session.running.size });
+  }
+
   #tokenValid(token: string): boolean {
     const given = Buffer.from(token);
     let ok = false;
@@ -208,7 +220,7 @@ export class RunnerHub implements SocketHandler {
   #dropSilent(): void {
     const deadline = Date.now() - 3 * this.#options.heartbeatMs;
     for (const session of [...this.#sessions.values()]) {
-      if (session.state === 'ready' && session.lastSeen < deadline) {
+      if (session.live && session.lastSeen < deadline) {
         this.#options.log('warn', 'runner silent for three heartbeats; dropping it', {
           runner: session.name,
         });

@@ -2,10 +2,18 @@
 import type { RunnerLanguage } from '../shared/index.js';
 import type { SocketLike } from './transport/transport.js';
 
-export type RunnerSessionState = 'handshaking' | 'ready' | 'closed';
+/** handshaking → ready → (draining →) closed. Only a `ready` runner is offered jobs. */
+export type RunnerSessionState = 'handshaking' | 'ready' | 'draining' | 'closed';
+
+const NEXT: Record<RunnerSessionState, readonly RunnerSessionState[]> = {
+  handshaking: ['ready', 'draining', 'closed'],
+  ready: ['draining', 'closed'],
+  draining: ['closed'],
+  closed: [],
+};
 
 export class RunnerSession {
-  state: RunnerSessionState = 'handshaking';
+  #state: RunnerSessionState = 'handshaking';
   name = '';
   version = '';
   languages = new Map<string, RunnerLanguage>();
@@ -19,6 +27,22 @@ export class RunnerSession {
 
   constructor(socket: SocketLike) {
     this.socket = socket;
+  }
+
+  get state(): RunnerSessionState {
+    return this.#state;
+  }
+
+  /** Whether it said hello and has not gone: its jobs are its own (draining or not). */
+  get live(): boolean {
+    return this.#state === 'ready' || this.#state === 'draining';
+  }
+
+  /** Moves to `to` if that may follow the current state; says whether it did. */
+  moveTo(to: RunnerSessionState): boolean {
+    if (!NEXT[this.#state].includes(to)) return false;
+    this.#state = to;
+    return true;
   }
 
   get load(): number {

@@ -10,6 +10,8 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'The body must be application/json' },
   not_found: { status: 404, message: 'No such route or job' },
   job_finished: { status: 409, message: 'The job has already ended' },
+  duplicate_id: { status: 409, message: 'The id is already used by another job on this socket' },
+  too_many_jobs: { status: 429, message: 'Too many unfinished jobs' },
   method_not_allowed: { status: 405, message: 'The route does not accept this method' },
   unauthorized: { status: 401, message: 'A valid token is required' },
   no_runner: { status: 503, message: 'No runner for this language became available in time' },
@@ -19,6 +21,7 @@ export const ERRORS = {
   invalid_frame: { status: 400, message: 'A WebSocket frame does not match the protocol' },
   sandbox_failed: { status: 500, message: 'The sandbox failed to run the job' },
   shutting_down: { status: 503, message: 'The server is shutting down' },
+  queue_full: { status: 503, message: 'The queue is full; try again later' },
   internal: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,5 +1,6 @@
 // Jobs: what a client submits, how a run ends, and the record the gateway stores.
 import * as v from 'valibot';
+import { CallbackDeliverySchema } from './callback.js';
 import { LimitsSchema } from './limits.js';
 
 /** Lifecycle of a job. Guarded transitions live in the gateway's job store. */
@@ -90,11 +91,17 @@ export const JobRecordSchema = v.object({
   files: v.optional(v.array(FileSchema), []),
   limits: v.nullable(LimitsSchema),
   compile_limits: v.optional(v.nullable(LimitsSchema), null),
+  /** Its stdin stays open for the client socket's stdin frames (until stdin_eof). */
+  interactive: v.optional(v.boolean(), false),
   /** Files the program left in /workspace/out. */
   output_files: v.optional(v.array(OutputFileSchema), []),
   /** Runners must have every one of these labels. */
   labels: v.optional(v.array(v.string()), []),
   callback_url: v.optional(v.nullable(v.string()), null),
+  /** How delivering the finished job to callback_url went; null without a callback_url. */
+  callback: v.optional(v.nullable(CallbackDeliverySchema), null),
+  /** Who submitted it: `key:<fingerprint>` with API keys, `addr:<ip>` without (caps, listing). */
+  client: v.optional(v.nullable(v.string()), null),
   runner_id: v.nullable(v.string()),
   attempt: v.number(),
   created_at: v.string(),
@@ -107,5 +114,7 @@ export const JobRecordSchema = v.object({
     run_ms: v.nullable(v.number()),
     total_ms: v.nullable(v.number()),
   }),
+  /** The gateway cut stdout, stderr or output (or the compile stage's) to its store cap. */
+  output_capped: v.optional(v.boolean(), false),
 });
 export type JobRecord = v.InferOutput<typeof JobRecordSchema>;

@@ -1,6 +1,7 @@
 // The bodies of the REST API: requests and responses, each one schema. The OpenAPI document is
 // generated from these.
 import * as v from 'valibot';
+import { CallbackUrlSchema } from './callback.js';
 import {
   EndReasonSchema,
   FileSchema,
@@ -34,7 +35,7 @@ export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
 export const AsyncRequestSchema = v.strictObject({
   ...ExecuteRequestSchema.entries,
   /** The finished job is POSTed here as JSON (with retries). */
-  callback_url: v.optional(v.pipe(v.string(), v.url(), v.maxLength(2048))),
+  callback_url: v.optional(CallbackUrlSchema),
   /** Only runners with every one of these labels may run the job. */
   labels: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(16))),
 });

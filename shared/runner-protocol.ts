@@ -1,7 +1,8 @@
 // The runner protocol on /runners/connect: JSON text frames, each one schema here.
-// Runner → gateway: hello, accept, reject, output, done, heartbeat, error.
+// Runner → gateway: hello, accept, reject, output, done, heartbeat, error, drain.
 // Gateway → runner: welcome, offer, cancel, heartbeat, error.
 import * as v from 'valibot';
+import { SignalSchema } from './client-protocol.js';
 import { FileSchema, JobErrorSchema, RunResultSchema } from './job.js';
 import { LimitsSchema } from './limits.js';
 
@@ -25,9 +26,14 @@ export const HelloFrame = v.object({
   languages: v.array(RunnerLanguageSchema),
   slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
   labels: v.optional(v.array(v.string()), []),
-  /** Jobs this runner still holds from before a reconnect. */
+  /** Jobs this runner still holds from before a reconnect (running, or finished and not yet reported). */
   held: v.optional(v.array(id), []),
+  /** The runner is draining (it reconnected during a drain): offer it nothing. */
+  draining: v.optional(v.boolean(), false),
 });
+
+/** Runner → gateway: stop offering me jobs; I finish the ones I hold, then leave. */
+export const DrainFrame = v.object({ type: v.literal('drain') });
 
 export const AcceptFrame = v.object({ type: v.literal('accept'), job_id: id });
 export const RejectFrame = v.object({ type: v.literal('reject'), job_id: id, reason: v.string() });
@@ -79,11 +85,17 @@ export const OfferedJobSchema = v.object({
   files: v.optional(v.array(FileSchema), []),
   limits: v.nullable(LimitsSchema),
   compile_limits: v.optional(v.nullable(LimitsSchema), null),
+  /** Keep stdin open: `stdin` frames follow, then `stdin_eof`. `stdin` above is sent first. */
+  interactive: v.optional(v.boolean(), false),
 });
 export type OfferedJob = v.InferOutput<typeof OfferedJobSchema>;
 
 export const OfferFrame = v.object({ type: v.literal('offer'), job: OfferedJobSchema });
 export const CancelFrame = v.object({ type: v.literal('cancel'), job_id: id });
+/** Interactive jobs: more stdin, its end, and signals for the program. */
+export const StdinFrame = v.object({ type: v.literal('stdin'), job_id: id, data: v.string() });
+export const StdinEofFrame = v.object({ type: v.literal('stdin_eof'), job_id: id });
+export const SignalFrame = v.object({ type: v.literal('signal'), job_id: id, signal: SignalSchema });
 
 export const RunnerToGatewayFrame = v.variant('type', [
   HelloFrame,
@@ -93,6 +105,7 @@ export const RunnerToGatewayFrame = v.variant('type', [
   DoneFrame,
   HeartbeatFrame,
   ErrorFrame,
+  DrainFrame,
 ]);
 export type RunnerToGateway = v.InferOutput<typeof RunnerToGatewayFrame>;
 
@@ -100,6 +113,9 @@ export const GatewayToRunnerFrame = v.variant('type', [
   WelcomeFrame,
   OfferFrame,
   CancelFrame,
+  StdinFrame,
+  StdinEofFrame,
+  SignalFrame,
   HeartbeatFrame,
   ErrorFrame,
 ]);

@@ -45,7 +45,8 @@ describe.each(['uws', 'ws'] as const)('over the %s transport', (transport) => {
       {
         name: 'stderr kept apart from stdout',
         lang: 'js',
-        code: 'console.log("out"); console.error("err")',
+        // Two pipes written microseconds apart reach Docker in either order; a pause orders them.
+        code: 'process.stdout.write("out\\n", () => setTimeout(() => console.error("err"), 20))',
         expected: { exit_code: 0, stdout: 'out\n', stderr: 'err\n', output: 'out\nerr\n' },
       },
       {

@@ -1,17 +1,41 @@
 // Boot real parts on OS-chosen ports, and register their teardown, for end-to-end tests.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, onTestFinished } from 'vitest';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { Runner, type RunnerOptions } from '../runner/runner.js';
 import { silentLogger } from '../shared/index.js';
 
+/**
+ * Cleanups of what a file's hooks started. vitest ignores `afterAll` registered from inside a
+ * hook or a test, so they are kept here and run by the one afterAll this module registers when
+ * a test file imports it (modules are isolated per file, so this list is the file's own).
+ */
+const fileCleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of fileCleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `cleanup` when the current test ends, or, called from a hook, after the file's tests. */
+export function teardown(cleanup: () => unknown): void {
+  try {
+    onTestFinished(async () => {
+      await cleanup();
+    });
+  } catch {
+    fileCleanups.push(cleanup);
+  }
+}
+
 export async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'codeexec-test-'));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -30,7 +54,7 @@ export async function startGateway(
     log: silentLogger,
     ...options,
   });
-  afterAll(() => gateway.close());
+  teardown(() => gateway.close());
   return { gateway, token, url: gateway.url };
 }
 
@@ -44,7 +68,7 @@ export async function startRunner(options: Partial<RunnerOptions> & { gatewayUrl
     maxBackoffMs: 200,
     ...options,
   });
-  afterAll(() => runner.close());
+  teardown(() => runner.close());
   return runner;
 }
 
@@ -70,4 +94,71 @@ export function containersOf(runnerName: string): string[] {
   })
     .split('\n')
     .filter(Boolean);
+}
+
+export interface Delivery {
+  // biome-ignore lint/suspicious/noExplicitAny: the job record as JSON, checked by each test
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+  raw: string;
+  /** The status this sink answered with. */
+  status: number;
+}
+
+/**
+ * A loopback HTTP server that receives callbacks: answers each POST with the next status of
+ * `answers` (then 200), records it, and lets a test await the deliveries it expects.
+ */
+export class CallbackSink {
+  readonly received: Delivery[] = [];
+  readonly #answers: number[];
+  readonly #server: Server;
+  readonly #events = new EventEmitter();
+
+  private constructor(answers: number[]) {
+    this.#answers = [...answers];
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const status = this.#answers.shift() ?? 200;
+        res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
+        const delivery = { body: JSON.parse(raw), headers: req.headers, raw, status };
+        this.received.push(delivery);
+        this.#events.emit('delivery', delivery);
+      });
+    });
+  }
+
+  static async start(answers: number[] = []): Promise<CallbackSink> {
+    const sink = new CallbackSink(answers);
+    await new Promise<void>((resolve) => sink.#server.listen(0, '127.0.0.1', resolve));
+    teardown(() => sink.close());
+    return sink;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
+  }
+
+  /** Resolves with the deliveries so far once `match` holds for them. */
+  until(match: (received: readonly Delivery[]) => boolean): Promise<readonly Delivery[]> {
+    if (match(this.received)) return Promise.resolve(this.received);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!match(this.received)) return;
+        this.#events.off('delivery', check);
+        resolve(this.received);
+      };
+      this.#events.on('delivery', check);
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
 }

@@ -9,6 +9,8 @@ export interface HttpRequest {
   /** Lower-case header names. */
   headers: Record<string, string>;
   body: Buffer;
+  /** The peer's IP address as text (per-client caps when no API keys are configured). */
+  remoteAddress: string;
 }
 
 export interface HttpResponse {
@@ -28,8 +30,16 @@ export interface SocketLike {
   readonly remoteAddress: string;
 }
 
+/** What the upgrade request said, for authentication and options. */
+export interface UpgradeInfo {
+  headers: Record<string, string>;
+  query: URLSearchParams;
+}
+
 export interface SocketHandler {
-  open(socket: SocketLike): void;
+  /** Largest message this endpoint accepts, bytes (default: the transport's maxFrameBytes). */
+  readonly maxFrameBytes?: number;
+  open(socket: SocketLike, upgrade: UpgradeInfo): void;
   message(socket: SocketLike, text: string): void;
   close(socket: SocketLike, code: number, reason: string): void;
 }

@@ -9,6 +9,7 @@ import type {
   SocketHandler,
   SocketLike,
   TransportOptions,
+  UpgradeInfo,
 } from './transport.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -23,6 +24,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -56,6 +58,7 @@ class UwsSocket implements SocketLike {
 
 interface SocketData {
   socket: UwsSocket;
+  upgrade: UpgradeInfo;
 }
 
 export class UwsTransport implements ServerTransport {
@@ -100,6 +103,7 @@ export class UwsTransport implements ServerTransport {
       path: req.getUrl(),
       query: new URLSearchParams(req.getQuery() ?? ''),
       headers,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
     };
     const abort = new AbortController();
     let done = false;
@@ -150,13 +154,18 @@ export class UwsTransport implements ServerTransport {
 
   #addSocketRoute(path: string, handler: SocketHandler): void {
     this.#app.ws<SocketData>(path, {
-      maxPayloadLength: this.#options.maxFrameBytes,
+      maxPayloadLength: handler.maxFrameBytes ?? this.#options.maxFrameBytes,
       idleTimeout: 120,
       sendPingsAutomatically: true,
       maxBackpressure: 16 * 1024 * 1024,
       upgrade: (res, req, context) => {
+        // The request is valid only now: copy what the handler may need.
+        const headers: Record<string, string> = {};
+        req.forEach((key, value) => {
+          headers[key] = value;
+        });
         res.upgrade(
-          {} as SocketData,
+          { upgrade: { headers, query: new URLSearchParams(req.getQuery() ?? '') } } as SocketData,
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -165,9 +174,10 @@ export class UwsTransport implements ServerTransport {
       },
       open: (ws) => {
         const socket = new UwsSocket(ws);
-        ws.getUserData().socket = socket;
+        const data = ws.getUserData();
+        data.socket = socket;
         this.#sockets.add(ws);
-        handler.open(socket);
+        handler.open(socket, data.upgrade);
       },
       message: (ws, message) => {
         const { socket } = ws.getUserData();

@@ -29,14 +29,29 @@ class WsSocket implements SocketLike {
   }
 }
 
+/** node:http's headers (lower-case names, repeated ones as arrays) as the core's flat record. */
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
 export class WsTransport implements ServerTransport {
   readonly #options: TransportOptions;
   readonly #server = createServer((req, res) => this.#onRequest(req, res));
-  readonly #wss: WebSocketServer;
+  /** One server per endpoint, since each has its own frame limit. */
+  readonly #wss = new Map<string, WebSocketServer>();
 
   constructor(options: TransportOptions) {
     this.#options = options;
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+    for (const [path, handler] of Object.entries(options.sockets)) {
+      this.#wss.set(
+        path,
+        new WebSocketServer({ noServer: true, maxPayload: handler.maxFrameBytes ?? options.maxFrameBytes }),
+      );
+    }
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
   }
 
@@ -51,7 +66,9 @@ export class WsTransport implements ServerTransport {
   }
 
   async close(): Promise<void> {
-    for (const ws of this.#wss.clients) ws.close(1001, 'server shutting down');
+    for (const wss of this.#wss.values()) {
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+    }
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
     await closed;
@@ -59,10 +76,7 @@ export class WsTransport implements ServerTransport {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    }
+    const headers = headersOf(req);
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -99,6 +113,7 @@ export class WsTransport implements ServerTransport {
         query: url.searchParams,
         headers,
         body: Buffer.concat(chunks),
+        remoteAddress: req.socket.remoteAddress ?? '',
       };
       this.#options.http(request, abort.signal).then(respond, (err: unknown) => {
         respond({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: String(err) } }) });
@@ -107,20 +122,22 @@ export class WsTransport implements ServerTransport {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const handler = this.#options.sockets[path];
-    if (!handler) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const handler = this.#options.sockets[url.pathname];
+    const wss = this.#wss.get(url.pathname);
+    if (!handler || !wss) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+    const headers = headersOf(req);
+    wss.handleUpgrade(req, socket, head, (ws) => {
       const wrapped = new WsSocket(ws, req.socket.remoteAddress ?? '');
       ws.on('message', (data, isBinary) => {
         if (!isBinary) handler.message(wrapped, data.toString());
       });
       ws.on('close', (code, reason) => handler.close(wrapped, code, reason.toString()));
       ws.on('error', () => ws.terminate());
-      handler.open(wrapped);
+      handler.open(wrapped, { headers, query: url.searchParams });
     });
   }
 }

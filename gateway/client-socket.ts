@@ -1,0 +1,190 @@
+// The client WebSocket (/execute/ws): many jobs on one socket, each named by the client's id;
+// live output relayed as the runner produces it; cancel. Every frame is parsed against
+// shared/client-protocol.ts, and every problem is answered with an error frame, never a drop.
+import {
+  CLIENT_HIGH_WATER_BYTES,
+  type ClientToGateway,
+  ClientToGatewayFrame,
+  CodeexecError,
+  type GatewayToClient,
+  type Logger,
+  MAX_CLIENT_FRAME_BYTES,
+  MAX_JOBS_PER_SOCKET,
+  parse,
+  parseJson,
+} from '../shared/index.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { JobIntake } from './job-intake.js';
+import { toExecuteResponse } from './routes.js';
+import type { SocketHandler, SocketLike, UpgradeInfo } from './transport/transport.js';
+
+interface ClientJob {
+  jobId: string;
+  interactive: boolean;
+  /** Live chunks not sent because the client was not reading (the exit frame has everything). */
+  dropped: number;
+  unwatch: () => void;
+}
+
+/** One client socket and its jobs. */
+class ClientConnection {
+  readonly jobs = new Map<string, ClientJob>();
+  closed = false;
+  /** Who submits this socket's jobs: they count against that client's cap and are its own. */
+  client: string | null = null;
+  readonly socket: SocketLike;
+
+  constructor(socket: SocketLike) {
+    this.socket = socket;
+  }
+
+  send(frame: GatewayToClient): boolean {
+    return !this.closed && this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Live output is best-effort past the high-water mark: a slow reader cannot grow our memory. */
+  sendLive(job: ClientJob, frame: GatewayToClient): void {
+    if (this.socket.bufferedAmount > CLIENT_HIGH_WATER_BYTES) {
+      job.dropped++;
+      return;
+    }
+    this.send(frame);
+  }
+
+  error(id: string | null, err: CodeexecError): void {
+    this.send({ type: 'error', id, code: err.code, message: err.message });
+  }
+}
+
+export interface ClientSocketsOptions {
+  dispatcher: Dispatcher;
+  intake: JobIntake;
+  log: Logger;
+  /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
+  authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
+}
+
+export class ClientSockets implements SocketHandler {
+  readonly maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
+  readonly #options: ClientSocketsOptions;
+  readonly #connections = new Map<SocketLike, ClientConnection>();
+
+  constructor(options: ClientSocketsOptions) {
+    this.#options = options;
+  }
+
+  open(socket: SocketLike, upgrade: UpgradeInfo): void {
+    const connection = new ClientConnection(socket);
+    try {
+      connection.client = this.#options.authorize?.(upgrade, socket.remoteAddress) ?? null;
+    } catch (err) {
+      const error = err instanceof CodeexecError ? err : new CodeexecError('unauthorized');
+      connection.error(null, error);
+      socket.close(4000 + error.status, error.message.slice(0, 120));
+      return;
+    }
+    this.#connections.set(socket, connection);
+  }
+
+  message(socket: SocketLike, text: string): void {
+    const connection = this.#connections.get(socket);
+    if (!connection) return;
+    let frame: ClientToGateway;
+    try {
+      frame = parse(ClientToGatewayFrame, parseJson(text, 'invalid_frame'), 'invalid_frame');
+    } catch (err) {
+      connection.error(idOf(text), err as CodeexecError);
+      return;
+    }
+    try {
+      this.#handle(connection, frame);
+    } catch (err) {
+      if (!(err instanceof CodeexecError)) {
+        this.#options.log('error', 'client frame failed', { error: String((err as Error).stack ?? err) });
+      }
+      connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
+    }
+  }
+
+  close(socket: SocketLike): void {
+    const connection = this.#connections.get(socket);
+    if (!connection) return;
+    this.#connections.delete(socket);
+    connection.closed = true;
+    for (const job of connection.jobs.values()) {
+      job.unwatch();
+      // Nobody can type into an interactive program any more: end it. Other jobs finish and
+      // stay in the store, where GET /execute/{job_id}/result finds them.
+      if (job.interactive) this.#options.dispatcher.cancel(job.jobId);
+    }
+    connection.jobs.clear();
+  }
+
+  #handle(connection: ClientConnection, frame: ClientToGateway): void {
+    switch (frame.type) {
+      case 'execute':
+        this.#execute(connection, frame);
+        return;
+      case 'cancel':
+        this.#options.dispatcher.cancel(this.#job(connection, frame.id).jobId);
+        return;
+      case 'stdin':
+      case 'stdin_eof':
+      case 'signal': {
+        const job = this.#job(connection, frame.id);
+        if (!job.interactive && frame.type !== 'signal') {
+          throw new CodeexecError('invalid_frame', `job ${frame.id} was not started with interactive: true`);
+        }
+        const { id: _id, ...input } = frame;
+        this.#options.dispatcher.control(job.jobId, input);
+        return;
+      }
+      default: {
+        const never: never = frame;
+        throw new CodeexecError('invalid_frame', `unhandled frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #execute(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'execute' }>): void {
+    const { id, type: _type, interactive, ...request } = frame;
+    if (connection.jobs.has(id)) {
+      throw new CodeexecError('duplicate_id', `id ${id} is already used by an unfinished job on this socket`);
+    }
+    if (connection.jobs.size >= MAX_JOBS_PER_SOCKET) {
+      throw new CodeexecError('too_many_jobs', `at most ${MAX_JOBS_PER_SOCKET} unfinished jobs per socket`);
+    }
+    const record = this.#options.intake.submit(request, interactive, connection.client);
+    const job: ClientJob = { jobId: record.id, interactive, dropped: 0, unwatch: () => {} };
+    connection.jobs.set(id, job);
+    connection.send({ type: 'accepted', id, job_id: record.id });
+    job.unwatch = this.#options.dispatcher.watch(record.id, {
+      start: (started) => {
+        connection.send({ type: 'started', id, runner: started.runner_id ?? '', attempt: started.attempt });
+      },
+      output: (event) => {
+        connection.sendLive(job, { type: event.stream, id, seq: event.seq, data: event.data });
+      },
+      end: (ended) => {
+        connection.jobs.delete(id);
+        connection.send({ type: 'exit', id, result: toExecuteResponse(ended), dropped_chunks: job.dropped });
+      },
+    });
+  }
+
+  #job(connection: ClientConnection, id: string): ClientJob {
+    const job = connection.jobs.get(id);
+    if (!job) throw new CodeexecError('not_found', `no unfinished job ${id} on this socket`);
+    return job;
+  }
+}
+
+/** The id of a frame that failed validation, if it has a usable one, so the error names the job. */
+function idOf(text: string): string | null {
+  try {
+    const value = JSON.parse(text) as { id?: unknown };
+    return typeof value?.id === 'string' ? value.id.slice(0, 64) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,79 @@
+// The gateway's configuration from the environment (README, "Configuration"): every variable
+// parsed and checked here, so a typo stops the start with the variable's name instead of a
+// silent default.
+import { resolve } from 'node:path';
+import type { GatewayOptions } from './gateway.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A comma-separated list, items trimmed, empty ones dropped. */
+export function envList(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** A whole number ≥ min, or undefined when unset (the library's default then applies). */
+export function envInt(env: Env, name: string, min = 0): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be a whole number ≥ ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A flag: 1/true/yes or 0/false/no (unset: false). */
+export function envFlag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be 1 or 0, got "${env[name]}"`);
+}
+
+function transportOf(value: string | undefined): 'uws' | 'ws' {
+  if (value === undefined || value === '' || value === 'uws') return 'uws';
+  if (value === 'ws') return 'ws';
+  throw new Error(`CODEEXEC_TRANSPORT must be uws or ws, got "${value}"`);
+}
+
+/** Drops the keys whose value is undefined, so the library's defaults fill them. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** GatewayOptions from the environment; runner tokens are the caller's (dev mode makes one). */
+export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[]): GatewayOptions {
+  const hours = envInt(env, 'CODEEXEC_RETAIN_HOURS');
+  const callbacks = defined({
+    attempts: envInt(env, 'CODEEXEC_CALLBACK_ATTEMPTS', 1),
+    timeoutMs: envInt(env, 'CODEEXEC_CALLBACK_TIMEOUT_MS', 1),
+    secret: env.CODEEXEC_CALLBACK_SECRET || undefined,
+  });
+  return defined({
+    host: env.HOST || '127.0.0.1',
+    port: envInt(env, 'PORT') ?? 8080,
+    dataDir: resolve(env.CODEEXEC_DATA_DIR || 'data'),
+    runnerTokens,
+    transport: transportOf(env.CODEEXEC_TRANSPORT),
+    apiKeys: envList(env, 'CODEEXEC_API_KEYS'),
+    allowPublicWithoutKeys: envFlag(env, 'CODEEXEC_ALLOW_PUBLIC'),
+    maxBodyBytes: envInt(env, 'CODEEXEC_MAX_BODY_BYTES', 1024),
+    maxJobsPerClient: envInt(env, 'CODEEXEC_MAX_JOBS_PER_KEY'),
+    maxQueue: envInt(env, 'CODEEXEC_MAX_QUEUE'),
+    queueTimeoutMs: envInt(env, 'CODEEXEC_QUEUE_TIMEOUT_MS', 1),
+    heartbeatMs: envInt(env, 'CODEEXEC_HEARTBEAT_MS', 10),
+    leaseMs: envInt(env, 'CODEEXEC_LEASE_MS', 10),
+    maxAttempts: envInt(env, 'CODEEXEC_MAX_ATTEMPTS', 1),
+    retainJobs: envInt(env, 'CODEEXEC_RETAIN_JOBS'),
+    retainMs: hours === undefined ? undefined : hours * 3600_000,
+    storeOutputBytes: envInt(env, 'CODEEXEC_STORE_OUTPUT_BYTES', 1024),
+    durableBeforeOffer:
+      env.CODEEXEC_DURABLE_BEFORE_OFFER === undefined
+        ? undefined
+        : envFlag(env, 'CODEEXEC_DURABLE_BEFORE_OFFER'),
+    callbacks,
+  });
+}

@@ -1,0 +1,65 @@
+// A test client for the gateway's client socket: collects frames, and awaits the one you expect.
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+// biome-ignore lint/suspicious/noExplicitAny: frames are checked by the assertions that read them
+export type Frame = Record<string, any>;
+
+export class TestSocket {
+  readonly frames: Frame[] = [];
+  readonly ws: WebSocket;
+  #waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      frame.at = Date.now();
+      this.frames.push(frame);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.match(frame)) return true;
+        w.resolve(frame);
+        return false;
+      });
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+  }
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers });
+    const socket = new TestSocket(ws);
+    await once(ws, 'open');
+    return socket;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The first frame (already received or still to come) that matches. */
+  next(match: (f: Frame) => boolean, timeoutMs = 30_000): Promise<Frame> {
+    const seen = this.frames.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching frame in ${timeoutMs} ms`)), timeoutMs);
+      this.#waiters.push({
+        match,
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      });
+    });
+  }
+
+  of(id: string): Frame[] {
+    return this.frames.filter((f) => f.id === id);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
