@@ -295,9 +295,11 @@ export class PistonSockets implements SocketHandler {
       return;
     }
     try {
-      if (frame.type === 'data')
+      if (frame.type === 'data' && frame.stream !== 'stdin') {
+        connection.close(PISTON_CLOSE.only_stdin, 'Can only write to stdin');
+      } else if (frame.type === 'data') {
         this.#deps.dispatcher.control(connection.jobId, { type: 'stdin', data: frame.data });
-      else if (frame.type === 'eof') this.#deps.dispatcher.control(connection.jobId, { type: 'stdin_eof' });
+      } else if (frame.type === 'eof') this.#deps.dispatcher.control(connection.jobId, { type: 'stdin_eof' });
       else if ((SIGNALS as readonly string[]).includes(frame.signal)) {
         this.#deps.dispatcher.control(connection.jobId, { type: 'signal', signal: frame.signal as Signal });
       } else connection.close(PISTON_CLOSE.invalid_signal, 'Invalid signal');

@@ -6,6 +6,7 @@ import {
   CodeexecError,
   consoleLogger,
   type GatewayToRunner,
+  LANGUAGES,
   type Logger,
   type OfferedJob,
   PROTOCOL_VERSION,
@@ -13,6 +14,7 @@ import {
   type RunnerToGateway,
 } from '../shared/index.js';
 import { GatewayConnection } from './gateway-connection.js';
+import { JobControl } from './job-control.js';
 import { SandboxPool } from './sandbox-pool.js';
 
 export const RUNNER_VERSION = '0.1.0';
@@ -30,14 +32,37 @@ export interface RunnerOptions {
   /** Reconnect backoff bounds (tests shorten them). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Offer only these languages (canonical names); default every one whose image exists. */
+  languages?: readonly string[];
 }
 
 interface HeldJob {
   abort: AbortController;
   seq: number;
+  /** Signals for the program, and its live stdin when the job is interactive. */
+  control: JobControl;
 }
 
-/** Events: `ready` (welcomed by the gateway), `fatal` (Error: the gateway refused us for good). */
+type DoneFrame = Extract<RunnerToGateway, { type: 'done' }>;
+
+/**
+ * starting → running → draining → stopping → stopped; `stopping` may also follow `starting` or
+ * `running` directly (close). Only a `running` runner accepts offers.
+ */
+export type RunnerState = 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
+
+const NEXT: Record<RunnerState, readonly RunnerState[]> = {
+  starting: ['running', 'stopping'],
+  running: ['draining', 'stopping'],
+  draining: ['stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
+/**
+ * Events: `ready` (welcomed by the gateway), `fatal` (Error: the gateway refused us for good),
+ * `stopped` (closed, after a drain or not).
+ */
 export class Runner extends EventEmitter {
   readonly name: string;
   readonly #options: RunnerOptions;
@@ -46,9 +71,11 @@ export class Runner extends EventEmitter {
   readonly #connection: GatewayConnection;
   #languages: RunnerLanguage[] = [];
   readonly #held = new Map<string, HeldJob>();
-  /** Results that finished while the gateway was unreachable: sent after the next welcome. */
-  readonly #outbox: RunnerToGateway[] = [];
+  /** Results that finished while the gateway was unreachable, by job: sent after the next welcome. */
+  readonly #outbox = new Map<string, DoneFrame>();
+  #state: RunnerState = 'starting';
   #closing: Promise<void> | null = null;
+  #drained: Promise<void> | null = null;
 
   private constructor(options: RunnerOptions) {
     super();
@@ -58,6 +85,7 @@ export class Runner extends EventEmitter {
     this.#log = options.log ?? consoleLogger;
     this.#pool = new SandboxPool({
       runnerName: this.name,
+      ...(options.languages ? { languages: languagesNamed(options.languages) } : {}),
       minWarm: options.minWarm ?? 1,
       maxWarm: options.maxWarm ?? Math.max(2, options.slots ?? 2),
     });
@@ -75,13 +103,19 @@ export class Runner extends EventEmitter {
         languages: this.#languages,
         slots: this.slots,
         labels: this.#options.labels ?? [],
-        held: [...this.#held.keys()],
+        // Finished-but-unreported jobs count as held: their results follow the welcome, and the
+        // gateway must not run them again meanwhile.
+        held: [...this.#held.keys(), ...this.#outbox.keys()],
+        draining: this.#state === 'draining',
       }),
     });
     this.#connection.on('welcome', () => {
       this.#log('info', 'connected to the gateway', { gateway: options.gatewayUrl, runner: this.name });
-      for (const frame of this.#outbox.splice(0)) this.#connection.send(frame);
+      for (const [id, frame] of [...this.#outbox]) {
+        if (this.#connection.send(frame)) this.#outbox.delete(id);
+      }
       this.emit('ready');
+      this.#drainStep();
     });
     this.#connection.on('frame', (frame: GatewayToRunner) => this.#onFrame(frame));
     this.#connection.on('heartbeat', () =>
@@ -104,8 +138,13 @@ export class Runner extends EventEmitter {
     runner.#log('info', 'runner languages', {
       languages: runner.#languages.map((l) => `${l.name} ${l.version}`),
     });
+    if (!runner.#moveTo('running')) return runner; // closed while the pool started
     runner.#connection.start();
     return runner;
+  }
+
+  get state(): RunnerState {
+    return this.#state;
   }
 
   get slots(): number {
@@ -114,6 +153,11 @@ export class Runner extends EventEmitter {
 
   get languages(): readonly RunnerLanguage[] {
     return this.#languages;
+  }
+
+  /** Resolves when the sandbox pool is full and idle (no creations or removals under way). */
+  settled(): Promise<void> {
+    return this.#pool.settled();
   }
 
   /** Resolves on the next welcome; rejects if the gateway refuses this runner for good. */
@@ -133,14 +177,45 @@ export class Runner extends EventEmitter {
     });
   }
 
-  /** Cancels held jobs, disconnects, removes every container. Idempotent. */
+  /**
+   * Drains: takes no more jobs (tells the gateway, rejects offers), finishes the held ones and
+   * reports their results (heartbeats go on, and a lost gateway is waited for), then closes.
+   * Resolves once stopped. A close() meanwhile cuts it short. Idempotent.
+   */
+  drain(): Promise<void> {
+    if (this.#moveTo('draining')) {
+      this.#log('info', 'draining: finishing held jobs, taking no new ones', { held: this.#held.size });
+      this.#connection.send({ type: 'drain' });
+      this.#drained = new Promise((resolve) => this.once('stopped', resolve));
+      this.#drainStep();
+    }
+    return this.#drained ?? this.close();
+  }
+
+  /** Cancels held jobs, disconnects (the gateway re-queues them), removes every container. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#moveTo('stopping');
       for (const job of this.#held.values()) job.abort.abort();
       this.#connection.close();
       await this.#pool.close();
+      this.#moveTo('stopped');
+      this.emit('stopped');
     })();
     return this.#closing;
+  }
+
+  #moveTo(to: RunnerState): boolean {
+    if (!NEXT[this.#state].includes(to)) return false;
+    this.#state = to;
+    return true;
+  }
+
+  /** A draining runner stops once it holds nothing and every result has been handed over. */
+  #drainStep(): void {
+    if (this.#state !== 'draining' || this.#held.size > 0 || this.#outbox.size > 0) return;
+    this.#log('info', 'drained: every held job is finished and reported');
+    void this.close();
   }
 
   #onFrame(frame: GatewayToRunner): void {
@@ -150,6 +225,11 @@ export class Runner extends EventEmitter {
         return;
       case 'cancel':
         this.#held.get(frame.job_id)?.abort.abort();
+        return;
+      case 'stdin':
+      case 'stdin_eof':
+      case 'signal':
+        this.#onControl(frame);
         return;
       case 'heartbeat':
       case 'welcome':
@@ -164,12 +244,31 @@ export class Runner extends EventEmitter {
     }
   }
 
+  /** Interactive input: to the held job's program; for a job not held here, dropped with a warning. */
+  #onControl(frame: Extract<GatewayToRunner, { type: 'stdin' | 'stdin_eof' | 'signal' }>): void {
+    const control = this.#held.get(frame.job_id)?.control;
+    if (control === undefined || (frame.type !== 'signal' && control.input === null)) {
+      this.#log('warn', `${frame.type} for a job this runner does not run interactively; dropped`, {
+        job: frame.job_id,
+      });
+      return;
+    }
+    if (frame.type === 'signal') control.signal(frame.signal);
+    else if (frame.type === 'stdin') control.input?.write(Buffer.from(frame.data, 'utf8'));
+    else control.input?.end();
+  }
+
   #onOffer(job: OfferedJob): void {
-    if (this.#closing || this.#held.size >= this.slots) {
+    if (this.#held.has(job.id)) {
+      // Already running here: the gateway lost our accept (it restarted). Accept again, run once.
+      this.#connection.send({ type: 'accept', job_id: job.id });
+      return;
+    }
+    if (this.#state !== 'running' || this.#held.size >= this.slots) {
       this.#connection.send({
         type: 'reject',
         job_id: job.id,
-        reason: this.#closing ? 'stopping' : 'no free slot',
+        reason: this.#state === 'running' ? 'no free slot' : this.#state,
       });
       return;
     }
@@ -177,17 +276,18 @@ export class Runner extends EventEmitter {
       this.#connection.send({ type: 'reject', job_id: job.id, reason: `language ${job.lang} not offered` });
       return;
     }
-    const held: HeldJob = { abort: new AbortController(), seq: 0 };
+    const held: HeldJob = { abort: new AbortController(), seq: 0, control: new JobControl(job.interactive) };
     this.#held.set(job.id, held);
     this.#connection.send({ type: 'accept', job_id: job.id });
+    this.#log('info', 'job accepted', { job: job.id, lang: job.lang });
     void this.#run(job, held);
   }
 
   async #run(job: OfferedJob, held: HeldJob): Promise<void> {
-    let done: RunnerToGateway;
+    let done: DoneFrame;
     try {
       const result = await this.#pool.execute(
-        job,
+        { ...job, control: held.control },
         (chunk) => {
           this.#connection.send({
             type: 'output',
@@ -207,6 +307,24 @@ export class Runner extends EventEmitter {
       done = { type: 'done', job_id: job.id, error: { code: error.code, message: error.message } };
     }
     this.#held.delete(job.id);
-    if (!this.#connection.send(done)) this.#outbox.push(done);
+    const sent = this.#connection.send(done);
+    if (!sent) this.#outbox.set(job.id, done);
+    // One line per finished job: operators (and the fault tests) count completions by it.
+    this.#log('info', 'job finished', {
+      job: job.id,
+      ...(done.result ? { reason: done.result.reason } : { error: done.error?.code }),
+      reported: sent,
+    });
+    this.#drainStep();
   }
+}
+
+/** The language table's rows for these names; an unknown name is a configuration error. */
+function languagesNamed(names: readonly string[]) {
+  const unknown = names.filter((name) => !LANGUAGES.some((lang) => lang.name === name));
+  if (unknown.length > 0) {
+    const known = LANGUAGES.map((lang) => lang.name).join(', ');
+    throw new Error(`unknown language(s) ${unknown.join(', ')}; known: ${known}`);
+  }
+  return LANGUAGES.filter((lang) => names.includes(lang.name));
 }

@@ -28,9 +28,10 @@ export const PistonExecuteSchema = v.object({
 export type PistonExecute = v.InferOutput<typeof PistonExecuteSchema>;
 
 export const PistonInitFrame = v.object({ type: v.literal('init'), ...PistonExecuteSchema.entries });
+/** Only `stdin` may be written; another stream closes the socket with 4004, as Piston does. */
 export const PistonDataFrame = v.object({
   type: v.literal('data'),
-  stream: v.literal('stdin'),
+  stream: v.string(),
   data: v.string(),
 });
 export const PistonSignalFrame = v.object({ type: v.literal('signal'), signal: v.string() });
