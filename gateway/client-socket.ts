@@ -3,6 +3,8 @@
 // shared/client-protocol.ts, and every problem is answered with an error frame, never a drop.
 import {
   CLIENT_HIGH_WATER_BYTES,
+  CLIENT_MAX_BUFFERED_BYTES,
+  CLOSE_CODES,
   type ClientToGateway,
   ClientToGatewayFrame,
   CodeexecError,
@@ -39,7 +41,14 @@ class ClientConnection {
   }
 
   send(frame: GatewayToClient): boolean {
-    return !this.closed && this.socket.send(JSON.stringify(frame));
+    if (this.closed) return false;
+    // Frames that must arrive (exit, error) are never dropped; a client that leaves this much
+    // unread is cut off instead, and its jobs' results wait in the store.
+    if (this.socket.bufferedAmount > CLIENT_MAX_BUFFERED_BYTES) {
+      this.socket.close(CLOSE_CODES.too_slow, 'the client does not read its socket');
+      return false;
+    }
+    return this.socket.send(JSON.stringify(frame));
   }
 
   /** Live output is best-effort past the high-water mark: a slow reader cannot grow our memory. */

@@ -8,11 +8,13 @@ import {
   type GatewayToRunner,
   LANGUAGES,
   type Logger,
+  MAX_RUNNER_FRAME_BYTES,
   type OfferedJob,
   PROTOCOL_VERSION,
   type RunnerLanguage,
   type RunnerToGateway,
 } from '../shared/index.js';
+import { fitResult } from './fit-result.js';
 import { GatewayConnection } from './gateway-connection.js';
 import { JobControl } from './job-control.js';
 import { SandboxPool } from './sandbox-pool.js';
@@ -299,7 +301,7 @@ export class Runner extends EventEmitter {
         },
         held.abort.signal,
       );
-      done = { type: 'done', job_id: job.id, result };
+      done = { type: 'done', job_id: job.id, result: fitResult(result, MAX_RUNNER_FRAME_BYTES - 64 * 1024) };
     } catch (err) {
       const error =
         err instanceof CodeexecError ? err : new CodeexecError('sandbox_failed', (err as Error).message);

@@ -79,3 +79,5 @@ export const MAX_CLIENT_FRAME_BYTES = 1024 * 1024;
 export const MAX_JOBS_PER_SOCKET = 16;
 /** Past this many bytes waiting in a socket's send buffer, live chunks are dropped (exit still comes). */
 export const CLIENT_HIGH_WATER_BYTES = 1024 * 1024;
+/** Past this many, the socket is closed (1008): its jobs run on, their results stay in the store. */
+export const CLIENT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;

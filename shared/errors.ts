@@ -36,6 +36,8 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 export const CLOSE_CODES = {
   normal: 1000,
   going_away: 1001,
+  /** Policy violation: a client socket left more than CLIENT_MAX_BUFFERED_BYTES unread. */
+  too_slow: 1008,
 } as const;
 
 /** The close code for an error: 4000 + its HTTP status (4401 unauthorized), as hocuspocus does. */

@@ -121,5 +121,8 @@ export const GatewayToRunnerFrame = v.variant('type', [
 ]);
 export type GatewayToRunner = v.InferOutput<typeof GatewayToRunnerFrame>;
 
-/** Largest frame either side accepts, bytes. Output travels in chunks well below it. */
-export const MAX_RUNNER_FRAME_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest frame either side accepts, bytes: a result holds up to 8 MiB per stream plus their
+ * combination; the runner cuts one that would not fit (runner/fit-result.ts). Output chunks are small.
+ */
+export const MAX_RUNNER_FRAME_BYTES = 48 * 1024 * 1024;

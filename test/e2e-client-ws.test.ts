@@ -131,6 +131,43 @@ describe('/execute/ws', () => {
     expect(exit.result.status).toBe('done');
   });
 
+  it('a slow reader: live chunks past the high-water mark are dropped and counted, exit still comes', async () => {
+    const ws = await open();
+    const tcp = (ws.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    ws.send({
+      type: 'execute',
+      id: 'flood',
+      lang: 'python',
+      code: 'import sys, time\ntime.sleep(0.5)\nline = "x" * 1023 + "\\n"\nfor _ in range(7 * 1024):\n    sys.stdout.write(line)',
+      limits: { output_bytes: 8 * 1024 * 1024 },
+    });
+    const { job_id } = await ws.next((f) => f.type === 'accepted' && f.id === 'flood');
+    // Stop reading: the kernel's buffers fill, then the gateway's send buffer grows.
+    tcp.pause();
+    const base = url.replace('/execute/ws', '');
+    for (;;) {
+      const status = (await (await fetch(`${base}/execute/${job_id}/status`)).json()) as { status: string };
+      if (status.status === 'done') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    tcp.resume();
+    const exit = await ws.next((f) => f.type === 'exit' && f.id === 'flood');
+    // The store keeps the first MiB of each stream (CODEEXEC_STORE_OUTPUT_BYTES); the run itself was whole.
+    expect(exit.result).toMatchObject({ status: 'done', reason: 'exited', exit_code: 0 });
+    expect(exit.result.stdout).toBe('x'.repeat(1023).concat('\n').repeat(1024));
+    expect(exit.dropped_chunks).toBeGreaterThan(0);
+    const seqs = ws
+      .of('flood')
+      .filter((f) => f.type === 'stdout')
+      .map((f) => f.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    // The gateway keeps serving this socket afterwards.
+    ws.send({ type: 'execute', id: 'after-flood', lang: 'python', code: 'print("still here")' });
+    const after = await ws.next((f) => f.type === 'exit' && f.id === 'after-flood');
+    expect(after.result.stdout).toBe('still here\n');
+  }, 120_000);
+
   it('closes a socket that sends a frame over the size limit', async () => {
     const ws = await open();
     ws.send({ type: 'execute', id: 'huge', lang: 'python', code: 'x'.repeat(2 * 1024 * 1024) });

@@ -157,7 +157,9 @@ export class UwsTransport implements ServerTransport {
       maxPayloadLength: handler.maxFrameBytes ?? this.#options.maxFrameBytes,
       idleTimeout: 120,
       sendPingsAutomatically: true,
-      maxBackpressure: 16 * 1024 * 1024,
+      // Above the client sockets' own cut-off (CLIENT_MAX_BUFFERED_BYTES), so uWS never drops a
+      // frame silently: the core closes a socket that reads too slowly first.
+      maxBackpressure: 96 * 1024 * 1024,
       upgrade: (res, req, context) => {
         // The request is valid only now: copy what the handler may need.
         const headers: Record<string, string> = {};
