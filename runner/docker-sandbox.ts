@@ -1,7 +1,7 @@
 // The Docker driver: the only file that imports dockerode. Thin on purpose: hardened create,
 // exec with a stdin buffer and demultiplexed output, inspect, kill, remove, list, update, events.
 // Policy (pooling, limits, end reasons) lives in the pool and execute-job, not here.
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { DockerStreamDemuxer, type StreamName } from './demux.js';
 
@@ -84,8 +84,10 @@ export class ExecNotStartedError extends Error {
 
 export interface ExecRequest {
   argv: readonly string[];
-  /** Written to the process's stdin, which is then closed (EOF). */
+  /** Written to the process's stdin, which is then closed (EOF) unless `stream` is set. */
   input: Buffer | null;
+  /** Interactive stdin: after `input`, the rest of stdin flows from here, and it closes it. */
+  stream?: StreamedInput;
   onOutput: (stream: StreamName, data: Buffer) => void;
   /** Called once the process is attached and running. */
   onStarted?: () => void;
@@ -93,9 +95,58 @@ export interface ExecRequest {
   signal?: AbortSignal;
 }
 
+/** A source of stdin that writes into the exec's stream as it can, and ends it (runner/job-control.ts). */
+export interface StreamedInput {
+  attach(sink: Writable): void;
+}
+
 export interface ContainerState {
   running: boolean;
   oomKilled: boolean;
+}
+
+/** What a container holds right now: its processes (threads count) and memory (page cache included). */
+export interface ContainerUsage {
+  pids: number;
+  memoryBytes: number;
+}
+
+/**
+ * An exec started before its job: `docker exec` costs ~70 ms of runc work on a 2-core machine, so
+ * the pool pays it while the container is warm. The process is bash waiting on stdin for the argv
+ * to run (see LAUNCHER_SCRIPT); the job's exec then costs one write.
+ */
+export interface PreparedExec {
+  /** False once the process ended or its stream broke (the container died, or it was discarded). */
+  readonly alive: boolean;
+  /** Like DockerSandbox.exec, once. Throws ExecNotStartedError when no longer alive: nothing ran. */
+  run(request: ExecRequest): Promise<number | null>;
+  /** Close its stdin unused; the waiting bash exits. */
+  discard(): void;
+}
+
+/**
+ * Reads a NUL-terminated count, then that many NUL-terminated arguments, from stdin and execs them;
+ * the rest of stdin is the program's. bash's `read` takes one byte at a time from a pipe, so it never
+ * consumes past its delimiter. No argument is ever parsed by a shell: argv stays an array end to end.
+ * Just before the exec it writes one NUL to stderr: the first stderr byte then tells "the program
+ * was launched" from "the launcher died or failed first" (nothing ran: safe to run elsewhere).
+ */
+export const LAUNCHER_SCRIPT = [
+  'IFS= read -r -d "" n || exit 125',
+  'case $n in "" | 0 | *[!0-9]*) exit 125 ;; esac',
+  'a=()',
+  'for ((i = 0; i < n; i++)); do IFS= read -r -d "" x || exit 125; a+=("$x"); done',
+  "printf '\\0' >&2",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's array expansion, not a template
+  'exec "${a[@]}"',
+].join('\n');
+
+/** The bytes that tell a launcher which argv to exec. */
+export function launcherHeader(argv: readonly string[]): Buffer {
+  if (argv.length === 0) throw new Error('A launcher needs a program to run');
+  for (const arg of argv) if (arg.includes('\0')) throw new Error('An argument cannot contain NUL');
+  return Buffer.from([String(argv.length), ...argv].map((field) => `${field}\0`).join(''), 'utf8');
 }
 
 const EXIT_CODE_POLL_MS = 10;
@@ -213,6 +264,79 @@ export class DockerSandbox {
   }
 
   /**
+   * Start a launcher exec in the container (see PreparedExec). `onEnd` fires once if it ends before
+   * run() (the container died or the process failed), so a pool can drop the container at once.
+   */
+  async prepareExec(containerId: string, onEnd: () => void = () => {}): Promise<PreparedExec> {
+    const exec = await this.docker.getContainer(containerId).exec({
+      Cmd: ['bash', '-c', LAUNCHER_SCRIPT, 'launcher'],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      WorkingDir: WORKSPACE,
+    });
+    const socket = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+    let state: 'waiting' | 'running' | 'ended' = 'waiting';
+    // Anything bash says before run() (an error) is kept for the demultiplexer, in order.
+    const early: Buffer[] = [];
+    const onData = (chunk: Buffer) => early.push(chunk);
+    const onGone = () => {
+      if (state !== 'waiting') return;
+      state = 'ended';
+      onEnd();
+    };
+    const detach = () => {
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('close', onGone);
+      socket.off('error', onGone);
+    };
+    socket.on('data', onData);
+    socket.on('end', onGone);
+    socket.on('close', onGone);
+    socket.on('error', onGone);
+    return {
+      get alive() {
+        return state === 'waiting' && !socket.destroyed;
+      },
+      run: async (request) => {
+        if (state !== 'waiting' || socket.destroyed) {
+          state = 'ended';
+          detach();
+          socket.destroy();
+          throw new ExecNotStartedError(new Error('the prepared exec has ended'));
+        }
+        state = 'running';
+        // Synchronous from here to pump()'s listeners: no chunk can slip between them.
+        detach();
+        if (early.length > 0) socket.unshift(Buffer.concat(early));
+        const header = launcherHeader(request.argv);
+        const input = request.input === null ? header : Buffer.concat([header, request.input]);
+        const ack = new LaunchAck(request.onOutput);
+        request.onStarted?.();
+        const end = await pump(socket, { ...request, input, onOutput: ack.onOutput });
+        if (end === 'abandoned') return null;
+        if (end === 'corrupt') throw new Error('docker exec: the output stream is not a multiplexed stream');
+        if (!ack.launched) throw new ExecNotStartedError(new Error(`the launcher ended first${ack.said}`));
+        return this.exitCode(exec);
+      },
+      discard: () => {
+        if (state === 'waiting') state = 'ended';
+        detach();
+        socket.on('error', () => {});
+        socket.destroy();
+      },
+    };
+  }
+
+  /** Processes and memory of a container (one stats sample, ~5 ms); zeros once it has stopped. */
+  async usage(containerId: string): Promise<ContainerUsage> {
+    const stats = await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true });
+    return { pids: stats.pids_stats?.current ?? 0, memoryBytes: stats.memory_stats?.usage ?? 0 };
+  }
+
+  /**
    * Follow `die` events of containers labelled `key=value`. Returns a function that stops it;
    * onEnd fires if the engine closes the stream (not after stop).
    */
@@ -252,6 +376,38 @@ export class DockerSandbox {
 }
 
 type PumpEnd = 'ended' | 'abandoned' | 'corrupt';
+
+/** Strips the launcher's NUL from stderr and tells whether the program was launched. */
+class LaunchAck {
+  launched = false;
+  private stderrSeen = false;
+  private early = '';
+  readonly onOutput: (stream: StreamName, data: Buffer) => void;
+
+  constructor(forward: (stream: StreamName, data: Buffer) => void) {
+    this.onOutput = (stream, data) => {
+      let rest = data;
+      if (stream === 'stdout') this.launched = true; // stdout may overtake the NUL: docker reads two pipes
+      if (stream === 'stderr' && !this.stderrSeen) {
+        this.stderrSeen = true;
+        if (data[0] === 0) {
+          this.launched = true;
+          rest = data.subarray(1);
+        }
+      }
+      if (!this.launched) {
+        this.early += data.toString('utf8');
+        return;
+      }
+      if (rest.length > 0) forward(stream, rest);
+    };
+  }
+
+  get said(): string {
+    const text = this.early.trim().slice(0, 200);
+    return text === '' ? '' : `: ${text}`;
+  }
+}
 
 /** Write the input, close stdin, demultiplex the output until the stream ends. */
 /** What the pool needs of the driver: the seam a fake fills in unit tests. */
@@ -297,7 +453,8 @@ function pump(socket: Duplex, request: ExecRequest): Promise<PumpEnd> {
     // was sent before is already read (libuv reads before it writes); 'close' follows.
     socket.on('error', () => {});
     if (request.input !== null && request.input.length > 0) socket.write(request.input);
-    socket.end();
+    if (request.stream) request.stream.attach(socket);
+    else socket.end();
   });
 }
 

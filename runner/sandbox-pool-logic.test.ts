@@ -4,15 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import type { LanguageSpec } from '../shared/languages.js';
 import { DEFAULT_LIMITS } from '../shared/limits.js';
-import {
-  type ContainerState,
-  ExecNotStartedError,
-  type ExecRequest,
-  type SandboxContainerSpec,
-  type SandboxDriver,
-} from './docker-sandbox.js';
+import type { SandboxContainerSpec } from './docker-sandbox.js';
 import type { JobSpec } from './execute-job.js';
-import { SandboxPool } from './sandbox-pool.js';
+import { type PoolOptions, SandboxPool } from './sandbox-pool.js';
+import { FakeDocker, Gate } from './sandbox-pool-fake.js';
 
 const PY: LanguageSpec = {
   name: 'python',
@@ -24,83 +19,12 @@ const PY: LanguageSpec = {
 };
 const GONE: LanguageSpec = { ...PY, name: 'gone', aliases: [], image: 'img/missing' };
 
-class FakeDocker implements SandboxDriver {
-  readonly images = new Set(['img/python']);
-  readonly live = new Map<string, SandboxContainerSpec>();
-  readonly removed: string[] = [];
-  readonly updates: { id: string; memoryBytes: number; pids: number }[] = [];
-  /** Containers on which exec fails as if the container had stopped. */
-  readonly dead = new Set<string>();
-  inFlight = 0;
-  maxInFlight = 0;
-  failCreates = 0;
-  versionOutput = 'Python 3.11.2\n';
-  /** While set, creations wait for it. */
-  gate: Promise<void> | null = null;
-  onDie: (id: string) => void = () => {};
-  private next = 0;
-
-  async imageExists(image: string): Promise<boolean> {
-    return this.images.has(image);
-  }
-
-  async createAndStart(spec: SandboxContainerSpec): Promise<string> {
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      await this.gate;
-      if (this.failCreates > 0) {
-        this.failCreates--;
-        throw new Error('no space left on device');
-      }
-      const id = `c${++this.next}`;
-      this.live.set(id, spec);
-      return id;
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  async exec(id: string, request: ExecRequest): Promise<number | null> {
-    if (this.dead.has(id) || !this.live.has(id)) throw new ExecNotStartedError(new Error('is not running'));
-    request.onStarted?.();
-    const text = request.argv[0] === 'sh' ? `ran in ${id}\n` : this.versionOutput;
-    request.onOutput('stdout', Buffer.from(text));
-    return 0;
-  }
-
-  async inspect(): Promise<ContainerState> {
-    return { running: false, oomKilled: false };
-  }
-
-  async kill(): Promise<void> {}
-  async waitStopped(): Promise<void> {}
-
-  async remove(id: string): Promise<void> {
-    this.live.delete(id);
-    this.removed.push(id);
-  }
-
-  async listByLabel(_key: string, value: string): Promise<string[]> {
-    return [...this.live].filter(([, spec]) => Object.values(spec.labels).includes(value)).map(([id]) => id);
-  }
-
-  async update(id: string, limits: { memoryBytes: number; pids: number }): Promise<void> {
-    this.updates.push({ id, ...limits });
-  }
-
-  async watchDeaths(_key: string, _value: string, onDie: (id: string) => void): Promise<() => void> {
-    this.onDie = onDie;
-    return () => {};
-  }
-}
-
 function job(code = 'print(1)', extra: Partial<JobSpec> = {}): JobSpec {
   return { id: 'j', lang: 'python', code, stdin: null, args: [], limits: null, ...extra };
 }
 
-function makePool(docker: FakeDocker, languages: LanguageSpec[] = [PY]) {
-  return new SandboxPool({ runnerName: 'unit', languages, docker, minWarm: 1, maxWarm: 2 });
+function makePool(docker: FakeDocker, options: Partial<PoolOptions> = {}, languages: LanguageSpec[] = [PY]) {
+  return new SandboxPool({ runnerName: 'unit', languages, docker, minWarm: 1, maxWarm: 2, ...options });
 }
 
 describe('SandboxPool (fake driver)', () => {
@@ -109,7 +33,7 @@ describe('SandboxPool (fake driver)', () => {
     docker.live.set('orphan', {
       labels: { 'org.codeexec.runner': 'unit' },
     } as unknown as SandboxContainerSpec);
-    const pool = makePool(docker, [PY, GONE]);
+    const pool = makePool(docker, {}, [PY, GONE]);
     expect(await pool.start()).toEqual([{ name: 'python', version: '3.11.2', aliases: ['py'] }]);
     expect(docker.removed).toContain('orphan');
     expect(pool.unavailable.get('gone')).toMatch(/img\/missing not found/);
@@ -140,19 +64,37 @@ describe('SandboxPool (fake driver)', () => {
     expect(docker.live.size).toBe(0);
   });
 
-  it('uses each container for one job only, and never creates more than two at a time', async () => {
+  it('uses each container for one job only; each waiting job gets a creation of its own', async () => {
     const docker = new FakeDocker();
     const pool = makePool(docker);
     await pool.start();
-    let release: () => void = () => {};
-    docker.gate = new Promise((resolve) => {
-      release = resolve;
-    });
+    await pool.settled();
+    const gate = new Gate();
+    docker.gate = gate.wait;
     const results = Array.from({ length: 6 }, () => pool.execute(job(), () => {}));
-    await expect.poll(() => docker.inFlight).toBe(2);
-    release();
+    // One job took the warm container; five wait, each for its own creation (as without a pool).
+    await expect.poll(() => docker.inFlight).toBe(5);
+    gate.open();
     const outputs = (await Promise.all(results)).map((r) => r.stdout);
     expect(new Set(outputs).size).toBe(6);
+    await pool.close();
+  });
+
+  it('refills in the background at most createConcurrency at a time', async () => {
+    const docker = new FakeDocker();
+    const probe = new Gate();
+    docker.gate = probe.wait;
+    const pool = makePool(docker, { minWarm: 5, maxWarm: 5, createConcurrency: 2 });
+    const starting = pool.start();
+    await expect.poll(() => docker.inFlight).toBe(1); // the version probe, alone
+    const refill = new Gate();
+    docker.gate = refill.wait;
+    probe.open();
+    await starting;
+    await expect.poll(() => docker.inFlight).toBe(2);
+    refill.open();
+    await pool.settled();
+    expect(docker.live.size).toBe(5);
     expect(docker.maxInFlight).toBe(2);
     await pool.close();
   });
@@ -170,7 +112,7 @@ describe('SandboxPool (fake driver)', () => {
     await pool.close();
   });
 
-  it('retries once in another container when the exec could not start', async () => {
+  it('retries in another container when the exec could not start', async () => {
     const docker = new FakeDocker();
     const pool = makePool(docker);
     await pool.start();
@@ -179,6 +121,7 @@ describe('SandboxPool (fake driver)', () => {
     const result = await pool.execute(job(), () => {});
     expect(result).toMatchObject({ reason: 'exited', exit_code: 0 });
     expect(result.stdout).not.toBe(`ran in ${first}\n`);
+    await pool.settled(); // a spent container that runs nothing is removed once the pool is quiet
     expect(docker.removed).toContain(first);
     await pool.close();
   });

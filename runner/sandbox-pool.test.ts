@@ -204,6 +204,70 @@ describe('SandboxPool on the real engine', () => {
     });
   });
 
+  it('passes awkward args and stdin verbatim through the prepared exec', async () => {
+    const args = ['', 'two\nlines', 'back\\slash', '€ ünï', '-n', '--', `it's "quoted"`, '$(id)', '*'];
+    const code = 'import sys, json\nprint(json.dumps(sys.argv[1:]))\nprint(sys.stdin.buffer.read().hex())';
+    const { result } = await run(job('python', code, { args, stdin: 'a\0b\nc' }));
+    const [argv, hex] = result.stdout.split('\n');
+    expect(JSON.parse(argv ?? '')).toEqual(args);
+    expect(hex).toBe(Buffer.from('a\0b\nc').toString('hex'));
+  });
+
+  it('makes minWarm labelled containers ahead of demand and refills after each job', async () => {
+    const name = `${runnerName}-stock`;
+    const stock = new SandboxPool({ runnerName: name, languages: languages.slice(0, 1), minWarm: 2 });
+    try {
+      await stock.start();
+      await stock.settled();
+      const before = containersOf(name);
+      expect(before).toHaveLength(2);
+      const labels = execFileSync('docker', ['inspect', '-f', '{{json .Config.Labels}}', before[0] ?? ''], {
+        encoding: 'utf8',
+      });
+      expect(JSON.parse(labels)).toMatchObject({ [RUNNER_LABEL]: name, [LANGUAGE_LABEL]: 'python' });
+      await stock.execute(job('python', 'print(1)'), () => {});
+      await stock.settled();
+      const after = containersOf(name);
+      expect(after).toHaveLength(2);
+      // Exactly one of the two was used, and it is gone: a container serves one job.
+      expect(after.filter((id) => before.includes(id))).toHaveLength(1);
+    } finally {
+      await stock.close();
+    }
+    expect(containersOf(name)).toEqual([]);
+  });
+
+  it('removes its own orphans on start, and only its own', async () => {
+    const name = `${runnerName}-orphans`;
+    const start = (label: string) =>
+      execFileSync(
+        'docker',
+        [
+          'run',
+          '-d',
+          '--network',
+          'none',
+          '--label',
+          `${RUNNER_LABEL}=${label}`,
+          'codeexec/python:latest',
+          'sleep',
+          'infinity',
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+    const orphan = start(name);
+    const stranger = start(`${name}-other`);
+    const restarted = new SandboxPool({ runnerName: name, languages: languages.slice(0, 1) });
+    try {
+      await restarted.start();
+      expect(containersOf(name)).not.toContain(orphan);
+      expect(containersOf(`${name}-other`)).toEqual([stranger]);
+    } finally {
+      await restarted.close();
+      spawnSync('docker', ['rm', '-f', stranger], { stdio: 'ignore' });
+    }
+  });
+
   it('removes every container it made when closed', async () => {
     const other = new SandboxPool({ runnerName: `${runnerName}-close`, languages: languages.slice(0, 1) });
     try {
@@ -227,6 +291,23 @@ describe('SandboxPool on the real engine', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('removes at once a container whose job left a process running, even while jobs run', async () => {
+    // A unique duration names the stray process on the host's process list.
+    const stray = `sleep ${4000 + (process.pid % 1000)}.25`;
+    const pgrep = () => spawnSync('pgrep', ['-f', stray]).status === 0;
+    const code = `import subprocess\nsubprocess.Popen(${JSON.stringify(stray.split(' '))}, start_new_session=True)`;
+    let slowDone = false;
+    const slow = run(job('python', 'import time\ntime.sleep(8)')).then(() => {
+      slowDone = true;
+    });
+    const { result } = await run(job('python', code));
+    expect(result.reason).toBe('exited');
+    // The pool is not quiet (the slow job runs), yet the stray process is gone with its container.
+    await expect.poll(pgrep, { timeout: 6000 }).toBe(false);
+    expect(slowDone).toBe(false);
+    await slow;
   });
 
   it('leaves no container behind after close()', async () => {

@@ -1,12 +1,16 @@
 // A warm pool of sandbox containers per language. Each container is created and started ahead of
-// demand, serves exactly one job, and is destroyed off the job's critical path; the pool refills
-// in the background, at most `createConcurrency` creations at a time, jobs waiting first.
+// demand, with its first exec already started (PreparedExec: the job skips docker's ~70 ms exec
+// set-up); it serves exactly one job and is removed off the job's critical path (ContainerReaper:
+// when the pool is quiet if it is idle). The pool refills in the background, at most
+// `createConcurrency` creations at a time, jobs waiting first.
 import { CodeexecError } from '../shared/errors.js';
 import type { RunResult } from '../shared/job.js';
 import { LANGUAGES, type LanguageSpec } from '../shared/languages.js';
 import { type Limits, MAX_LIMITS, resolveLimits } from '../shared/limits.js';
 import { type Logger, silentLogger } from '../shared/log.js';
 import type { RunnerLanguage } from '../shared/runner-protocol.js';
+import { ContainerReaper } from './container-reaper.js';
+import { DeathWatch } from './death-watch.js';
 import {
   DockerSandbox,
   ExecNotStartedError,
@@ -14,13 +18,15 @@ import {
   type SandboxDriver,
 } from './docker-sandbox.js';
 import { cancelledBeforeStart, executeJob, type JobSpec, type OutputChunk } from './execute-job.js';
-import { LanguageLane, type Waiter } from './language-lane.js';
-import { parseVersion } from './language-version.js';
+import { LanguageLane, laneToFill, type Waiter } from './language-lane.js';
 import { PooledContainer } from './pooled-container.js';
 import { containerUlimits } from './stage-command.js';
 
 export const RUNNER_LABEL = 'org.codeexec.runner';
 export const LANGUAGE_LABEL = 'org.codeexec.language';
+
+/** The driver the pool needs; without prepareExec or usage it only skips those optimisations. */
+export type PoolDriver = SandboxDriver & Partial<Pick<DockerSandbox, 'prepareExec' | 'usage'>>;
 
 export interface PoolOptions {
   /** Labels containers; orphan cleanup is by this name. */
@@ -34,11 +40,30 @@ export interface PoolOptions {
   /** The runner's own caps; default MAX_LIMITS. */
   maxLimits?: Limits;
   /** The Docker driver; default a DockerSandbox on the local engine. Tests may inject a fake. */
-  docker?: SandboxDriver;
+  docker?: PoolDriver;
   /** CPUs per container, default 1. */
   cpus?: number;
-  /** Container creations at a time, default 2 (create+start is CPU-heavy for the engine). */
+  /**
+   * Background creations (refills, version probes) at a time, default 2: create+start is CPU-heavy
+   * for the engine. A job waiting for a container always gets a creation of its own at once, as
+   * it would without a pool.
+   */
   createConcurrency?: number;
+  /** Start each warm container's first exec ahead of its job (bash waits in it), default true. */
+  prepareExecs?: boolean;
+  /** Idle spent containers whose removal may wait for idle time, default maxWarm (0: never). */
+  maxDeferred?: number;
+  /**
+   * How long a stretch of jobs counts as a burst, default 1000 ms: only then do removals wait for
+   * idle time (under sustained load that would only move the same work to its end).
+   */
+  burstMs?: number;
+  /**
+   * How long no job must run or wait before the pool counts as idle, default 50 ms: then it removes
+   * deferred containers and refills up to minWarm. While busy it keeps one warm container per job
+   * running (within maxWarm), so a burst drains the stock without engine work beside its jobs.
+   */
+  quietMs?: number;
   /** Wall-time cap of a compile stage, default 30 s. */
   compileWallMs?: number;
   /** Size caps of the /workspace and /tmp tmpfs (their pages also count against memory). */
@@ -51,8 +76,8 @@ export interface PoolOptions {
 type PoolPhase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
 const MiB = 1024 * 1024;
-const VERSION_TIMEOUT_MS = 30_000;
-const REWATCH_MS = 1000;
+/** Tries of a job whose exec never started: a few warm containers may die at once. */
+const ATTEMPTS = 3;
 
 export class SandboxPool {
   private readonly runnerName: string;
@@ -60,9 +85,12 @@ export class SandboxPool {
   private readonly minWarm: number;
   private readonly maxWarm: number;
   private readonly maxLimits: Limits;
-  private readonly docker: SandboxDriver;
+  private readonly docker: PoolDriver;
   private readonly cpus: number;
   private readonly createConcurrency: number;
+  private readonly prepareExecs: boolean;
+  private readonly quietMs: number;
+  private readonly burstMs: number;
   private readonly compileWallMs: number;
   private readonly workspaceBytes: number;
   private readonly tmpBytes: number;
@@ -77,10 +105,17 @@ export class SandboxPool {
   private readonly containers = new Set<PooledContainer>();
   private readonly byId = new Map<string, PooledContainer>();
   private readonly creations = new Set<Promise<void>>();
-  private readonly removals = new Set<Promise<void>>();
+  private readonly reaper: ContainerReaper;
   private creatingTotal = 0;
-  private stopWatching: (() => void) | null = null;
-  private rewatchTimer: NodeJS.Timeout | undefined;
+  /** Jobs holding a container right now. */
+  private active = 0;
+  /** busy: a job runs or waits; quiet: none does, for less than quietMs yet; idle: for longer. */
+  private activity: 'busy' | 'quiet' | 'idle' = 'busy';
+  /** When the current stretch of jobs began (a short quiet gap does not end it). */
+  private busySince = performance.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private settledWaiters: (() => void)[] = [];
+  private readonly deaths: DeathWatch;
   private closed: Promise<void> | null = null;
 
   constructor(options: PoolOptions) {
@@ -92,12 +127,29 @@ export class SandboxPool {
     this.docker = options.docker ?? new DockerSandbox();
     this.cpus = options.cpus ?? 1;
     this.createConcurrency = Math.max(1, options.createConcurrency ?? 2);
+    this.prepareExecs = (options.prepareExecs ?? true) && this.docker.prepareExec !== undefined;
+    this.quietMs = options.quietMs ?? 50;
+    this.burstMs = options.burstMs ?? 1000;
     this.compileWallMs = options.compileWallMs ?? 30_000;
     this.workspaceBytes = options.workspaceBytes ?? 64 * MiB;
     this.tmpBytes = options.tmpBytes ?? 256 * MiB;
     this.log = options.log ?? silentLogger;
     const base = resolveLimits(undefined, this.maxLimits).limits;
     this.baseLimits = { memoryBytes: base.memory_bytes, pids: base.pids };
+    this.deaths = new DeathWatch(
+      this.docker,
+      [RUNNER_LABEL, this.runnerName],
+      (id) => this.onDeath(id),
+      this.log,
+    );
+    this.reaper = new ContainerReaper({
+      docker: this.docker,
+      maxDeferred: options.maxDeferred ?? this.maxWarm,
+      concurrency: this.createConcurrency,
+      deferring: () => this.deferring,
+      onGone: (container) => this.forget(container),
+      log: this.log,
+    });
   }
 
   /** Languages that cannot run here, with why (image missing, version command failed). */
@@ -109,13 +161,22 @@ export class SandboxPool {
     return all;
   }
 
+  /**
+   * Resolves once nothing is being created or removed and every language holds its warm target
+   * (or is backing off after failures). Benchmarks and tests wait for it instead of sleeping.
+   */
+  settled(): Promise<void> {
+    if (this.isSettled()) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
   /** Remove orphans, detect versions (one container per language), begin warm-up (not awaited). */
   async start(): Promise<RunnerLanguage[]> {
     if (this.phase !== 'new') throw new Error('SandboxPool.start() may be called once, before close()');
     this.phase = 'starting';
     try {
       await this.removeOrphans();
-      await this.watch();
+      await this.deaths.start();
       for (const spec of this.specs) {
         if (await this.docker.imageExists(spec.image)) this.lanes.set(spec.name, new LanguageLane(spec));
         else this.missing.set(spec.name, `image ${spec.image} not found`);
@@ -128,6 +189,7 @@ export class SandboxPool {
     await Promise.all([...this.lanes.values()].map((lane) => lane.probed));
     if (this.phase !== 'starting') return [];
     this.phase = 'running';
+    this.maybeQuiet();
     this.pump();
     return [...this.lanes.values()]
       .filter((lane) => lane.unavailable === null && lane.version !== null)
@@ -152,7 +214,8 @@ export class SandboxPool {
     }
     // Never trust the gateway's numbers: clamp to this runner's own maximums.
     const { limits } = resolveLimits(job.limits ?? undefined, this.maxLimits);
-    // One retry, only when docker refused to start the exec: the program never ran.
+    // Retries only when the exec provably never ran the program (docker refused it, or the
+    // container died while warm and the pool had not heard yet): each try uses another container.
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return cancelledBeforeStart();
       const container = await this.acquire(lane, signal);
@@ -160,7 +223,7 @@ export class SandboxPool {
       try {
         await this.fit(container, limits);
         const result = await executeJob(job, {
-          docker: this.docker,
+          docker: container.jobDriver(this.docker),
           containerId: container.id ?? '',
           language: lane.spec,
           limits,
@@ -174,7 +237,7 @@ export class SandboxPool {
         return result;
       } catch (err) {
         if (signal?.aborted && !container.closedUnderJob) return cancelledBeforeStart();
-        const retry = err instanceof ExecNotStartedError && attempt < 2 && this.phase === 'running';
+        const retry = err instanceof ExecNotStartedError && attempt < ATTEMPTS && this.phase === 'running';
         if (!retry) throw sandboxFailure(err, 'The sandbox failed to run the job');
         this.log('warn', 'exec did not start; retrying the job in another container', {
           job: job.id,
@@ -195,9 +258,8 @@ export class SandboxPool {
   private async shutdown(): Promise<void> {
     const started = this.phase !== 'new';
     this.phase = 'closing';
-    this.stopWatching?.();
-    this.stopWatching = null;
-    clearTimeout(this.rewatchTimer);
+    this.deaths.close();
+    clearTimeout(this.idleTimer);
     const closing = new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
     for (const lane of this.lanes.values()) {
       clearTimeout(lane.retryTimer);
@@ -206,17 +268,18 @@ export class SandboxPool {
     }
     for (const container of this.containers) {
       if (container.state === 'leased') container.closedUnderJob = true;
-      if (container.state === 'warm' || container.state === 'leased') this.destroy(container);
+      // Creations in flight remove what they made once they see the phase (place, creationFailed).
+      if (container.state !== 'creating') this.reaper.remove(container);
     }
-    // Creations in flight destroy what they made once they see the phase.
     await Promise.allSettled([...this.creations]);
-    await Promise.allSettled([...this.removals]);
+    await this.reaper.close();
     // Safety net: a container whose create reply was lost still carries our label.
     if (started)
       await this.removeOrphans().catch((err) => {
         this.log('warn', 'could not sweep containers at close', { error: (err as Error).message });
       });
     this.phase = 'closed';
+    this.checkSettled();
   }
 
   private async removeOrphans(): Promise<void> {
@@ -224,42 +287,32 @@ export class SandboxPool {
     await Promise.all(ids.map((id) => this.docker.remove(id)));
   }
 
-  /** Follow container deaths so a warm container that died is replaced, never handed out. */
-  private async watch(): Promise<void> {
-    const rewatch = () => {
-      if (this.phase !== 'starting' && this.phase !== 'running') return;
-      this.rewatchTimer = setTimeout(() => {
-        this.watch().catch((err) => {
-          this.log('warn', 'docker events stream failed', { error: (err as Error).message });
-          rewatch();
-        });
-      }, REWATCH_MS);
-    };
-    const stop = await this.docker.watchDeaths(
-      RUNNER_LABEL,
-      this.runnerName,
-      (id) => this.onDeath(id),
-      rewatch,
-    );
-    // close() may have run while the stream was opening.
-    if (this.phase === 'starting' || this.phase === 'running') this.stopWatching = stop;
-    else stop();
-  }
-
   private onDeath(id: string): void {
     const container = this.byId.get(id);
-    if (container?.state !== 'warm') return; // leased ones are the job's business; others are going
+    if (container !== undefined) this.dropWarm(container, 'died');
+  }
+
+  /** A warm container that died or whose prepared exec ended: remove and replace it. */
+  private dropWarm(container: PooledContainer, why: string): void {
+    if (container.state !== 'warm') return; // leased ones are the job's business; others are going
     const warm = this.lanes.get(container.language)?.warm;
     const index = warm?.indexOf(container) ?? -1;
     if (index >= 0) warm?.splice(index, 1);
-    this.log('warn', 'a warm container died; replacing it', { language: container.language, container: id });
-    this.destroy(container);
+    this.log('warn', `a warm container ${why}; replacing it`, {
+      language: container.language,
+      container: container.id,
+    });
+    this.reaper.remove(container);
     this.pump();
   }
 
   private acquire(lane: LanguageLane, signal?: AbortSignal): Promise<PooledContainer | null> {
-    const warm = lane.warm.shift();
-    if (warm !== undefined) {
+    // The last check before handing out: a container whose prepared exec ended is not used.
+    for (let warm = lane.warm.shift(); warm !== undefined; warm = lane.warm.shift()) {
+      if (!warm.healthy) {
+        this.dropWarm(warm, 'is no longer healthy');
+        continue;
+      }
       this.lease(lane, warm);
       this.pump();
       return Promise.resolve(warm);
@@ -267,6 +320,7 @@ export class SandboxPool {
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         lane.waiters = lane.waiters.filter((w) => w !== waiter);
+        this.maybeQuiet();
         resolve(null);
       };
       const waiter: Waiter = {
@@ -282,6 +336,7 @@ export class SandboxPool {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       lane.waiters.push(waiter);
+      this.busy();
       this.pump();
     });
   }
@@ -289,13 +344,57 @@ export class SandboxPool {
   private lease(lane: LanguageLane, container: PooledContainer): void {
     container.to('leased');
     lane.leased++;
+    this.active++;
+    this.busy();
   }
 
-  /** The container is done with: destroy it in the background and refill. */
+  /** The job is done with the container: it is retired (never used again) and the pool refills. */
   private release(lane: LanguageLane, container: PooledContainer): void {
     lane.leased--;
-    this.destroy(container);
+    this.active--;
+    if (container.state === 'leased') {
+      container.to('spent');
+      this.reaper.retire(container);
+    }
+    this.maybeQuiet();
     this.pump();
+  }
+
+  /** No job has run or waited for quietMs: background work no longer competes with one. */
+  private get idle(): boolean {
+    return this.activity === 'idle';
+  }
+
+  /** Some job waits for a container to be created. */
+  private get waiting(): boolean {
+    for (const lane of this.lanes.values()) if (lane.waiters.length > 0) return true;
+    return false;
+  }
+
+  /**
+   * Spent containers wait for idle time only during a burst: neither idle, nor jobs waiting for
+   * creations (saturated), nor busy for longer than burstMs (sustained load).
+   */
+  private get deferring(): boolean {
+    if (this.activity === 'idle' || this.waiting) return false;
+    return performance.now() - this.busySince < this.burstMs;
+  }
+
+  private busy(): void {
+    if (this.activity === 'idle') this.busySince = performance.now();
+    this.activity = 'busy';
+    clearTimeout(this.idleTimer);
+  }
+
+  /** When no job runs or waits any more, start counting towards idle. */
+  private maybeQuiet(): void {
+    if (this.activity !== 'busy' || this.active > 0 || this.waiting || this.phase !== 'running') return;
+    this.activity = 'quiet';
+    this.idleTimer = setTimeout(() => {
+      this.activity = 'idle';
+      this.pump();
+      this.reaper.drain();
+    }, this.quietMs);
   }
 
   /** Give the container the job's memory and pids limits when they differ from what it has. */
@@ -306,38 +405,42 @@ export class SandboxPool {
     container.pids = limits.pids;
   }
 
-  /** Start creations while there is capacity: waiting jobs first, then version probes, then refill. */
+  /** Start creations: one per waiting job, then version probes and refills while there is capacity. */
   private pump(): void {
-    if (this.phase !== 'starting' && this.phase !== 'running') return;
-    while (this.creatingTotal < this.createConcurrency) {
-      const lane = this.nextLane();
-      if (lane === null) return;
+    while (this.phase === 'starting' || this.phase === 'running') {
+      const lane = this.nextLane(this.creatingTotal < this.createConcurrency);
+      if (lane === null) break;
       this.create(lane);
     }
+    this.checkSettled();
   }
 
-  private nextLane(): LanguageLane | null {
-    const lanes = [...this.lanes.values()].filter((lane) => lane.unavailable === null);
-    const waiting = lanes
-      .filter((lane) => lane.unserved > 0)
-      .sort((a, b) => (a.waiters[0]?.since ?? 0) - (b.waiters[0]?.since ?? 0));
-    if (waiting[0] !== undefined) return waiting[0];
-    const probe = lanes.find((lane) => lane.needsProbe);
-    if (probe !== undefined) return probe;
-    if (this.phase !== 'running') return null;
+  private isSettled(): boolean {
+    if (this.phase === 'closed') return true;
+    if (this.phase !== 'running' || this.creatingTotal > 0 || !this.reaper.idle) return false;
     const now = performance.now();
-    let best: LanguageLane | null = null;
-    for (const lane of lanes) {
-      const deficit = lane.deficit(this.minWarm, this.maxWarm);
-      if (
-        deficit > 0 &&
-        lane.retryAt <= now &&
-        (best === null || deficit > best.deficit(this.minWarm, this.maxWarm))
-      ) {
-        best = lane;
-      }
-    }
-    return best;
+    return [...this.lanes.values()].every(
+      (lane) =>
+        lane.unavailable !== null ||
+        lane.retryAt > now ||
+        lane.deficit(this.minWarm, this.maxWarm, true) <= 0,
+    );
+  }
+
+  private checkSettled(): void {
+    if (this.settledWaiters.length === 0 || !this.isSettled()) return;
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
+  private nextLane(background: boolean): LanguageLane | null {
+    return laneToFill(this.lanes.values(), {
+      minWarm: this.minWarm,
+      maxWarm: this.maxWarm,
+      idle: this.idle,
+      background,
+      refill: this.phase === 'running',
+      now: performance.now(),
+    });
   }
 
   private create(lane: LanguageLane): void {
@@ -366,13 +469,25 @@ export class SandboxPool {
     const id = await this.docker.createAndStart(this.containerSpec(lane.spec));
     container.id = id;
     this.byId.set(id, container);
-    if (probe) lane.version = await this.detectVersion(id, lane.spec);
+    await this.prepare(container);
+    if (!probe) return;
+    // Through the prepared exec when there is one: that proves the launcher works in this image.
+    lane.version = await lane.detectVersion((request) => container.exec(this.docker, request));
+    await this.prepare(container);
+  }
+
+  /** Start the container's first exec now, so its job does not wait for docker to set one up. */
+  private async prepare(container: PooledContainer): Promise<void> {
+    if (!this.prepareExecs || this.docker.prepareExec === undefined || container.id === null) return;
+    container.prepared = await this.docker.prepareExec(container.id, () => {
+      this.dropWarm(container, 'lost its prepared exec');
+    });
   }
 
   private place(lane: LanguageLane, container: PooledContainer): void {
     lane.succeeded();
     if (this.phase !== 'starting' && this.phase !== 'running') {
-      this.destroy(container);
+      this.reaper.remove(container);
       return;
     }
     const waiter = lane.waiters.shift();
@@ -387,8 +502,7 @@ export class SandboxPool {
 
   private creationFailed(lane: LanguageLane, container: PooledContainer, err: unknown, probe: boolean): void {
     const message = (err as Error)?.message ?? String(err);
-    if (container.id === null) this.forget(container);
-    else this.destroy(container);
+    this.reaper.remove(container);
     if (this.phase !== 'starting' && this.phase !== 'running') return;
     if (probe) {
       lane.unavailable = `could not run ${lane.spec.image}: ${message}`;
@@ -416,51 +530,15 @@ export class SandboxPool {
       );
   }
 
-  private destroy(container: PooledContainer): void {
-    if (container.state === 'destroying' || container.state === 'gone') return;
-    const id = container.id;
-    if (id === null) {
-      this.forget(container);
-      return;
-    }
-    container.to('destroying');
-    const removal: Promise<void> = this.docker
-      .remove(id)
-      .catch((err) =>
-        this.log('warn', 'removing a container failed', { container: id, error: (err as Error).message }),
-      )
-      .finally(() => {
-        this.forget(container);
-        this.removals.delete(removal);
-      });
-    this.removals.add(removal);
-  }
-
   private forget(container: PooledContainer): void {
     container.to('gone');
     this.containers.delete(container);
     if (container.id !== null) this.byId.delete(container.id);
+    this.checkSettled();
   }
 
-  private async detectVersion(id: string, spec: LanguageSpec): Promise<string> {
-    const chunks: Buffer[] = [];
-    const timeout = AbortSignal.timeout(VERSION_TIMEOUT_MS);
-    const code = await this.docker.exec(id, {
-      argv: spec.version,
-      input: null,
-      onOutput: (_stream, data) => chunks.push(Buffer.from(data)),
-      signal: timeout,
-    });
-    const text = Buffer.concat(chunks).toString('utf8');
-    if (code !== 0)
-      throw new Error(`\`${spec.version.join(' ')}\` ended with ${code}: ${text.trim().slice(0, 200)}`);
-    const version = parseVersion(text);
-    if (version === null)
-      throw new Error(`no version in the output of \`${spec.version.join(' ')}\`: ${text.trim()}`);
-    return version;
-  }
-
-  private containerSpec(spec: LanguageSpec): SandboxContainerSpec {
+  /** The hardened container every job of `spec` runs in (the benchmark's baselines use it too). */
+  containerSpec(spec: LanguageSpec): SandboxContainerSpec {
     return {
       image: spec.image,
       labels: { [RUNNER_LABEL]: this.runnerName, [LANGUAGE_LABEL]: spec.name },
