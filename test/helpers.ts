@@ -35,7 +35,8 @@ export function teardown(cleanup: () => unknown): void {
 
 export async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'codeexec-test-'));
-  teardown(() => rm(dir, { recursive: true, force: true }));
+  // maxRetries: a store's last coalesced write may still be landing when the test ends.
+  teardown(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 
