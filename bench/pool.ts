@@ -25,10 +25,17 @@ async function main(): Promise<number> {
   // A runner with 8 slots gets these (runner.ts: maxWarm = max(2, slots)).
   const pool = new SandboxPool({ runnerName, languages: [python], docker, minWarm: 1, maxWarm: 8 });
   const stop = new AbortController();
+  // The pool removes what it made; this also catches the baselines' containers and any stray.
   const sweep = async () => {
     await pool.close();
-    const left = await docker.listByLabel(RUNNER_LABEL, runnerName);
-    await Promise.all(left.map((id) => docker.remove(id)));
+    try {
+      const left = await docker.listByLabel(RUNNER_LABEL, runnerName);
+      await Promise.all(left.map((id) => docker.remove(id)));
+    } catch (err) {
+      console.error(
+        `could not sweep containers labelled ${RUNNER_LABEL}=${runnerName}: ${(err as Error).message}`,
+      );
+    }
   };
   let interrupts = 0;
   const onSignal = () => {
@@ -67,17 +74,23 @@ async function main(): Promise<number> {
     const bare = new Map<number, Cell>();
     const cold = new Map<number, Cell>();
     const pooled = new Map<number, Cell>();
-    // Modes alternate per concurrency, so each ratio compares figures taken close in time.
-    for (const inFlight of IN_FLIGHT) {
+    // Modes run next to each other per concurrency, so each ratio compares figures taken close in
+    // time; cold and pool swap places each time, so neither always follows the other's aftermath.
+    for (const [index, inFlight] of IN_FLIGHT.entries()) {
       bare.set(inFlight, await closedLoop({ jobs, inFlight, once: () => modes.bare(), stop: signal }));
-      cold.set(inFlight, await closedLoop({ jobs, inFlight, once: () => modes.cold(), stop: signal }));
-      await pool.settled();
-      // The run ends when the pool has settled again: removals and refills it deferred count.
-      const settle = () => pool.settled();
-      pooled.set(
-        inFlight,
-        await closedLoop({ jobs, inFlight, once: () => modes.pooled(), settle, stop: signal }),
-      );
+      const runCold = async () => {
+        cold.set(inFlight, await closedLoop({ jobs, inFlight, once: () => modes.cold(), stop: signal }));
+      };
+      const runPool = async () => {
+        await pool.settled();
+        // The run ends when the pool has settled again: removals and refills it deferred count.
+        const settle = () => pool.settled();
+        pooled.set(
+          inFlight,
+          await closedLoop({ jobs, inFlight, once: () => modes.pooled(), settle, stop: signal }),
+        );
+      };
+      for (const run of index % 2 === 0 ? [runCold, runPool] : [runPool, runCold]) await run();
       console.log(`  measured ${inFlight} in flight (${elapsed()})`);
     }
     const poolSettled = await closedLoop({
