@@ -19,6 +19,7 @@ import {
 } from './docker-sandbox.js';
 import { cancelledBeforeStart, executeJob, type JobSpec, type OutputChunk } from './execute-job.js';
 import { LanguageLane, laneToFill, type Waiter } from './language-lane.js';
+import { PoolActivity } from './pool-activity.js';
 import { PooledContainer } from './pooled-container.js';
 import { containerUlimits } from './stage-command.js';
 
@@ -89,8 +90,6 @@ export class SandboxPool {
   private readonly cpus: number;
   private readonly createConcurrency: number;
   private readonly prepareExecs: boolean;
-  private readonly quietMs: number;
-  private readonly burstMs: number;
   private readonly compileWallMs: number;
   private readonly workspaceBytes: number;
   private readonly tmpBytes: number;
@@ -109,11 +108,7 @@ export class SandboxPool {
   private creatingTotal = 0;
   /** Jobs holding a container right now. */
   private active = 0;
-  /** busy: a job runs or waits; quiet: none does, for less than quietMs yet; idle: for longer. */
-  private activity: 'busy' | 'quiet' | 'idle' = 'busy';
-  /** When the current stretch of jobs began (a short quiet gap does not end it). */
-  private busySince = performance.now();
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly activity: PoolActivity;
   private settledWaiters: (() => void)[] = [];
   private readonly deaths: DeathWatch;
   private closed: Promise<void> | null = null;
@@ -128,8 +123,14 @@ export class SandboxPool {
     this.cpus = options.cpus ?? 1;
     this.createConcurrency = Math.max(1, options.createConcurrency ?? 2);
     this.prepareExecs = (options.prepareExecs ?? true) && this.docker.prepareExec !== undefined;
-    this.quietMs = options.quietMs ?? 50;
-    this.burstMs = options.burstMs ?? 1000;
+    this.activity = new PoolActivity({
+      quietMs: options.quietMs ?? 50,
+      burstMs: options.burstMs ?? 1000,
+      onIdle: () => {
+        this.pump();
+        this.reaper.drain();
+      },
+    });
     this.compileWallMs = options.compileWallMs ?? 30_000;
     this.workspaceBytes = options.workspaceBytes ?? 64 * MiB;
     this.tmpBytes = options.tmpBytes ?? 256 * MiB;
@@ -259,7 +260,7 @@ export class SandboxPool {
     const started = this.phase !== 'new';
     this.phase = 'closing';
     this.deaths.close();
-    clearTimeout(this.idleTimer);
+    this.activity.close();
     const closing = new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
     for (const lane of this.lanes.values()) {
       clearTimeout(lane.retryTimer);
@@ -336,7 +337,7 @@ export class SandboxPool {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       lane.waiters.push(waiter);
-      this.busy();
+      this.activity.busy();
       this.pump();
     });
   }
@@ -345,7 +346,7 @@ export class SandboxPool {
     container.to('leased');
     lane.leased++;
     this.active++;
-    this.busy();
+    this.activity.busy();
   }
 
   /** The job is done with the container: it is retired (never used again) and the pool refills. */
@@ -360,11 +361,6 @@ export class SandboxPool {
     this.pump();
   }
 
-  /** No job has run or waited for quietMs: background work no longer competes with one. */
-  private get idle(): boolean {
-    return this.activity === 'idle';
-  }
-
   /** Some job waits for a container to be created. */
   private get waiting(): boolean {
     for (const lane of this.lanes.values()) if (lane.waiters.length > 0) return true;
@@ -372,29 +368,16 @@ export class SandboxPool {
   }
 
   /**
-   * Spent containers wait for idle time only during a burst: neither idle, nor jobs waiting for
-   * creations (saturated), nor busy for longer than burstMs (sustained load).
+   * Spent containers wait for idle time only during a burst, and not while jobs wait for
+   * creations: saturated or under sustained load, deferring only moves the same work to the end.
    */
   private get deferring(): boolean {
-    if (this.activity === 'idle' || this.waiting) return false;
-    return performance.now() - this.busySince < this.burstMs;
-  }
-
-  private busy(): void {
-    if (this.activity === 'idle') this.busySince = performance.now();
-    this.activity = 'busy';
-    clearTimeout(this.idleTimer);
+    return this.activity.inBurst && !this.waiting;
   }
 
   /** When no job runs or waits any more, start counting towards idle. */
   private maybeQuiet(): void {
-    if (this.activity !== 'busy' || this.active > 0 || this.waiting || this.phase !== 'running') return;
-    this.activity = 'quiet';
-    this.idleTimer = setTimeout(() => {
-      this.activity = 'idle';
-      this.pump();
-      this.reaper.drain();
-    }, this.quietMs);
+    if (this.active === 0 && !this.waiting && this.phase === 'running') this.activity.quiet();
   }
 
   /** Give the container the job's memory and pids limits when they differ from what it has. */
@@ -436,7 +419,7 @@ export class SandboxPool {
     return laneToFill(this.lanes.values(), {
       minWarm: this.minWarm,
       maxWarm: this.maxWarm,
-      idle: this.idle,
+      idle: this.activity.idle,
       background,
       refill: this.phase === 'running',
       now: performance.now(),
