@@ -250,6 +250,8 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
         }
         case 'stderr':
         case 'error':
+        case 'session_opened':
+        case 'session_closed':
           fail(new Error(`client ${index} got ${JSON.stringify(frame)}`));
           return;
         default: {

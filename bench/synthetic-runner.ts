@@ -167,6 +167,10 @@ export class SyntheticRunner {
       case 'error':
         this.#fail(new Error(`the gateway reported ${frame.code}: ${frame.message}`));
         return;
+      case 'session_open':
+      case 'session_close':
+        this.#fail(new Error(`the benchmark opens no sessions, yet got ${frame.type}`));
+        return;
       default: {
         const never: never = frame;
         this.#fail(new Error(`unexpected frame ${JSON.stringify(never)}`));

@@ -8,16 +8,19 @@ import {
   type ClientToGateway,
   ClientToGatewayFrame,
   CodeexecError,
+  DEFAULT_SESSION_IDLE_MS,
   type GatewayToClient,
   type Logger,
   MAX_CLIENT_FRAME_BYTES,
   MAX_JOBS_PER_SOCKET,
+  MAX_SESSIONS_PER_SOCKET,
   parse,
   parseJson,
 } from '../shared/index.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { JobIntake } from './job-intake.js';
+import { checkLimits, type JobIntake } from './job-intake.js';
 import { toExecuteResponse } from './routes.js';
+import type { ClientSession, SessionBroker } from './session-broker.js';
 import type { SocketHandler, SocketLike, UpgradeInfo } from './transport/transport.js';
 
 interface ClientJob {
@@ -31,6 +34,8 @@ interface ClientJob {
 /** One client socket and its jobs. */
 class ClientConnection {
   readonly jobs = new Map<string, ClientJob>();
+  /** Open (or opening) sessions, by the client's id. */
+  readonly sessions = new Map<string, ClientSession>();
   closed = false;
   /** Who submits this socket's jobs: they count against that client's cap and are its own. */
   client: string | null = null;
@@ -68,6 +73,7 @@ class ClientConnection {
 export interface ClientSocketsOptions {
   dispatcher: Dispatcher;
   intake: JobIntake;
+  sessions: SessionBroker;
   log: Logger;
   /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
   authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
@@ -127,6 +133,11 @@ export class ClientSockets implements SocketHandler {
       if (job.interactive) this.#options.dispatcher.cancel(job.jobId);
     }
     connection.jobs.clear();
+    // A session's sandbox dies with the socket that opened it.
+    for (const session of connection.sessions.values()) {
+      this.#options.sessions.close(session, 'closed', 'The client socket closed');
+    }
+    connection.sessions.clear();
   }
 
   #handle(connection: ClientConnection, frame: ClientToGateway): void {
@@ -137,6 +148,15 @@ export class ClientSockets implements SocketHandler {
       case 'cancel':
         this.#options.dispatcher.cancel(this.#job(connection, frame.id).jobId);
         return;
+      case 'session_open':
+        this.#openSession(connection, frame);
+        return;
+      case 'session_close': {
+        const session = connection.sessions.get(frame.id);
+        if (!session) throw new CodeexecError('not_found', `no open session ${frame.id} on this socket`);
+        this.#options.sessions.close(session);
+        return;
+      }
       case 'stdin':
       case 'stdin_eof':
       case 'signal': {
@@ -155,15 +175,54 @@ export class ClientSockets implements SocketHandler {
     }
   }
 
-  #execute(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'execute' }>): void {
-    const { id, type: _type, interactive, ...request } = frame;
-    if (connection.jobs.has(id)) {
-      throw new CodeexecError('duplicate_id', `id ${id} is already used by an unfinished job on this socket`);
+  #openSession(
+    connection: ClientConnection,
+    frame: Extract<ClientToGateway, { type: 'session_open' }>,
+  ): void {
+    const { id } = frame;
+    checkUnusedId(connection, id);
+    if (connection.sessions.size >= MAX_SESSIONS_PER_SOCKET) {
+      throw new CodeexecError(
+        'too_many_sessions',
+        `at most ${MAX_SESSIONS_PER_SOCKET} open sessions per socket`,
+      );
     }
+    const lang = this.#options.intake.resolveLanguage(frame.lang);
+    checkLimits(frame.limits);
+    const idleMs = frame.idle_timeout_ms ?? DEFAULT_SESSION_IDLE_MS;
+    const session = this.#options.sessions.open(
+      { lang, limits: frame.limits ?? null, idleMs },
+      {
+        opened: (opened) => {
+          connection.send({
+            type: 'session_opened',
+            id,
+            session_id: opened.id,
+            runner: opened.runner?.name ?? '',
+            lang,
+            idle_timeout_ms: idleMs,
+          });
+        },
+        failed: (_session, error) => {
+          connection.sessions.delete(id);
+          connection.error(id, error);
+        },
+        ended: (_session, reason, message) => {
+          connection.sessions.delete(id);
+          connection.send({ type: 'session_closed', id, reason, message });
+        },
+      },
+    );
+    connection.sessions.set(id, session);
+  }
+
+  #execute(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'execute' }>): void {
+    const { id, type: _type, interactive, session: sessionName, ...request } = frame;
+    checkUnusedId(connection, id);
     if (connection.jobs.size >= MAX_JOBS_PER_SOCKET) {
       throw new CodeexecError('too_many_jobs', `at most ${MAX_JOBS_PER_SOCKET} unfinished jobs per socket`);
     }
-    const record = this.#options.intake.submit(request, interactive, connection.client);
+    const record = this.#submit(connection, sessionName, request, interactive);
     const job: ClientJob = { jobId: record.id, interactive, dropped: 0, unwatch: () => {} };
     connection.jobs.set(id, job);
     connection.send({ type: 'accepted', id, job_id: record.id });
@@ -181,10 +240,42 @@ export class ClientSockets implements SocketHandler {
     });
   }
 
+  #submit(
+    connection: ClientConnection,
+    sessionName: string | undefined,
+    request: Omit<Extract<ClientToGateway, { type: 'execute' }>, 'type' | 'id' | 'interactive' | 'session'>,
+    interactive: boolean,
+  ) {
+    const { intake, sessions } = this.#options;
+    if (sessionName === undefined) {
+      const { lang } = request;
+      if (lang === undefined) throw new CodeexecError('invalid_frame', 'lang is required outside a session');
+      return intake.submit({ ...request, lang }, interactive, connection.client);
+    }
+    const session = connection.sessions.get(sessionName);
+    if (!session) throw new CodeexecError('not_found', `no open session ${sessionName} on this socket`);
+    return sessions.execute(
+      session,
+      intake.sessionRequest(session.spec, request),
+      interactive,
+      connection.client,
+    );
+  }
+
   #job(connection: ClientConnection, id: string): ClientJob {
     const job = connection.jobs.get(id);
     if (!job) throw new CodeexecError('not_found', `no unfinished job ${id} on this socket`);
     return job;
+  }
+}
+
+/** Job and session ids share one namespace per socket, so an error frame's id names one thing. */
+function checkUnusedId(connection: ClientConnection, id: string): void {
+  if (connection.jobs.has(id) || connection.sessions.has(id)) {
+    throw new CodeexecError(
+      'duplicate_id',
+      `id ${id} is already used by an unfinished job or open session on this socket`,
+    );
   }
 }
 

@@ -9,8 +9,10 @@ import {
   type OfferedJob,
   type RunResult,
   type Signal,
+  type StageResult,
 } from '../shared/index.js';
 import type { Admission } from './admission.js';
+import { JobQueue } from './job-queue.js';
 import type { JobStore } from './job-store.js';
 import { newJob } from './new-job.js';
 import type { RunnerSession } from './runner-session.js';
@@ -58,9 +60,11 @@ export type ControlFrame =
 /** How much input may wait for a job that has not started yet. */
 const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
 
-/** Someone following a job live: its start (accepted by a runner), its output, its end. */
+/** Someone following a job live: its start (accepted by a runner), its stages, its output, its end. */
 export interface Watcher {
   start?: (job: JobRecord) => void;
+  /** A compiled language's run stage begins: output from here on is the program's. */
+  stage?: (stage: 'compile' | 'run', compile?: StageResult) => void;
   output?: (event: OutputEvent) => void;
   end: (job: JobRecord) => void;
 }
@@ -69,8 +73,7 @@ export class Dispatcher {
   readonly #options: DispatcherOptions;
   readonly #runners = new Set<RunnerSession>();
   /** Job ids waiting for a runner, in order. */
-  readonly #queue: string[] = [];
-  readonly #queueTimers = new Map<string, NodeJS.Timeout>();
+  readonly #queue: JobQueue;
   readonly #offerTimers = new Map<string, NodeJS.Timeout>();
   /** Runners that refused a job, so it is not offered to them again. */
   readonly #refusedBy = new Map<string, Set<RunnerSession>>();
@@ -79,9 +82,12 @@ export class Dispatcher {
   readonly #leases = new Map<string, NodeJS.Timeout>();
   /** Interactive input that arrived before a runner accepted the job: sent on accept. */
   readonly #pendingControl = new Map<string, { frames: ControlFrame[]; bytes: number }>();
+  /** Runs before queued jobs are offered: client sessions waiting for a slot go first. */
+  #beforePump: () => void = () => {};
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+    this.#queue = new JobQueue(options.queueTimeoutMs, (id) => this.#queueTimeout(id));
   }
 
   get #store(): JobStore {
@@ -94,8 +100,14 @@ export class Dispatcher {
    */
   recover(): void {
     for (const job of this.#store.unfinished()) {
-      if (job.status === 'running') this.#startLease(job.id);
-      else this.#enqueue(job.id);
+      if (job.session_id !== null) {
+        // Its session's sandbox ended with the client socket that held it.
+        this.#finish(job.id, 'failed', {
+          error: { code: 'session_closed', message: 'The gateway restarted; the session it ran in is gone' },
+          finished_at: new Date().toISOString(),
+        });
+      } else if (job.status === 'running') this.#startLease(job.id);
+      else this.#queue.add(job.id);
     }
     this.#pump();
   }
@@ -108,18 +120,86 @@ export class Dispatcher {
     this.#options.admission.check(client);
     const job = newJob(request, { lang, interactive, client });
     this.#store.insert(job);
-    if (!this.#options.durableBeforeOffer) {
-      this.#enqueue(job.id);
-      this.#pump();
-      return job;
-    }
-    void this.#store.flush().then(() => {
-      // It may have been cancelled while the write was under way.
-      if (this.#store.get(job.id)?.status !== 'queued') return;
-      this.#enqueue(job.id);
+    this.#whenDurable(job.id, () => {
+      this.#queue.add(job.id);
       this.#pump();
     });
     return job;
+  }
+
+  /**
+   * Stores an execution of a client session as queued, under the same checks as submit. It is
+   * not queued for any runner: runInSession offers it when its session's turn comes.
+   */
+  submitToSession(
+    request: AsyncRequest,
+    lang: string,
+    interactive: boolean,
+    client: string | null,
+    sessionId: string,
+  ): JobRecord {
+    this.#options.admission.check(client);
+    const job = newJob(request, { lang, interactive, client, sessionId });
+    this.#store.insert(job);
+    return job;
+  }
+
+  /** Offers a session's execution to the runner that holds the session's sandbox. */
+  runInSession(runner: RunnerSession, id: string): void {
+    this.#whenDurable(id, () => {
+      if (!this.#runners.has(runner)) {
+        this.#finish(id, 'failed', {
+          error: { code: 'runner_lost', message: "The session's runner went away" },
+          finished_at: new Date().toISOString(),
+        });
+        return;
+      }
+      this.#offer(runner, this.#store.get(id)!);
+    });
+  }
+
+  /** Ends a job that no runner has yet (a session's waiting execution whose session ended). */
+  failQueued(id: string, error: { code: string; message: string }): void {
+    if (this.#store.get(id)?.status !== 'queued' || this.#offeredElsewhere(id)) return;
+    this.#finish(id, 'failed', { error, finished_at: new Date().toISOString() });
+  }
+
+  /** Calls `then` once the job is on disk (at once without durableBeforeOffer), if still queued. */
+  #whenDurable(id: string, then: () => void): void {
+    if (!this.#options.durableBeforeOffer) {
+      then();
+      return;
+    }
+    void this.#store.flush().then(() => {
+      // It may have been cancelled while the write was under way.
+      if (this.#store.get(id)?.status === 'queued') then();
+    });
+  }
+
+  /** `place` runs on every scheduling pass, before queued jobs are offered (session placement). */
+  setBeforePump(place: () => void): void {
+    this.#beforePump = place;
+  }
+
+  /** Offers what can be offered now (a session ended and freed a slot, say). */
+  pump(): void {
+    this.#pump();
+  }
+
+  /** The least-loaded ready runner with a free slot, the language and the labels; none: undefined. */
+  pickRunner(
+    lang: string,
+    labels: readonly string[] = [],
+    refused?: Set<RunnerSession>,
+  ): RunnerSession | undefined {
+    let best: RunnerSession | undefined;
+    for (const runner of this.#runners) {
+      if (runner.state !== 'ready' || runner.freeSlots <= 0 || !runner.offers(lang)) continue;
+      if (refused?.has(runner)) continue;
+      if (!labels.every((label) => runner.labels.includes(label))) continue;
+      if (!best || runner.load / runner.slots < best.load / best.slots) best = runner;
+    }
+    return best;
   }
 
   /** Resolves with the job once it is done, failed or cancelled. */
@@ -183,15 +263,27 @@ export class Dispatcher {
     this.#runners.delete(runner);
     for (const id of runner.offered) {
       this.#clearOfferTimer(id);
-      this.#enqueue(id, true);
+      if (runner.sessionJobs.has(id)) this.#sessionLost(id);
+      else this.#queue.add(id, true);
     }
     runner.offered.clear();
     for (const id of runner.running) {
-      if (final) this.#requeueLost(id, runner.name);
+      // A session's sandbox does not outlive its runner's socket: nothing to wait for.
+      if (runner.sessionJobs.has(id)) this.#sessionLost(id);
+      else if (final) this.#requeueLost(id, runner.name);
       else this.#startLease(id);
     }
     runner.running.clear();
+    runner.sessionJobs.clear();
+    runner.sessions.clear();
     this.#pump();
+  }
+
+  #sessionLost(id: string): void {
+    this.#finish(id, 'failed', {
+      error: { code: 'runner_lost', message: "The runner holding the job's session went away" },
+      finished_at: new Date().toISOString(),
+    });
   }
 
   accepted(runner: RunnerSession, id: string): void {
@@ -210,10 +302,7 @@ export class Dispatcher {
   /** A queued job becomes `running` on this runner: one more attempt. */
   #adopt(runner: RunnerSession, id: string): void {
     const job = this.#store.get(id)!;
-    clearTimeout(this.#queueTimers.get(id));
-    this.#queueTimers.delete(id);
-    const index = this.#queue.indexOf(id);
-    if (index !== -1) this.#queue.splice(index, 1);
+    this.#queue.drop(id);
     runner.running.add(id);
     const now = new Date();
     const started = this.#store.transition(id, 'running', {
@@ -236,8 +325,17 @@ export class Dispatcher {
     if (!runner.offered.delete(id)) return;
     this.#clearOfferTimer(id);
     this.#options.log('info', 'runner rejected a job', { runner: runner.name, job: id, reason });
+    if (runner.sessionJobs.delete(id)) {
+      // Only that runner holds the session's sandbox: there is nobody else to ask.
+      this.#finish(id, 'failed', {
+        error: { code: 'runner_rejected', message: `The session's runner rejected the execution: ${reason}` },
+        finished_at: new Date().toISOString(),
+      });
+      this.#pump();
+      return;
+    }
     this.#refuse(id, runner);
-    this.#enqueue(id, true);
+    this.#queue.add(id, true);
     this.#pump();
   }
 
@@ -246,12 +344,18 @@ export class Dispatcher {
     for (const watcher of this.#watchers.get(id) ?? []) watcher.output?.(event);
   }
 
+  stage(runner: RunnerSession, id: string, stage: 'compile' | 'run', compile?: StageResult): void {
+    if (!runner.running.has(id)) return;
+    for (const watcher of this.#watchers.get(id) ?? []) watcher.stage?.(stage, compile);
+  }
+
   done(
     runner: RunnerSession,
     id: string,
     result?: RunResult,
     error?: { code: string; message: string },
   ): void {
+    runner.sessionJobs.delete(id);
     if (!runner.running.delete(id)) {
       this.#options.log('warn', 'result for a job the runner does not hold', {
         runner: runner.name,
@@ -322,8 +426,7 @@ export class Dispatcher {
     const job = this.#store.get(id);
     if (!job) throw new CodeexecError('not_found', `No job ${id}`);
     if (job.status === 'queued') {
-      const index = this.#queue.indexOf(id);
-      if (index !== -1) this.#queue.splice(index, 1);
+      this.#queue.drop(id);
       for (const runner of this.#runners) {
         if (runner.offered.has(id)) runner.send({ type: 'cancel', job_id: id });
       }
@@ -341,7 +444,8 @@ export class Dispatcher {
   }
 
   close(): void {
-    for (const timers of [this.#queueTimers, this.#offerTimers, this.#leases]) {
+    this.#queue.close();
+    for (const timers of [this.#offerTimers, this.#leases]) {
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
     }
@@ -363,30 +467,16 @@ export class Dispatcher {
     this.#leases.delete(id);
   }
 
-  #enqueue(id: string, front = false): void {
-    if (front) this.#queue.unshift(id);
-    else this.#queue.push(id);
-    if (!this.#queueTimers.has(id)) this.#enqueueTimer(id);
-  }
-
-  #enqueueTimer(id: string): void {
-    const timer = setTimeout(() => this.#queueTimeout(id), this.#options.queueTimeoutMs);
-    timer.unref();
-    this.#queueTimers.set(id, timer);
-  }
-
   #queueTimeout(id: string): void {
-    this.#queueTimers.delete(id);
-    const index = this.#queue.indexOf(id);
-    if (index === -1) return; // offered or running by now
+    if (!this.#queue.has(id)) return; // offered or running by now
     const job = this.#store.get(id);
     if (!job) return;
     if (this.#couldRun(job)) {
       // A backlog is not an outage: runners that can take it are busy, so it keeps its place.
-      this.#enqueueTimer(id);
+      this.#queue.rearm(id);
       return;
     }
-    this.#queue.splice(index, 1);
+    this.#queue.drop(id);
     this.#finish(id, 'failed', {
       error: this.#whyNotRun(job),
       finished_at: new Date().toISOString(),
@@ -424,33 +514,18 @@ export class Dispatcher {
 
   /** Offers queued jobs to runners, in queue order, while any runner can take them. */
   #pump(): void {
-    for (let i = 0; i < this.#queue.length; ) {
-      const id = this.#queue[i]!;
+    this.#beforePump();
+    for (const id of this.#queue.ids()) {
       const job = this.#store.get(id);
       if (job?.status !== 'queued') {
-        this.#queue.splice(i, 1);
+        this.#queue.take(id);
         continue;
       }
-      const runner = this.#pickRunner(job);
-      if (!runner) {
-        i++;
-        continue;
-      }
-      this.#queue.splice(i, 1);
+      const runner = this.pickRunner(job.lang, job.labels, this.#refusedBy.get(job.id));
+      if (!runner) continue;
+      this.#queue.take(id);
       this.#offer(runner, job);
     }
-  }
-
-  #pickRunner(job: JobRecord): RunnerSession | undefined {
-    const refused = this.#refusedBy.get(job.id);
-    let best: RunnerSession | undefined;
-    for (const runner of this.#runners) {
-      if (runner.state !== 'ready' || runner.freeSlots <= 0 || !runner.offers(job.lang)) continue;
-      if (refused?.has(runner)) continue;
-      if (!job.labels.every((label) => runner.labels.includes(label))) continue;
-      if (!best || runner.load / runner.slots < best.load / best.slots) best = runner;
-    }
-    return best;
   }
 
   #offer(runner: RunnerSession, job: JobRecord): void {
@@ -464,8 +539,10 @@ export class Dispatcher {
       limits: job.limits,
       compile_limits: job.compile_limits,
       interactive: job.interactive,
+      session_id: job.session_id,
     };
     runner.offered.add(job.id);
+    if (job.session_id !== null) runner.sessionJobs.add(job.id);
     const timer = setTimeout(() => {
       this.#options.log('warn', 'runner did not answer an offer in time', {
         runner: runner.name,
@@ -486,9 +563,9 @@ export class Dispatcher {
     if (job?.status !== 'running') return;
     this.#options.log('warn', 'runner lost while running a job', { runner: runnerName, job: id });
     // An interactive job's input went to the lost runner and cannot be replayed: no retry.
-    if (job.attempt < this.#options.maxAttempts && !job.interactive) {
+    if (job.attempt < this.#options.maxAttempts && !job.interactive && job.session_id === null) {
       this.#store.transition(id, 'queued', { runner_id: null, started_at: null });
-      this.#enqueue(id, true);
+      this.#queue.add(id, true);
       return;
     }
     this.#finish(id, 'failed', {
@@ -510,8 +587,7 @@ export class Dispatcher {
 
   #finish(id: string, to: 'done' | 'failed' | 'cancelled', patch: Partial<JobRecord>): JobRecord {
     const job = this.#store.transition(id, to, patch);
-    clearTimeout(this.#queueTimers.get(id));
-    this.#queueTimers.delete(id);
+    this.#queue.drop(id);
     this.#refusedBy.delete(id);
     this.#pendingControl.delete(id);
     const watchers = this.#watchers.get(id);

@@ -14,6 +14,7 @@ import { Retention } from './retention.js';
 import { errorResponse, json } from './router.js';
 import { createRoutes } from './routes.js';
 import { RunnerHub } from './runner-hub.js';
+import { SessionBroker } from './session-broker.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
@@ -77,6 +78,9 @@ export const GATEWAY_DEFAULTS = {
   callbackTimeoutMs: 10_000,
 } as const;
 
+/** How long a runner may take to make a session's sandbox (a cold container under load). */
+const SESSION_OPEN_TIMEOUT_MS = 60_000;
+
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}){3})$/i;
 
 export function isLoopback(host: string): boolean {
@@ -106,6 +110,7 @@ export class Gateway {
   readonly #transport: ServerTransport;
   readonly #hub: RunnerHub;
   readonly #dispatcher: Dispatcher;
+  readonly #sessions: SessionBroker;
   #closed = false;
 
   private constructor(
@@ -115,6 +120,7 @@ export class Gateway {
     transport: ServerTransport,
     hub: RunnerHub,
     dispatcher: Dispatcher,
+    sessions: SessionBroker,
     callbacks: CallbackSender,
     retention: Retention,
   ) {
@@ -126,6 +132,7 @@ export class Gateway {
     this.#transport = transport;
     this.#hub = hub;
     this.#dispatcher = dispatcher;
+    this.#sessions = sessions;
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -186,8 +193,15 @@ export class Gateway {
       durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
       onFinish: (job) => callbacks.deliver(job),
     });
+    const sessions = new SessionBroker({
+      dispatcher,
+      log,
+      placeTimeoutMs: options.queueTimeoutMs ?? 30_000,
+      openTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
+    });
     const hub = new RunnerHub({
       dispatcher,
+      sessions,
       log,
       tokens: options.runnerTokens,
       heartbeatMs,
@@ -214,6 +228,7 @@ export class Gateway {
         '/execute/ws': new ClientSockets({
           dispatcher,
           intake,
+          sessions,
           log,
           authorize: (upgrade, address) => auth.identify(upgrade.headers, address),
         }),
@@ -244,7 +259,7 @@ export class Gateway {
       data: store.file,
       api_keys: auth.enabled,
     });
-    return new Gateway(host, port, store, transport, hub, dispatcher, callbacks, retention);
+    return new Gateway(host, port, store, transport, hub, dispatcher, sessions, callbacks, retention);
   }
 
   get url(): string {
@@ -260,6 +275,7 @@ export class Gateway {
     // Pending callbacks stay pending in the store: the next start resumes them.
     await this.callbacks.close();
     this.#dispatcher.close();
+    this.#sessions.shutdown();
     await this.store.flush();
   }
 }

@@ -43,10 +43,40 @@ export class JobIntake {
     checkLimits(request.compile_limits);
     return this.#dispatcher.submit(request, lang, interactive, client);
   }
+
+  /**
+   * The request of an execution in a session, checked: its language (optional) must be the
+   * session's, its limits default to the session's field by field, and it cannot change the
+   * sandbox's memory_bytes or pids (those are the session's, fixed when it opened).
+   */
+  sessionRequest(
+    session: { lang: string; limits: LimitsInput | null },
+    request: Omit<AsyncRequest, 'lang'> & { lang?: string | undefined },
+  ): AsyncRequest {
+    if (request.lang !== undefined && this.resolveLanguage(request.lang) !== session.lang) {
+      throw new CodeexecError(
+        'invalid_request',
+        `The session runs ${session.lang}; an execution in it cannot be ${request.lang}`,
+      );
+    }
+    for (const key of ['memory_bytes', 'pids'] as const) {
+      const asked = request.limits?.[key];
+      if (asked !== undefined && asked !== session.limits?.[key]) {
+        throw new CodeexecError(
+          'invalid_request',
+          `limits.${key} is the session's sandbox's (set it in session_open), not an execution's`,
+        );
+      }
+    }
+    const limits = { ...session.limits, ...request.limits };
+    checkLimits(limits);
+    checkLimits(request.compile_limits);
+    return { ...request, lang: session.lang, limits };
+  }
 }
 
 /** Requests above the maximums are refused here; the runner clamps again with its own caps. */
-function checkLimits(limits: LimitsInput | undefined): void {
+export function checkLimits(limits: LimitsInput | undefined): void {
   const { tooHigh } = resolveLimits(limits);
   if (tooHigh.length === 0) return;
   const detail = tooHigh.map((key) => `${key} (max ${MAX_LIMITS[key]})`).join(', ');

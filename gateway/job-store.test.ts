@@ -38,6 +38,7 @@ function job(id: string): JobRecord {
     client: null,
     interactive: false,
     output_capped: false,
+    session_id: null,
     runner_id: null,
     attempt: 0,
     created_at: new Date().toISOString(),

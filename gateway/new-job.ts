@@ -8,9 +8,14 @@ export interface NewJobOptions {
   interactive: boolean;
   /** Who submitted it (see ClientAuth), or null when nobody is tracked. */
   client: string | null;
+  /** The session it runs in (its sandbox, after its earlier executions), or null. */
+  sessionId?: string | null;
 }
 
-export function newJob(request: AsyncRequest, { lang, interactive, client }: NewJobOptions): JobRecord {
+export function newJob(
+  request: AsyncRequest,
+  { lang, interactive, client, sessionId = null }: NewJobOptions,
+): JobRecord {
   return {
     id: randomUUID(),
     task_id: request.task_id ?? null,
@@ -37,6 +42,7 @@ export function newJob(request: AsyncRequest, { lang, interactive, client }: New
     callback: request.callback_url
       ? { state: 'pending', attempts: 0, last_error: null, delivered_at: null }
       : null,
+    session_id: sessionId,
     client,
     runner_id: null,
     attempt: 0,

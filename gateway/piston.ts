@@ -338,21 +338,33 @@ export class PistonSockets implements SocketHandler {
     connection.jobId = job.id;
     connection.send({ type: 'runtime', language: runtime.name, version: runtime.version });
     const compiled = findLanguage(runtime.name)?.compile !== undefined;
+    // Piston's order for a compiled language: stage compile, its data, its exit, stage run, the
+    // program's data, its exit. The runner's `stage` frame marks the run stage's start, with the
+    // compile stage's result; without it (the compile failed) the compile stage ends at the end.
+    let compileReported = false;
+    const reportCompile = (compile: StageResult) => {
+      compileReported = true;
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (compile[stream] !== '') connection.send({ type: 'data', stream, data: compile[stream] });
+      }
+      connection.send({ type: 'exit', stage: 'compile', code: compile.exit_code, signal: compile.signal });
+    };
     connection.unwatch = dispatcher.watch(job.id, {
       start: () => connection.send({ type: 'stage', stage: compiled ? 'compile' : 'run' }),
+      stage: (stage, compile) => {
+        if (stage !== 'run' || !compiled || compileReported) return;
+        if (compile) reportCompile(compile);
+        else compileReported = true;
+        connection.send({ type: 'stage', stage: 'run' });
+      },
       output: (event) => connection.send({ type: 'data', stream: event.stream, data: event.data }),
       end: (ended) => {
         if (ended.status === 'failed') {
           connection.fail(ended.error?.message ?? 'the job could not be run');
           return;
         }
-        if (ended.compile) {
-          connection.send({
-            type: 'exit',
-            stage: 'compile',
-            code: ended.compile.exit_code,
-            signal: ended.compile.signal,
-          });
+        if (ended.compile && !compileReported) {
+          reportCompile(ended.compile);
           if (ended.reason !== 'compile_failed') connection.send({ type: 'stage', stage: 'run' });
         }
         if (ended.reason !== 'compile_failed') {

@@ -210,6 +210,7 @@ export function toStatus(job: JobRecord): JobStatus {
     status: job.status,
     attempt: job.attempt,
     runner_id: job.runner_id,
+    session_id: job.session_id,
     created_at: job.created_at,
     started_at: job.started_at,
     finished_at: job.finished_at,

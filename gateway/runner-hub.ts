@@ -18,10 +18,13 @@ import {
 } from '../shared/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import { RunnerSession } from './runner-session.js';
+import type { SessionBroker } from './session-broker.js';
 import type { SocketHandler, SocketLike } from './transport/transport.js';
 
 export interface RunnerHubOptions {
   dispatcher: Dispatcher;
+  /** Client sessions whose sandboxes runners hold. */
+  sessions: SessionBroker;
   log: Logger;
   /** Tokens a runner may enroll with. */
   tokens: readonly string[];
@@ -119,6 +122,15 @@ export class RunnerHub implements SocketHandler {
       case 'output':
         dispatcher.output(session, frame.job_id, frame);
         return;
+      case 'stage':
+        dispatcher.stage(session, frame.job_id, frame.stage, frame.compile);
+        return;
+      case 'session_opened':
+        this.#options.sessions.runnerOpened(session, frame.session_id);
+        return;
+      case 'session_ended':
+        this.#options.sessions.runnerEnded(session, frame.session_id, frame.code, frame.message);
+        return;
       case 'done':
         dispatcher.done(session, frame.job_id, frame.result, frame.error);
         return;
@@ -153,6 +165,7 @@ export class RunnerHub implements SocketHandler {
       const final = code === CLOSE_CODES.normal;
       this.#options.log('info', 'runner disconnected', { runner: session.name, code, reason, final });
       this.#options.dispatcher.runnerGone(session, final);
+      this.#options.sessions.runnerGone(session);
     }
   }
 

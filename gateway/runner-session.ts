@@ -22,6 +22,10 @@ export class RunnerSession {
   /** Jobs offered and not yet answered, and jobs accepted: both take a slot. */
   readonly offered = new Set<string>();
   readonly running = new Set<string>();
+  /** Client sessions whose sandbox it holds: each takes a slot for its whole life. */
+  readonly sessions = new Set<string>();
+  /** Offered or running jobs that run in one of those sessions: they take no slot of their own. */
+  readonly sessionJobs = new Set<string>();
   lastSeen = Date.now();
   readonly socket: SocketLike;
 
@@ -46,7 +50,7 @@ export class RunnerSession {
   }
 
   get load(): number {
-    return this.offered.size + this.running.size;
+    return this.offered.size + this.running.size - this.sessionJobs.size + this.sessions.size;
   }
 
   get freeSlots(): number {

@@ -2,7 +2,8 @@
 // first exec's stdin, an optional compile stage under its own limits, the run stage with the job's
 // limits and live output, then the files it left in /workspace/out (in the same exec).
 // Interpreted languages cost one exec; compiled ones two (files+compile, then run).
-import type { FileInput, RunResult } from '../shared/job.js';
+import { CodeexecError } from '../shared/errors.js';
+import type { FileInput, RunResult, StageResult } from '../shared/job.js';
 import { expandArgv, type LanguageSpec } from '../shared/languages.js';
 import {
   DEFAULT_COMPILE_LIMITS,
@@ -16,9 +17,17 @@ import type { JobControl } from './job-control.js';
 import { jobFiles } from './job-files.js';
 import { runStage, type StageContext, type StagePlan, type StageRun } from './run-stage.js';
 import { newFileCollection, stageArgv, stageUlimits } from './stage-command.js';
+import type { OutputChunk } from './stage-output.js';
 import { packFiles } from './tar.js';
 
 export type { OutputChunk } from './stage-output.js';
+
+/** Where a running job's live output and stage changes go, and what cancels it. */
+export interface JobIo {
+  onOutput: (chunk: OutputChunk) => void;
+  onStage?: JobContext['onStage'];
+  signal?: AbortSignal;
+}
 
 /** A job as the runner receives it (the offer's job). */
 export interface JobSpec {
@@ -49,6 +58,12 @@ export interface JobContext extends StageContext {
   maxLimits: Limits;
   /** The compile stage's wall time when the job sets none; default DEFAULT_COMPILE_LIMITS'. */
   compileWallMs?: number;
+  /**
+   * Compiled languages: the compile stage succeeded (here is its result) and the run stage's exec
+   * starts now. Called before any of the run stage's output (compile output is never live), so a
+   * listener can tell the two apart.
+   */
+  onStage?: (stage: 'run', compile: StageResult) => void;
 }
 
 export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResult> {
@@ -100,6 +115,7 @@ export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResu
   if ((await fitContainer(ctx, compileLimits, ctx.limits)) === 'memory_in_use') {
     return { ...memoryInUse(ctx.limits), compile };
   }
+  ctx.onStage?.('run', compile);
   return { ...runResult(await runStage(ctx, runPlan(0, stdin))), compile };
 }
 
@@ -153,4 +169,10 @@ export function cancelledBeforeStart(): RunResult {
     wall_ms: 0,
     truncated: false,
   };
+}
+
+/** An error of the sandbox (not of the job's code) as the CodeexecError a caller may see. */
+export function sandboxFailure(err: unknown, message: string): CodeexecError {
+  if (err instanceof CodeexecError) return err;
+  return new CodeexecError('sandbox_failed', `${message}: ${(err as Error)?.message ?? String(err)}`);
 }

@@ -1,4 +1,5 @@
-// One pooled sandbox container and its lifecycle. A container serves exactly one job:
+// One pooled sandbox container and its lifecycle. A container serves exactly one job, or one
+// session's executions (pool-session.ts), and never anyone else's:
 // creating → warm → leased → spent → destroying → gone (or creating → leased when a job is waiting
 // for it; warm → destroying when it dies unused). `spent` waits for its removal, never for a job.
 import type { ExecRequest, PreparedExec, SandboxDriver } from './docker-sandbox.js';
@@ -26,6 +27,8 @@ export class PooledContainer {
   pids: number;
   /** The pool was closed while a job held it: that job's result is not the program's doing. */
   closedUnderJob = false;
+  /** Set by the session that holds it: told when the container died or the pool is closing. */
+  onLost: ((why: string) => void) | null = null;
 
   constructor(language: string, limits: { memoryBytes: number; pids: number }) {
     this.language = language;

@@ -1,5 +1,6 @@
 // One stage (compile or run) as one docker exec: its wall-time timer, output caps and cancel (each
-// kills the whole container), its live output, the files it left (run stage), and how it ended.
+// stops the sandbox: by default the whole container), its live output, the files it left (run
+// stage), and how it ended.
 import type { OutputFile, StageResult } from '../shared/job.js';
 import type { Limits } from '../shared/limits.js';
 import type { SandboxDriver } from './docker-sandbox.js';
@@ -17,6 +18,37 @@ export interface StageContext {
   cpus: number;
   onOutput: (chunk: OutputChunk) => void;
   signal?: AbortSignal;
+  /** How the stage stops its sandbox and tells an OOM kill; default wholeContainer(). */
+  sandbox?: StageSandbox;
+}
+
+/**
+ * What a stage does to its sandbox when the runner ends it (wall time, output cap, cancel), and how
+ * it tells an OOM kill from other SIGKILLs. A pooled job's container is thrown away after the job,
+ * so the default kills all of it; a session keeps its container (and files) and kills only the
+ * processes in it (pool-session.ts).
+ */
+export interface StageSandbox {
+  /** Make every process of the stage end, so its exec's stream ends. Rejects if it could not. */
+  stop(): Promise<void>;
+  /** The stage's exec ended with SIGKILL and the runner did not kill it: was it the OOM killer? */
+  oomKilled(): Promise<boolean>;
+}
+
+/**
+ * The whole container: killed on a runner's kill. Docker sets State.OOMKilled only once the
+ * container has stopped (verified on 20.10/cgroup v1: false while it runs, true after the kill), so
+ * telling an OOM kill stops it too: the container is being thrown away anyway.
+ */
+export function wholeContainer(ctx: Pick<StageContext, 'docker' | 'containerId'>): StageSandbox {
+  return {
+    stop: () => ctx.docker.kill(ctx.containerId),
+    oomKilled: async () => {
+      await ctx.docker.kill(ctx.containerId);
+      await ctx.docker.waitStopped(ctx.containerId);
+      return (await ctx.docker.inspect(ctx.containerId)).oomKilled;
+    },
+  };
 }
 
 export interface StagePlan {
@@ -40,7 +72,7 @@ export interface StageRun {
   files?: OutputFile[];
 }
 
-/** After killing the container, how long to wait for docker to end the exec's stream. */
+/** After stopping the sandbox, how long to wait for docker to end the exec's stream. */
 const KILL_GRACE_MS = 3000;
 
 export async function runStage(ctx: StageContext, plan: StagePlan): Promise<StageRun> {
@@ -57,6 +89,7 @@ export async function runStage(ctx: StageContext, plan: StagePlan): Promise<Stag
       (data) => collector.push(data),
     );
   }
+  const sandbox = ctx.sandbox ?? wholeContainer(ctx);
   const abandon = new AbortController();
   // Set from callbacks (timer, output, abort): typed wide so the checks after the exec stay honest.
   let killedBy = null as RunnerKill | null;
@@ -64,11 +97,11 @@ export async function runStage(ctx: StageContext, plan: StagePlan): Promise<Stag
   let graceTimer: NodeJS.Timeout | undefined;
   let startedAt: number | null = null;
 
-  // Wall time, output cap and cancel all kill the whole container: every process in it stops.
+  // Wall time, output cap and cancel all stop the sandbox: every process of the stage ends.
   const kill = (why: RunnerKill) => {
     if (killedBy !== null) return;
     killedBy = why;
-    ctx.docker.kill(ctx.containerId).catch(() => abandon.abort());
+    sandbox.stop().catch(() => abandon.abort());
     graceTimer = setTimeout(() => abandon.abort(), KILL_GRACE_MS);
   };
   const onCancel = () => kill('cancelled');
@@ -121,15 +154,8 @@ export async function runStage(ctx: StageContext, plan: StagePlan): Promise<Stag
     files !== null && trailer?.seen === true && killedBy === null ? await files.finish() : undefined;
 
   // 137 is SIGKILL: from the OOM killer, the CPU hard limit, or the program itself. Only the
-  // container's state tells OOM apart, and docker sets State.OOMKilled once the container has
-  // stopped (verified on 20.10/cgroup v1: false while it runs, true after the kill). The
-  // container is being thrown away anyway, so stopping it here costs the job nothing else.
-  let oomKilled = false;
-  if (killedBy === null && exitCode === EXIT_SIGKILL) {
-    await ctx.docker.kill(ctx.containerId);
-    await ctx.docker.waitStopped(ctx.containerId);
-    oomKilled = (await ctx.docker.inspect(ctx.containerId)).oomKilled;
-  }
+  // sandbox tells OOM apart (see StageSandbox).
+  const oomKilled = killedBy === null && exitCode === EXIT_SIGKILL && (await sandbox.oomKilled());
 
   const end = decideEnd({
     killedBy,

@@ -17,6 +17,7 @@ import {
 import { fitResult } from './fit-result.js';
 import { GatewayConnection } from './gateway-connection.js';
 import { JobControl } from './job-control.js';
+import { RunnerSessions, type SessionEnd } from './runner-sessions.js';
 import { SandboxPool } from './sandbox-pool.js';
 
 export const RUNNER_VERSION = '0.1.0';
@@ -43,6 +44,10 @@ interface HeldJob {
   seq: number;
   /** Signals for the program, and its live stdin when the job is interactive. */
   control: JobControl;
+  /** The session it runs in (it takes no slot of its own), or null for a pooled job. */
+  session: string | null;
+  /** The gateway socket it was accepted on (see #socketEpoch). */
+  epoch: number;
 }
 
 type DoneFrame = Extract<RunnerToGateway, { type: 'done' }>;
@@ -73,6 +78,12 @@ export class Runner extends EventEmitter {
   readonly #connection: GatewayConnection;
   #languages: RunnerLanguage[] = [];
   readonly #held = new Map<string, HeldJob>();
+  readonly #sessions: RunnerSessions;
+  /**
+   * Counts gateway sockets. A session's execution belongs to the socket it was accepted on: it is
+   * never held across a reconnect, and its done is not sent on a later socket.
+   */
+  #socketEpoch = 0;
   /** Results that finished while the gateway was unreachable, by job: sent after the next welcome. */
   readonly #outbox = new Map<string, DoneFrame>();
   #state: RunnerState = 'starting';
@@ -106,8 +117,8 @@ export class Runner extends EventEmitter {
         slots: this.slots,
         labels: this.#options.labels ?? [],
         // Finished-but-unreported jobs count as held: their results follow the welcome, and the
-        // gateway must not run them again meanwhile.
-        held: [...this.#held.keys(), ...this.#outbox.keys()],
+        // gateway must not run them again meanwhile. A session's executions never are.
+        held: [...this.#pooledJobs(), ...this.#outbox.keys()],
         draining: this.#state === 'draining',
       }),
     });
@@ -119,10 +130,22 @@ export class Runner extends EventEmitter {
       this.emit('ready');
       this.#drainStep();
     });
+    this.#sessions = new RunnerSessions({
+      pool: this.#pool,
+      send: (frame) => this.#connection.send(frame),
+      log: this.#log,
+      onRemoved: () => this.#drainStep(),
+    });
     this.#connection.on('frame', (frame: GatewayToRunner) => this.#onFrame(frame));
-    this.#connection.on('heartbeat', () =>
-      this.#connection.send({ type: 'heartbeat', jobs: [...this.#held.keys()] }),
-    );
+    this.#connection.on('heartbeat', () => {
+      const jobs = [...this.#held].filter(([, job]) => this.#reportable(job)).map(([id]) => id);
+      this.#connection.send({ type: 'heartbeat', jobs });
+    });
+    // A session cannot outlive its socket: the gateway ends its side, so the runner ends its own.
+    this.#connection.on('disconnected', () => {
+      this.#socketEpoch++;
+      this.#sessions.endAll();
+    });
     this.#connection.on('fatal', (err: Error) => {
       this.#log('error', err.message);
       this.emit('fatal', err);
@@ -188,16 +211,22 @@ export class Runner extends EventEmitter {
     if (this.#moveTo('draining')) {
       this.#log('info', 'draining: finishing held jobs, taking no new ones', { held: this.#held.size });
       this.#connection.send({ type: 'drain' });
+      this.#sessions.drain();
       this.#drained = new Promise((resolve) => this.once('stopped', resolve));
       this.#drainStep();
     }
     return this.#drained ?? this.close();
   }
 
-  /** Cancels held jobs, disconnects (the gateway re-queues them), removes every container. Idempotent. */
+  /**
+   * Cancels held jobs, ends every session (silently: the socket closes too), disconnects (the
+   * gateway re-queues the jobs), removes every container. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#moveTo('stopping');
+      this.#socketEpoch++;
+      this.#sessions.endAll();
       for (const job of this.#held.values()) job.abort.abort();
       this.#connection.close();
       await this.#pool.close();
@@ -213,9 +242,25 @@ export class Runner extends EventEmitter {
     return true;
   }
 
+  /** Whether the current socket may hear of this job: a session's execution only on its own. */
+  #reportable(job: HeldJob): boolean {
+    return job.session === null || job.epoch === this.#socketEpoch;
+  }
+
+  /** Jobs that hold a slot each: every held job but a session's executions. */
+  #pooledJobs(): string[] {
+    return [...this.#held].filter(([, job]) => job.session === null).map(([id]) => id);
+  }
+
+  /** Slots in use: pooled jobs, and one per session for its whole life. */
+  get #slotsUsed(): number {
+    return this.#pooledJobs().length + this.#sessions.slots;
+  }
+
   /** A draining runner stops once it holds nothing and every result has been handed over. */
   #drainStep(): void {
     if (this.#state !== 'draining' || this.#held.size > 0 || this.#outbox.size > 0) return;
+    if (this.#sessions.size > 0) return;
     this.#log('info', 'drained: every held job is finished and reported');
     void this.close();
   }
@@ -232,6 +277,12 @@ export class Runner extends EventEmitter {
       case 'stdin_eof':
       case 'signal':
         this.#onControl(frame);
+        return;
+      case 'session_open':
+        this.#sessions.open(frame, () => this.#sessionRefusal(frame.lang));
+        return;
+      case 'session_close':
+        this.#sessions.close(frame.session_id);
         return;
       case 'heartbeat':
       case 'welcome':
@@ -260,13 +311,34 @@ export class Runner extends EventEmitter {
     else control.input?.end();
   }
 
+  /** Why a session cannot open here now, or null. */
+  #sessionRefusal(lang: string): SessionEnd | null {
+    if (this.#state !== 'running') {
+      return { code: 'runner_rejected', message: `The runner is ${this.#state}: it opens no session` };
+    }
+    if (this.#slotsUsed >= this.slots) {
+      return { code: 'runner_rejected', message: `The runner has no free slot (${this.slots} in use)` };
+    }
+    if (!this.#languages.some((known) => known.name === lang)) {
+      return { code: 'unknown_language', message: `The language ${lang} is not offered by this runner` };
+    }
+    return null;
+  }
+
   #onOffer(job: OfferedJob): void {
-    if (this.#held.has(job.id)) {
+    const known = this.#held.get(job.id);
+    if (known !== undefined) {
       // Already running here: the gateway lost our accept (it restarted). Accept again, run once.
-      this.#connection.send({ type: 'accept', job_id: job.id });
+      // A session's execution from an earlier socket is ending with its session.
+      if (this.#reportable(known)) this.#connection.send({ type: 'accept', job_id: job.id });
+      else this.#connection.send({ type: 'reject', job_id: job.id, reason: 'its session has ended' });
       return;
     }
-    if (this.#state !== 'running' || this.#held.size >= this.slots) {
+    if (job.session_id !== null) {
+      this.#onSessionOffer(job);
+      return;
+    }
+    if (this.#state !== 'running' || this.#slotsUsed >= this.slots) {
       this.#connection.send({
         type: 'reject',
         job_id: job.id,
@@ -278,28 +350,46 @@ export class Runner extends EventEmitter {
       this.#connection.send({ type: 'reject', job_id: job.id, reason: `language ${job.lang} not offered` });
       return;
     }
-    const held: HeldJob = { abort: new AbortController(), seq: 0, control: new JobControl(job.interactive) };
-    this.#held.set(job.id, held);
-    this.#connection.send({ type: 'accept', job_id: job.id });
-    this.#log('info', 'job accepted', { job: job.id, lang: job.lang });
-    void this.#run(job, held);
+    void this.#run(job, this.#accept(job, null), this.#pool);
   }
 
-  async #run(job: OfferedJob, held: HeldJob): Promise<void> {
+  /** An execution in an open session: its sandbox, no slot of its own. */
+  #onSessionOffer(job: OfferedJob): void {
+    const session = this.#sessions.claim(job);
+    if (typeof session === 'string') {
+      this.#connection.send({ type: 'reject', job_id: job.id, reason: session });
+      return;
+    }
+    void this.#run(job, this.#accept(job, job.session_id), session);
+  }
+
+  #accept(job: OfferedJob, session: string | null): HeldJob {
+    const held: HeldJob = {
+      abort: new AbortController(),
+      seq: 0,
+      control: new JobControl(job.interactive),
+      session,
+      epoch: this.#socketEpoch,
+    };
+    this.#held.set(job.id, held);
+    this.#connection.send({ type: 'accept', job_id: job.id });
+    this.#log('info', 'job accepted', { job: job.id, lang: job.lang, ...(session ? { session } : {}) });
+    return held;
+  }
+
+  /** Runs a held job in the pool or in its session, and reports its end. */
+  async #run(job: OfferedJob, held: HeldJob, sandbox: Pick<SandboxPool, 'execute'>): Promise<void> {
+    // A pooled job's output is sent while some socket is up; a session's only on its own socket.
+    const send = (frame: RunnerToGateway) => this.#reportable(held) && this.#connection.send(frame);
     let done: DoneFrame;
     try {
-      const result = await this.#pool.execute(
+      const result = await sandbox.execute(
         { ...job, control: held.control },
         (chunk) => {
-          this.#connection.send({
-            type: 'output',
-            job_id: job.id,
-            stream: chunk.stream,
-            seq: held.seq++,
-            data: chunk.data,
-          });
+          send({ type: 'output', job_id: job.id, stream: chunk.stream, seq: held.seq++, data: chunk.data });
         },
         held.abort.signal,
+        (stage, compile) => send({ type: 'stage', job_id: job.id, stage, compile }),
       );
       done = { type: 'done', job_id: job.id, result: fitResult(result, MAX_RUNNER_FRAME_BYTES - 64 * 1024) };
     } catch (err) {
@@ -309,8 +399,10 @@ export class Runner extends EventEmitter {
       done = { type: 'done', job_id: job.id, error: { code: error.code, message: error.message } };
     }
     this.#held.delete(job.id);
-    const sent = this.#connection.send(done);
-    if (!sent) this.#outbox.set(job.id, done);
+    // A session's execution is reported on its own socket only; a pooled job's waits for the next.
+    const sent = send(done);
+    if (!sent && held.session === null) this.#outbox.set(job.id, done);
+    if (held.session !== null) this.#sessions.executionEnded(held.session);
     // One line per finished job: operators (and the fault tests) count completions by it.
     this.#log('info', 'job finished', {
       job: job.id,

@@ -1,5 +1,6 @@
 // A fake Docker driver for the pool's unit tests (the seam is PoolDriver). It records what the pool
 // asks of it, and lets a test hold creations and jobs, kill containers and break prepared execs.
+import type { LanguageSpec } from '../shared/languages.js';
 import {
   type ContainerState,
   type ContainerUsage,
@@ -9,6 +10,16 @@ import {
   type SandboxContainerSpec,
 } from './docker-sandbox.js';
 import type { PoolDriver } from './sandbox-pool.js';
+
+/** A language whose image the fake has (img/python), as the unit tests' pools offer it. */
+export const FAKE_PYTHON: LanguageSpec = {
+  name: 'python',
+  aliases: ['py'],
+  image: 'img/python',
+  file: 'main.py',
+  run: ['python3', '{main}'],
+  version: ['python3', '--version'],
+};
 
 /** A manual latch: tests open it when they want the held work to go on. */
 export class Gate {

@@ -7,16 +7,9 @@ import { DEFAULT_LIMITS } from '../shared/limits.js';
 import type { SandboxContainerSpec } from './docker-sandbox.js';
 import type { JobSpec } from './execute-job.js';
 import { type PoolOptions, SandboxPool } from './sandbox-pool.js';
-import { FakeDocker, Gate } from './sandbox-pool-fake.js';
+import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
 
-const PY: LanguageSpec = {
-  name: 'python',
-  aliases: ['py'],
-  image: 'img/python',
-  file: 'main.py',
-  run: ['python3', '{main}'],
-  version: ['python3', '--version'],
-};
+const PY = FAKE_PYTHON;
 const GONE: LanguageSpec = { ...PY, name: 'gone', aliases: [], image: 'img/missing' };
 
 function job(code = 'print(1)', extra: Partial<JobSpec> = {}): JobSpec {

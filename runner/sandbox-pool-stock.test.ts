@@ -2,19 +2,11 @@
 // in the background within [minWarm, maxWarm], spent ones removed at once or when the pool is quiet,
 // and a driver without the optional methods. sandbox-pool.test.ts runs the same on the real engine.
 import { describe, expect, it } from 'vitest';
-import type { LanguageSpec } from '../shared/languages.js';
 import type { JobSpec } from './execute-job.js';
 import { type PoolOptions, SandboxPool } from './sandbox-pool.js';
-import { FakeDocker, Gate } from './sandbox-pool-fake.js';
+import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
 
-const PY: LanguageSpec = {
-  name: 'python',
-  aliases: ['py'],
-  image: 'img/python',
-  file: 'main.py',
-  run: ['python3', '{main}'],
-  version: ['python3', '--version'],
-};
+const PY = FAKE_PYTHON;
 
 let jobs = 0;
 function job(): JobSpec {

@@ -1,12 +1,12 @@
 // A warm pool of sandbox containers per language. Each container is created and started ahead of
 // demand, with its first exec already started (PreparedExec: the job skips docker's ~70 ms exec
-// set-up); it serves exactly one job and is removed off the job's critical path (ContainerReaper:
-// when the pool is quiet if it is idle). The pool refills in the background, at most
-// `createConcurrency` creations at a time, jobs waiting first.
+// set-up); it serves exactly one job (or one session: pool-session.ts) and is removed off the
+// job's critical path (ContainerReaper: when the pool is quiet if it is idle). The pool refills in
+// the background, at most `createConcurrency` creations at a time, jobs waiting first.
 import { CodeexecError } from '../shared/errors.js';
 import type { RunResult } from '../shared/job.js';
 import { LANGUAGES, type LanguageSpec } from '../shared/languages.js';
-import { type Limits, MAX_LIMITS, resolveLimits } from '../shared/limits.js';
+import { type Limits, type LimitsInput, MAX_LIMITS, resolveLimits } from '../shared/limits.js';
 import { type Logger, silentLogger } from '../shared/log.js';
 import type { RunnerLanguage } from '../shared/runner-protocol.js';
 import { ContainerReaper } from './container-reaper.js';
@@ -17,10 +17,13 @@ import {
   type SandboxContainerSpec,
   type SandboxDriver,
 } from './docker-sandbox.js';
-import { cancelledBeforeStart, executeJob, type JobSpec, type OutputChunk } from './execute-job.js';
+import type { JobIo, JobSpec, OutputChunk } from './execute-job.js';
+import { cancelledBeforeStart, executeJob, sandboxFailure } from './execute-job.js';
 import { LanguageLane, laneToFill, type Waiter } from './language-lane.js';
 import { PoolActivity } from './pool-activity.js';
+import { PoolSession } from './pool-session.js';
 import { PooledContainer } from './pooled-container.js';
+import type { StageSandbox } from './run-stage.js';
 import { containerUlimits } from './stage-command.js';
 
 export const RUNNER_LABEL = 'org.codeexec.runner';
@@ -201,20 +204,18 @@ export class SandboxPool {
       }));
   }
 
-  /** Run one job in a fresh container. Rejects only with CodeexecError (sandbox_failed, unknown_language). */
+  /**
+   * Run one job in a fresh container. Rejects only with CodeexecError (sandbox_failed,
+   * unknown_language). `onStage` hears when a compiled language's run stage starts.
+   */
   async execute(
     job: JobSpec,
     onOutput: (chunk: OutputChunk) => void,
     signal?: AbortSignal,
+    onStage?: JobIo['onStage'],
   ): Promise<RunResult> {
-    if (this.phase !== 'running')
-      throw new CodeexecError('sandbox_failed', 'The sandbox pool is not running');
-    const lane = [...this.lanes.values()].find((l) => l.unavailable === null && l.matches(job.lang));
-    if (lane === undefined) {
-      throw new CodeexecError('unknown_language', `The language ${job.lang} is not available on this runner`);
-    }
-    // Never trust the gateway's numbers: clamp to this runner's own maximums.
-    const { limits } = resolveLimits(job.limits ?? undefined, this.maxLimits);
+    const lane = this.laneFor(job.lang);
+    const limits = this.clamp(job.limits);
     // Retries only when the exec provably never ran the program (docker refused it, or the
     // container died while warm and the pool had not heard yet): each try uses another container.
     for (let attempt = 1; ; attempt++) {
@@ -223,19 +224,7 @@ export class SandboxPool {
       if (container === null) return cancelledBeforeStart();
       try {
         await this.fit(container, limits);
-        const result = await executeJob(job, {
-          docker: container.jobDriver(this.docker),
-          containerId: container.id ?? '',
-          language: lane.spec,
-          limits,
-          maxLimits: this.maxLimits,
-          cpus: this.cpus,
-          compileWallMs: this.compileWallMs,
-          onOutput,
-          ...(signal === undefined ? {} : { signal }),
-        });
-        if (container.closedUnderJob) throw new Error('The sandbox pool closed while the job ran');
-        return result;
+        return await this.runIn(container, lane, job, limits, { onOutput, onStage, signal });
       } catch (err) {
         if (signal?.aborted && !container.closedUnderJob) return cancelledBeforeStart();
         const retry = err instanceof ExecNotStartedError && attempt < ATTEMPTS && this.phase === 'running';
@@ -248,6 +237,30 @@ export class SandboxPool {
         this.release(lane, container);
       }
     }
+  }
+
+  /**
+   * Lease one container of `lang` (the warm one if any) to a session until it closes or the
+   * container is lost. Rejects with CodeexecError: unknown_language, sandbox_failed (also when
+   * `signal` aborts the wait for a container).
+   */
+  async openSession(lang: string, limits: LimitsInput | null, signal?: AbortSignal): Promise<PoolSession> {
+    const lane = this.laneFor(lang);
+    const sessionLimits = this.clamp(limits);
+    const container = await this.acquire(lane, signal);
+    if (container === null)
+      throw new CodeexecError('sandbox_failed', 'The session was cancelled while opening');
+    return PoolSession.open({
+      container,
+      language: lane.spec,
+      limits: sessionLimits,
+      docker: this.docker,
+      log: this.log,
+      clamp: (requested) => this.clamp(requested),
+      fit: (wanted) => this.fit(container, wanted),
+      run: (job, wanted, io, sandbox) => this.runIn(container, lane, job, wanted, io, sandbox),
+      release: () => this.release(lane, container),
+    });
   }
 
   /** Stop refilling; kill and remove every container this pool made, and wait for it. Idempotent. */
@@ -268,7 +281,10 @@ export class SandboxPool {
       lane.settleProbe();
     }
     for (const container of this.containers) {
-      if (container.state === 'leased') container.closedUnderJob = true;
+      if (container.state === 'leased') {
+        container.closedUnderJob = true;
+        container.onLost?.('the sandbox pool is closing');
+      }
       // Creations in flight remove what they made once they see the phase (place, creationFailed).
       if (container.state !== 'creating') this.reaper.remove(container);
     }
@@ -290,7 +306,47 @@ export class SandboxPool {
 
   private onDeath(id: string): void {
     const container = this.byId.get(id);
+    container?.onLost?.('its container died');
     if (container !== undefined) this.dropWarm(container, 'died');
+  }
+
+  private laneFor(lang: string): LanguageLane {
+    if (this.phase !== 'running')
+      throw new CodeexecError('sandbox_failed', 'The sandbox pool is not running');
+    const lane = [...this.lanes.values()].find((l) => l.unavailable === null && l.matches(lang));
+    if (lane === undefined) {
+      throw new CodeexecError('unknown_language', `The language ${lang} is not available on this runner`);
+    }
+    return lane;
+  }
+
+  /** Never trust the gateway's numbers: clamp to this runner's own maximums. */
+  private clamp(requested: LimitsInput | null | undefined): Limits {
+    return resolveLimits(requested ?? undefined, this.maxLimits).limits;
+  }
+
+  /** One job in a leased container: the one place a job's context is built (pooled jobs and sessions). */
+  private async runIn(
+    container: PooledContainer,
+    lane: LanguageLane,
+    job: JobSpec,
+    limits: Limits,
+    io: JobIo,
+    sandbox?: StageSandbox,
+  ): Promise<RunResult> {
+    const result = await executeJob(job, {
+      ...io,
+      docker: container.jobDriver(this.docker),
+      containerId: container.id ?? '',
+      language: lane.spec,
+      limits,
+      maxLimits: this.maxLimits,
+      cpus: this.cpus,
+      compileWallMs: this.compileWallMs,
+      sandbox,
+    });
+    if (container.closedUnderJob) throw new Error('The sandbox pool closed while the job ran');
+    return result;
   }
 
   /** A warm container that died or whose prepared exec ended: remove and replace it. */
@@ -534,9 +590,4 @@ export class SandboxPool {
       shmBytes: 64 * MiB,
     };
   }
-}
-
-function sandboxFailure(err: unknown, message: string): CodeexecError {
-  if (err instanceof CodeexecError) return err;
-  return new CodeexecError('sandbox_failed', `${message}: ${(err as Error)?.message ?? String(err)}`);
 }

@@ -26,6 +26,8 @@ import type { Limits } from '../shared/limits.js';
  * its own process group (sh runs it in the foreground: a background job would get SIGINT/SIGQUIT
  * ignored and stdin from /dev/null without job control), and its pid is recorded so a signal exec
  * (job-control.ts) reaches it and its children, never this sh (verified on dash, python, bash).
+ * The file is emptied first (a builtin: no fork) because a session's sandbox still holds the one
+ * its previous execution wrote, and a signal must not reach that old pid.
  */
 /** Where the run stage records the program's pid (= its process group), for signals. */
 export const PROGRAM_PID_FILE = '/tmp/.codeexec-program.pid';
@@ -36,6 +38,7 @@ export const STAGE_SCRIPT = [
   'if [ "$n" -gt 0 ]; then head -c "$n" | tar -x -f - || { echo "codeexec: could not unpack the files" >&2; exit 125; }; fi',
   'ulimit -S -t "$cs" && ulimit -H -t "$ch" && ulimit -f "$fs" && ulimit -n "$nf" || exit 125',
   '[ -n "$mark" ] || exec "$@"',
+  `true 2>/dev/null >${PROGRAM_PID_FILE}`,
   `setsid sh -c 'echo $$ >${PROGRAM_PID_FILE} 2>/dev/null; exec "$@"' sh "$@"`,
   's=$?',
   'if [ -d out ]; then printf %s "$mark" && tar -c -f - --format=gnu --sort=name out 2>/dev/null | head -c "$cap"; fi',

@@ -12,10 +12,13 @@ export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SI
 export const SignalSchema = v.picklist(SIGNALS);
 export type Signal = (typeof SIGNALS)[number];
 
+const lang = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
+
 export const ClientExecuteFrame = v.strictObject({
   type: v.literal('execute'),
   id: clientId,
-  lang: v.pipe(v.string(), v.minLength(1), v.maxLength(32)),
+  /** Required, except in a session (which has its language; if given, it must name it). */
+  lang: v.optional(lang),
   code: v.pipe(v.string(), v.maxLength(512 * 1024)),
   stdin: v.optional(v.pipe(v.string(), v.maxLength(512 * 1024))),
   args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(64))),
@@ -25,7 +28,36 @@ export const ClientExecuteFrame = v.strictObject({
   task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
   /** Keep the program's stdin open for `stdin` frames until `stdin_eof`. */
   interactive: v.optional(v.boolean(), false),
+  /**
+   * Run it in this socket's open session (the session_open id): in the session's sandbox, after
+   * the session's earlier executions, seeing the files they left. Its limits default to the
+   * session's, field by field.
+   */
+  session: v.optional(clientId),
 });
+
+/** How long an idle session keeps its sandbox, by default and at most, milliseconds. */
+export const DEFAULT_SESSION_IDLE_MS = 5 * 60 * 1000;
+export const MAX_SESSION_IDLE_MS = 60 * 60 * 1000;
+/** Sessions one socket may have open at once (each holds a runner slot). */
+export const MAX_SESSIONS_PER_SOCKET = 4;
+
+/**
+ * Lease one sandbox for this socket: executions naming the session run in it one at a time and
+ * share /workspace (files, installed packages). It ends on session_close, after idle_timeout_ms
+ * with no execution, or when the socket closes; its sandbox is removed then.
+ */
+export const ClientSessionOpenFrame = v.strictObject({
+  type: v.literal('session_open'),
+  id: clientId,
+  lang,
+  /** The sandbox's memory_bytes and pids, and the defaults of its executions' other limits. */
+  limits: v.optional(LimitsSchema),
+  idle_timeout_ms: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(MAX_SESSION_IDLE_MS)),
+  ),
+});
+export const ClientSessionCloseFrame = v.strictObject({ type: v.literal('session_close'), id: clientId });
 
 export const ClientStdinFrame = v.strictObject({
   type: v.literal('stdin'),
@@ -46,8 +78,13 @@ export const ClientToGatewayFrame = v.variant('type', [
   ClientStdinEofFrame,
   ClientSignalFrame,
   ClientCancelFrame,
+  ClientSessionOpenFrame,
+  ClientSessionCloseFrame,
 ]);
 export type ClientToGateway = v.InferOutput<typeof ClientToGatewayFrame>;
+
+/** Why a session ended: session_close, idle timeout, its sandbox died, its runner went away. */
+export const SESSION_END_REASONS = ['closed', 'idle_timeout', 'sandbox_ended', 'runner_lost'] as const;
 
 export const GatewayToClientFrame = v.variant('type', [
   /** The job is stored and queued. */
@@ -63,6 +100,22 @@ export const GatewayToClientFrame = v.variant('type', [
     id: v.string(),
     result: ExecuteResponseSchema,
     dropped_chunks: v.number(),
+  }),
+  /** The session's sandbox is ready (executions sent before this wait for it). */
+  v.object({
+    type: v.literal('session_opened'),
+    id: v.string(),
+    session_id: v.string(),
+    runner: v.string(),
+    lang: v.string(),
+    idle_timeout_ms: v.number(),
+  }),
+  /** The session is over and its sandbox gone; executions still waiting in it ended with errors. */
+  v.object({
+    type: v.literal('session_closed'),
+    id: v.string(),
+    reason: v.picklist(SESSION_END_REASONS),
+    message: v.string(),
   }),
   v.object({
     type: v.literal('error'),

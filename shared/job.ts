@@ -100,6 +100,8 @@ export const JobRecordSchema = v.object({
   callback_url: v.optional(v.nullable(v.string()), null),
   /** How delivering the finished job to callback_url went; null without a callback_url. */
   callback: v.optional(v.nullable(CallbackDeliverySchema), null),
+  /** The client-socket session whose sandbox ran it (see docs/client-protocol.md), or null. */
+  session_id: v.optional(v.nullable(v.string()), null),
   /** Who submitted it: `key:<fingerprint>` with API keys, `addr:<ip>` without (caps, listing). */
   client: v.optional(v.nullable(v.string()), null),
   runner_id: v.nullable(v.string()),

@@ -75,6 +75,8 @@ export const JobStatusSchema = v.object({
   status: JobStateSchema,
   attempt: v.number(),
   runner_id: v.nullable(v.string()),
+  /** The client-socket session it ran in, or null. */
+  session_id: v.nullable(v.string()),
   created_at: v.string(),
   started_at: v.nullable(v.string()),
   finished_at: v.nullable(v.string()),

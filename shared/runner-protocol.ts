@@ -1,9 +1,11 @@
 // The runner protocol on /runners/connect: JSON text frames, each one schema here.
-// Runner → gateway: hello, accept, reject, output, done, heartbeat, error, drain.
-// Gateway → runner: welcome, offer, cancel, heartbeat, error.
+// Runner → gateway: hello, accept, reject, stage, output, done, heartbeat, error, drain,
+// session_opened, session_ended.
+// Gateway → runner: welcome, offer, cancel, stdin, stdin_eof, signal, heartbeat, error,
+// session_open, session_close.
 import * as v from 'valibot';
 import { SignalSchema } from './client-protocol.js';
-import { FileSchema, JobErrorSchema, RunResultSchema } from './job.js';
+import { FileSchema, JobErrorSchema, RunResultSchema, StageResultSchema } from './job.js';
 import { LimitsSchema } from './limits.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -87,6 +89,11 @@ export const OfferedJobSchema = v.object({
   compile_limits: v.optional(v.nullable(LimitsSchema), null),
   /** Keep stdin open: `stdin` frames follow, then `stdin_eof`. `stdin` above is sent first. */
   interactive: v.optional(v.boolean(), false),
+  /**
+   * Run it in this open session's sandbox (see SessionOpenFrame), not a fresh one: it takes no
+   * slot of its own, and the gateway sends a session one execution at a time.
+   */
+  session_id: v.optional(v.nullable(id), null),
 });
 export type OfferedJob = v.InferOutput<typeof OfferedJobSchema>;
 
@@ -97,6 +104,44 @@ export const StdinFrame = v.object({ type: v.literal('stdin'), job_id: id, data:
 export const StdinEofFrame = v.object({ type: v.literal('stdin_eof'), job_id: id });
 export const SignalFrame = v.object({ type: v.literal('signal'), job_id: id, signal: SignalSchema });
 
+/**
+ * Runner → gateway: the job's run stage starts now (sent only for languages with a compile
+ * stage, after it succeeded): output that follows is the program's, not the compiler's.
+ */
+export const StageFrame = v.object({
+  type: v.literal('stage'),
+  job_id: id,
+  stage: v.picklist(['compile', 'run']),
+  /** With stage `run`: the compile stage that just succeeded (its output, for clients that stream it). */
+  compile: v.optional(StageResultSchema),
+});
+
+/**
+ * Gateway → runner: lease one sandbox of `lang` for a client's session, sized by `limits`
+ * (memory_bytes and pids are the sandbox's; the rest are clamped like a job's). The session takes
+ * one slot until it ends. Executions are offered with its session_id; they share /workspace.
+ */
+export const SessionOpenFrame = v.object({
+  type: v.literal('session_open'),
+  session_id: id,
+  lang: v.string(),
+  limits: v.nullable(LimitsSchema),
+});
+/** Gateway → runner: the session is over (closed, idle, client gone): remove its sandbox. */
+export const SessionCloseFrame = v.object({ type: v.literal('session_close'), session_id: id });
+/** Runner → gateway: the session's sandbox is ready for executions. */
+export const SessionOpenedFrame = v.object({ type: v.literal('session_opened'), session_id: id });
+/**
+ * Runner → gateway: the session could not open (before session_opened), or its sandbox is gone
+ * (died, or had to be killed). Not sent for a session the gateway closed. `code` is an error code.
+ */
+export const SessionEndedFrame = v.object({
+  type: v.literal('session_ended'),
+  session_id: id,
+  code: v.string(),
+  message: v.string(),
+});
+
 export const RunnerToGatewayFrame = v.variant('type', [
   HelloFrame,
   AcceptFrame,
@@ -106,6 +151,9 @@ export const RunnerToGatewayFrame = v.variant('type', [
   HeartbeatFrame,
   ErrorFrame,
   DrainFrame,
+  StageFrame,
+  SessionOpenedFrame,
+  SessionEndedFrame,
 ]);
 export type RunnerToGateway = v.InferOutput<typeof RunnerToGatewayFrame>;
 
@@ -118,6 +166,8 @@ export const GatewayToRunnerFrame = v.variant('type', [
   SignalFrame,
   HeartbeatFrame,
   ErrorFrame,
+  SessionOpenFrame,
+  SessionCloseFrame,
 ]);
 export type GatewayToRunner = v.InferOutput<typeof GatewayToRunnerFrame>;
 

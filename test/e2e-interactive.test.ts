@@ -1,8 +1,6 @@
 // End to end: interactive jobs (stdin frames, end of input, signals) over /execute/ws and over
 // Piston's /api/v2/connect, with a real gateway, runner and Docker. With CODEEXEC_TRANSCRIPTS=<dir>
 // set, the frames of the two prompt/answer sessions are written there (docs use them).
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, startRunner } from './helpers.js';
 import { type Frame, TestSocket } from './ws-client.js';
@@ -21,29 +19,10 @@ afterAll(() => {
   for (const socket of sockets) socket.close();
 });
 
-/** A socket whose frames, both ways, are kept in order for a transcript. */
-async function open(path: string): Promise<{ ws: TestSocket; send: (f: Frame) => void; log: Frame[] }> {
+async function open(path: string): Promise<{ ws: TestSocket; send: (f: Frame) => void }> {
   const ws = await TestSocket.open(`${base}${path}`);
   sockets.push(ws);
-  const log: Frame[] = [];
-  ws.ws.on('message', (data) => log.push({ '<': JSON.parse(data.toString()) }));
-  const send = (frame: Frame) => {
-    log.push({ '>': frame });
-    ws.send(frame);
-  };
-  return { ws, send, log };
-}
-
-async function record(name: string, log: Frame[], close?: { code: number; reason: string }) {
-  const dir = process.env.CODEEXEC_TRANSCRIPTS;
-  if (!dir) return;
-  await mkdir(dir, { recursive: true });
-  const lines = log.map((entry) => {
-    const [way, frame] = Object.entries(entry)[0] as [string, Frame];
-    return `${way} ${JSON.stringify(frame)}`;
-  });
-  if (close) lines.push(`< close ${close.code} ${close.reason}`);
-  await writeFile(join(dir, `${name}.txt`), `${lines.join('\n')}\n`);
+  return { ws, send: (frame) => ws.send(frame) };
 }
 
 /** Asks for a name, answers, then counts the lines that follow until end of input. */
@@ -66,7 +45,7 @@ const stdoutOf = (ws: TestSocket, id: string) =>
 
 describe('interactive jobs on /execute/ws', () => {
   it('prompts, reads the answer typed after the prompt, then reads until stdin_eof', async () => {
-    const { ws, send, log } = await open('/execute/ws');
+    const { ws, send } = await open('/execute/ws');
     send({ type: 'execute', id: 'greet', lang: 'python', code: PROMPT_PROGRAM, interactive: true });
     await ws.next((f) => f.type === 'stdout' && f.id === 'greet' && stdoutOf(ws, 'greet').includes('name? '));
     expect(stdoutOf(ws, 'greet')).toBe('name? ');
@@ -82,7 +61,7 @@ describe('interactive jobs on /execute/ws', () => {
       exit_code: 0,
       stdout: 'name? hello Ada\n3 more lines\n',
     });
-    await record('execute-ws-interactive', log);
+    await ws.transcript('execute-ws-interactive');
   });
 
   it("writes the job's own stdin first, then the stdin frames", async () => {
@@ -195,7 +174,7 @@ describe('interactive jobs on /execute/ws', () => {
 
 describe("Piston's interactive socket /api/v2/connect", () => {
   it('runs the prompt/answer program: runtime, stage, data, exit, close 4999', async () => {
-    const { ws, send, log } = await open('/api/v2/connect');
+    const { ws, send } = await open('/api/v2/connect');
     send({ type: 'init', language: 'python', version: '*', files: [{ content: PROMPT_PROGRAM }] });
     const runtime = await ws.next((f) => f.type === 'runtime');
     expect(runtime).toMatchObject({ language: 'python', version: expect.stringMatching(/^3\./) });
@@ -216,7 +195,34 @@ describe("Piston's interactive socket /api/v2/connect", () => {
     expect(ws.frames.filter((f) => f.type === 'stage').map((f) => f.stage)).toEqual(['run']);
     const closed = await ws.closed;
     expect(closed).toEqual({ code: 4999, reason: 'Job Completed' });
-    await record('piston-connect-interactive', log, closed);
+    await ws.transcript('piston-connect-interactive', closed);
+  });
+
+  it("sends a compiled language's frames in Piston's order: compile stage and exit before the program's output", async () => {
+    const { ws, send } = await open('/api/v2/connect');
+    const program = [
+      '#include <stdio.h>',
+      '#warning "from the compiler"',
+      'int main(void) { char name[64]; printf("name? "); fflush(stdout);',
+      '  if (scanf("%63s", name) == 1) printf("hi %s\\n", name); return 0; }',
+    ].join('\n');
+    send({ type: 'init', language: 'c', version: '*', files: [{ content: program }] });
+    await ws.next((f) => f.type === 'data' && f.data.includes('name? '));
+    send({ type: 'data', stream: 'stdin', data: 'Ada\n' });
+    send({ type: 'eof' });
+    await ws.closed;
+    const frames = ws.frames.filter((f) => f.type !== 'runtime').map(({ at: _at, ...f }) => f);
+    const kinds = frames.map((f) => `${f.type}:${f.stage ?? f.stream}`);
+    // The compiler's warning, its exit, then the run stage and everything the program wrote.
+    expect(kinds.slice(0, 4)).toEqual(['stage:compile', 'data:stderr', 'exit:compile', 'stage:run']);
+    expect(frames[1]?.data).toContain('from the compiler');
+    expect(frames[2]).toMatchObject({ code: 0, signal: null });
+    expect(kinds.at(-1)).toBe('exit:run');
+    const output = frames
+      .filter((f) => f.type === 'data' && f.stream === 'stdout')
+      .map((f) => f.data)
+      .join('');
+    expect(output).toBe('name? hi Ada\n');
   });
 
   it('delivers a signal: SIGKILL ends a program that would run on', async () => {

@@ -1,5 +1,9 @@
 // A test client for the gateway's client socket: collects frames, and awaits the one you expect.
+// With CODEEXEC_TRANSCRIPTS=<dir> set, tests can write a socket's frames, both ways, in order
+// there (the docs' worked transcripts come from them).
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 
 // biome-ignore lint/suspicious/noExplicitAny: frames are checked by the assertions that read them
@@ -7,6 +11,8 @@ export type Frame = Record<string, any>;
 
 export class TestSocket {
   readonly frames: Frame[] = [];
+  /** Every frame both ways, in order: `{">": sent}` or `{"<": received}`. */
+  readonly log: Frame[] = [];
   readonly ws: WebSocket;
   #waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   closed: Promise<{ code: number; reason: string }>;
@@ -15,6 +21,7 @@ export class TestSocket {
     this.ws = ws;
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
+      this.log.push({ '<': { ...frame } });
       frame.at = Date.now();
       this.frames.push(frame);
       this.#waiters = this.#waiters.filter((w) => {
@@ -36,7 +43,21 @@ export class TestSocket {
   }
 
   send(frame: unknown): void {
+    this.log.push({ '>': frame });
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Writes the log to $CODEEXEC_TRANSCRIPTS/<name>.txt, one frame per line; nothing without it. */
+  async transcript(name: string, close?: { code: number; reason: string }): Promise<void> {
+    const dir = process.env.CODEEXEC_TRANSCRIPTS;
+    if (!dir) return;
+    await mkdir(dir, { recursive: true });
+    const lines = this.log.map((entry) => {
+      const [way, frame] = Object.entries(entry)[0] as [string, Frame];
+      return `${way} ${typeof frame === 'string' ? frame : JSON.stringify(frame)}`;
+    });
+    if (close) lines.push(`< close ${close.code} ${close.reason}`);
+    await writeFile(join(dir, `${name}.txt`), `${lines.join('\n')}\n`);
   }
 
   /** The first frame (already received or still to come) that matches. */

@@ -1,0 +1,182 @@
+// A session's bookkeeping with a fake driver at the Docker seam: which exec serves which
+// execution, the fallback to killing the container when its processes cannot be stopped, a death,
+// and the container's way back to the pool's reaper. The real engine: pool-session.test.ts.
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ExecNotStartedError, type ExecRequest } from './docker-sandbox.js';
+import type { JobSpec } from './execute-job.js';
+import { SandboxPool } from './sandbox-pool.js';
+import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
+import { oomCounterArgv, probeArgv, stopArgv } from './session-sandbox.js';
+
+const KEEP_ALIVE = 7;
+const same = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/** FakeDocker that also answers a session's own execs: the probe, the stop, the OOM counter. */
+class SessionDocker extends FakeDocker {
+  readonly stops: string[] = [];
+  readonly kills: string[] = [];
+  /** While set, the stop exec cannot start (a fork bomb holds every pid). */
+  stopFails = false;
+  /** Held stage execs end when the sandbox's processes are stopped or the container is killed. */
+  stage: Gate | null = null;
+
+  override async runIn(id: string, request: ExecRequest, prepared: boolean): Promise<number | null> {
+    if (this.dead.has(id)) return super.runIn(id, request, prepared);
+    const say = (text: string) => request.onOutput('stdout', Buffer.from(text));
+    if (same(request.argv, probeArgv())) {
+      say(`1 (docker-init) S 0 1 1\n${KEEP_ALIVE} (sleep) S 1 7 7\n9 (bash) S 0 9 9\n---\noom_kill 0\n`);
+      return 0;
+    }
+    if (same(request.argv, stopArgv(KEEP_ALIVE))) {
+      if (this.stopFails) throw new ExecNotStartedError(new Error('fork: Resource temporarily unavailable'));
+      this.stops.push(id);
+      this.stage?.open();
+      return 0;
+    }
+    if (same(request.argv, oomCounterArgv())) {
+      say('oom_kill 0\n');
+      return 1;
+    }
+    return super.runIn(id, request, prepared);
+  }
+
+  /** From now on a stage exec runs until the sandbox is stopped or killed. */
+  holdStages(): void {
+    this.stage = new Gate();
+    this.jobGate = this.stage.wait;
+  }
+
+  override async kill(id?: string): Promise<void> {
+    this.kills.push(id ?? '');
+    this.stage?.open();
+  }
+}
+
+let jobs = 0;
+function job(extra: Partial<JobSpec> = {}): JobSpec {
+  return { id: `j${++jobs}`, lang: 'python', code: 'x', stdin: null, args: [], limits: null, ...extra };
+}
+
+async function startPool(docker: SessionDocker): Promise<SandboxPool> {
+  const pool = new SandboxPool({
+    runnerName: 'unit',
+    languages: [FAKE_PYTHON],
+    docker,
+    minWarm: 1,
+    maxWarm: 2,
+  });
+  onTestFinished(() => pool.close());
+  await pool.start();
+  await pool.settled();
+  return pool;
+}
+
+describe('PoolSession (fake driver)', () => {
+  it('leases the warm container, leaves its prepared exec to the first execution, fresh execs after', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const [warm] = [...docker.live.keys()];
+    const session = await pool.openSession('py', { memory_bytes: 64 * 1024 * 1024 });
+    expect(session.containerId).toBe(warm);
+    expect(session.language).toBe('python');
+    expect(docker.updates).toEqual([{ id: warm, memoryBytes: 64 * 1024 * 1024, pids: 128 }]);
+    await session.execute(job(), () => {});
+    await session.execute(job({ limits: { memory_bytes: 512 * 1024 * 1024 } }), () => {});
+    expect(docker.ran).toEqual([
+      { id: warm, prepared: true },
+      { id: warm, prepared: false },
+    ]);
+    // Each execution's leftovers were stopped after it; the session's limits were never changed.
+    await expect.poll(() => docker.stops).toEqual([warm, warm]);
+    expect(docker.updates).toHaveLength(1);
+    // The pool keeps a warm container beside the session's.
+    await pool.settled();
+    expect(docker.live.size).toBe(2);
+    await session.close();
+    await expect.poll(() => docker.removed).toContain(warm);
+  });
+
+  it('kills the container and loses the session when its processes cannot be stopped', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const session = await pool.openSession('python', null);
+    docker.holdStages();
+    docker.stopFails = true;
+    const result = await session.execute(job({ limits: { wall_time_ms: 50 } }), () => {});
+    expect(result.reason).toBe('wall_time');
+    expect(docker.kills).toEqual([session.containerId]);
+    const lost = await session.lost;
+    expect(lost).toMatchObject({
+      code: 'sandbox_failed',
+      message: expect.stringMatching(/could not be stopped/),
+    });
+    await expect.poll(() => session.state).toBe('ended');
+    await expect.poll(() => docker.removed).toContain(session.containerId);
+    await expect(session.execute(job(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
+  });
+
+  it('stops only the processes when it can, and stays open', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const session = await pool.openSession('python', null);
+    docker.holdStages();
+    const result = await session.execute(job({ limits: { wall_time_ms: 50 } }), () => {});
+    expect(result.reason).toBe('wall_time');
+    expect(docker.stops).toEqual([session.containerId]);
+    expect(docker.kills).toEqual([]);
+    expect(session.state).toBe('open');
+    await session.close();
+  });
+
+  it('is lost when its container dies, once its running execution has ended', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const session = await pool.openSession('python', null);
+    const stage = new Gate();
+    docker.jobGate = stage.wait;
+    const running = session.execute(job(), () => {});
+    await expect.poll(() => docker.ran.length).toBe(1);
+    docker.onDie(session.containerId);
+    expect(await session.lost).toMatchObject({
+      code: 'sandbox_failed',
+      message: expect.stringMatching(/died/),
+    });
+    expect(session.state).toBe('ending');
+    stage.open();
+    await running;
+    await expect.poll(() => session.state).toBe('ended');
+    await expect.poll(() => docker.removed).toContain(session.containerId);
+  });
+
+  it('gives the container back when the probe fails, and rejects with sandbox_failed', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const [warm] = [...docker.live.keys()];
+    docker.dead.add(warm ?? '');
+    await expect(pool.openSession('python', null)).rejects.toMatchObject({
+      code: 'sandbox_failed',
+      message: expect.stringMatching(/Could not open a session sandbox/),
+    });
+    await expect.poll(() => docker.removed).toContain(warm);
+  });
+
+  it('stops waiting for a container when the open is aborted', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const creations = new Gate();
+    docker.gate = creations.wait; // no creation ends until the test is over
+    try {
+      await pool.openSession('python', null); // takes the warm one
+      const abort = new AbortController();
+      const opening = pool.openSession('python', null, abort.signal);
+      await expect.poll(() => docker.inFlight).toBeGreaterThan(0);
+      abort.abort();
+      await expect(opening).rejects.toMatchObject({
+        code: 'sandbox_failed',
+        message: expect.stringMatching(/cancelled/),
+      });
+    } finally {
+      creations.open();
+    }
+  });
+});

@@ -1,0 +1,268 @@
+// End to end: sessions on /execute/ws — one sandbox kept for a socket, executions sharing its
+// workspace one at a time — with a real gateway, runner and Docker, on both transports.
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { post, startGateway, startRunner } from './helpers.js';
+import { type Frame, TestSocket } from './ws-client.js';
+
+const sockets: TestSocket[] = [];
+afterAll(() => {
+  for (const socket of sockets) socket.close();
+});
+
+async function boot(transport: 'uws' | 'ws', runner: { slots?: number; maxWarm?: number } = {}) {
+  const gw = await startGateway({ transport });
+  const started = await startRunner({ gatewayUrl: gw.url, token: gw.token, slots: 3, maxWarm: 2, ...runner });
+  await started.connected();
+  return { gw, runner: started };
+}
+
+async function connect(base: string): Promise<TestSocket> {
+  const ws = await TestSocket.open(`${base}/execute/ws`);
+  sockets.push(ws);
+  return ws;
+}
+
+const stdoutOf = (ws: TestSocket, id: string) =>
+  ws
+    .of(id)
+    .filter((f) => f.type === 'stdout')
+    .map((f) => f.data)
+    .join('');
+
+const exitOf = (ws: TestSocket, id: string, timeoutMs?: number) =>
+  ws.next((f) => f.type === 'exit' && f.id === id, timeoutMs);
+
+/** Whether docker still has a container whose id starts with `hostname` (a sandbox's hostname). */
+function containerExists(hostname: string): boolean {
+  const out = execFileSync('docker', ['ps', '-aq', '--no-trunc', '--filter', `id=${hostname}`], {
+    encoding: 'utf8',
+  });
+  return out.trim() !== '';
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
+const statusOf = async (base: string, id: string): Promise<Frame> =>
+  (await fetch(`${base}/execute/${id}/status`)).json() as Promise<Frame>;
+
+const HOSTNAME = 'import socket; print(socket.gethostname())';
+
+describe.each(['uws', 'ws'] as const)('sessions over %s', (transport) => {
+  it('keeps files and installed modules between executions, in one sandbox, and removes it on close', async () => {
+    const { gw } = await boot(transport);
+    const ws = await connect(gw.url);
+    ws.send({ type: 'session_open', id: 's', lang: 'python' });
+    // Sent before the session opened: they wait for it, then run in order.
+    ws.send({
+      type: 'execute',
+      id: 'write',
+      session: 's',
+      code: [
+        'import socket',
+        'open("notes.txt", "w").write("kept between executions")',
+        'open("helper.py", "w").write("def greet(name): return f\\"hello {name}\\"\\n")',
+        'print(socket.gethostname())',
+      ].join('\n'),
+    });
+    ws.send({
+      type: 'execute',
+      id: 'read',
+      session: 's',
+      lang: 'python',
+      code: `import socket, helper\nprint(open("notes.txt").read())\nprint(helper.greet("Ada"))\n${HOSTNAME}`,
+    });
+    const opened = await ws.next((f) => f.type === 'session_opened' && f.id === 's');
+    expect(opened).toMatchObject({ lang: 'python', idle_timeout_ms: 300_000 });
+    expect(opened.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    const first = await exitOf(ws, 'write');
+    const second = await exitOf(ws, 'read');
+    expect(first.result).toMatchObject({ status: 'done', exit_code: 0 });
+    expect(second.result).toMatchObject({ status: 'done', exit_code: 0 });
+    const [host] = first.result.stdout.trim().split('\n');
+    expect(second.result.stdout).toBe(`kept between executions\nhello Ada\n${host}\n`);
+    // The second ran after the first had ended.
+    expect(ws.frames.indexOf(first)).toBeLessThan(
+      ws.frames.findIndex((f) => f.id === 'read' && f.type === 'started'),
+    );
+    // Each execution is a stored job that names its session.
+    const accepted = ws.of('read').find((f) => f.type === 'accepted')!;
+    const stored = await (await fetch(`${gw.url}/execute/${accepted.job_id}/status`)).json();
+    expect(stored).toMatchObject({ session_id: opened.session_id, lang: 'python', status: 'done' });
+
+    ws.send({ type: 'session_close', id: 's' });
+    expect(await ws.next((f) => f.type === 'session_closed' && f.id === 's')).toMatchObject({
+      reason: 'closed',
+    });
+    expect(await waitFor(() => !containerExists(host))).toBe(true);
+    ws.send({ type: 'execute', id: 'late', session: 's', code: 'print(1)' });
+    expect(await ws.next((f) => f.type === 'error' && f.id === 'late')).toMatchObject({ code: 'not_found' });
+    if (transport === 'uws') await ws.transcript('execute-ws-session');
+  });
+});
+
+describe('sessions', () => {
+  it('a killed execution (wall time, cancel) ends its processes but keeps the session and its files', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    ws.send({ type: 'session_open', id: 's', lang: 'python', limits: { wall_time_ms: 20_000 } });
+    ws.send({
+      type: 'execute',
+      id: 'loop',
+      session: 's',
+      limits: { wall_time_ms: 1500 },
+      code: [
+        'import subprocess',
+        'p = subprocess.Popen(["sleep", "1000"])',
+        'open("bg.pid", "w").write(str(p.pid))',
+        'print("looping", flush=True)',
+        'while True: pass',
+      ].join('\n'),
+    });
+    const loop = await exitOf(ws, 'loop');
+    expect(loop.result).toMatchObject({ status: 'done', reason: 'wall_time' });
+    ws.send({
+      type: 'execute',
+      id: 'check',
+      session: 's',
+      code: 'import os\npid = open("bg.pid").read()\nprint("alive" if os.path.exists(f"/proc/{pid}") else "gone")',
+    });
+    expect((await exitOf(ws, 'check')).result).toMatchObject({ status: 'done', stdout: 'gone\n' });
+
+    ws.send({
+      type: 'execute',
+      id: 'sleep',
+      session: 's',
+      code: 'import time\nprint("zz", flush=True)\ntime.sleep(60)',
+    });
+    await ws.next((f) => f.type === 'stdout' && f.id === 'sleep');
+    ws.send({ type: 'cancel', id: 'sleep' });
+    expect((await exitOf(ws, 'sleep')).result).toMatchObject({ status: 'cancelled' });
+    ws.send({ type: 'execute', id: 'after', session: 's', code: 'print(open("bg.pid").read().isdigit())' });
+    expect((await exitOf(ws, 'after')).result).toMatchObject({ status: 'done', stdout: 'True\n' });
+  });
+
+  it('runs interactive executions and signals inside a session', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    ws.send({ type: 'session_open', id: 's', lang: 'python' });
+    ws.send({
+      type: 'execute',
+      id: 'ask',
+      session: 's',
+      interactive: true,
+      code: 'name = input("name? ")\nopen("name.txt", "w").write(name)\nprint(f"hi {name}")',
+    });
+    await ws.next(() => stdoutOf(ws, 'ask').includes('name? '));
+    ws.send({ type: 'stdin', id: 'ask', data: 'Grace\n' });
+    expect((await exitOf(ws, 'ask')).result).toMatchObject({ stdout: 'name? hi Grace\n', exit_code: 0 });
+    ws.send({
+      type: 'execute',
+      id: 'wait',
+      session: 's',
+      code: 'import time\nprint(open("name.txt").read(), flush=True)\ntime.sleep(60)',
+    });
+    await ws.next(() => stdoutOf(ws, 'wait').includes('Grace'));
+    ws.send({ type: 'signal', id: 'wait', signal: 'SIGTERM' });
+    expect((await exitOf(ws, 'wait')).result).toMatchObject({ status: 'done', signal: 'SIGTERM' });
+  });
+
+  it('ends an idle session after its idle timeout, and a closed socket ends its sessions', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    ws.send({ type: 'session_open', id: 'idle', lang: 'python', idle_timeout_ms: 1000 });
+    ws.send({ type: 'execute', id: 'host', session: 'idle', code: HOSTNAME });
+    const host = (await exitOf(ws, 'host')).result.stdout.trim();
+    const closed = await ws.next((f) => f.type === 'session_closed' && f.id === 'idle', 10_000);
+    expect(closed).toMatchObject({ reason: 'idle_timeout' });
+    expect(closed.at - (ws.of('host').find((f) => f.type === 'exit')?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    expect(await waitFor(() => !containerExists(host))).toBe(true);
+
+    const other = await connect(gw.url);
+    other.send({ type: 'session_open', id: 'kept', lang: 'python' });
+    other.send({ type: 'execute', id: 'host', session: 'kept', code: HOSTNAME });
+    const keptHost = (await exitOf(other, 'host')).result.stdout.trim();
+    expect(containerExists(keptHost)).toBe(true);
+    other.close();
+    expect(await waitFor(() => !containerExists(keptHost))).toBe(true);
+  });
+
+  it('holds a runner slot for its life: a job waits for it, and runs once the session closes', async () => {
+    const { gw } = await boot('uws', { slots: 1, maxWarm: 1 });
+    const ws = await connect(gw.url);
+    ws.send({ type: 'session_open', id: 's', lang: 'python' });
+    await ws.next((f) => f.type === 'session_opened');
+    const queued = await post(`${gw.url}/execute/async`, { lang: 'python', code: 'print("after")' });
+    expect(queued.status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const waiting = await statusOf(gw.url, queued.body.id);
+    expect(waiting.status).toBe('queued');
+    ws.send({ type: 'session_close', id: 's' });
+    let body = waiting;
+    for (let i = 0; i < 150 && body.status !== 'done'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      body = await statusOf(gw.url, queued.body.id);
+    }
+    expect(body.status).toBe('done');
+    const result = await (await fetch(`${gw.url}/execute/${queued.body.id}/result`)).json();
+    expect(result).toMatchObject({ status: 'done', stdout: 'after\n' });
+  });
+
+  it('answers bad session frames with precise errors and keeps serving', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    const errorOf = (id: string | null) => ws.next((f) => f.type === 'error' && f.id === id);
+    ws.send({ type: 'execute', id: 'nosession', session: 'missing', code: 'print(1)' });
+    expect(await errorOf('nosession')).toMatchObject({ code: 'not_found' });
+    ws.send({ type: 'execute', id: 'nolang', code: 'print(1)' });
+    expect(await errorOf('nolang')).toMatchObject({ code: 'invalid_frame' });
+    ws.send({ type: 'session_open', id: 'cobol', lang: 'cobol' });
+    expect(await errorOf('cobol')).toMatchObject({ code: 'unknown_language' });
+    ws.send({ type: 'session_open', id: 'huge', lang: 'python', limits: { memory_bytes: 2 ** 40 } });
+    expect(await errorOf('huge')).toMatchObject({ code: 'limit_exceeded' });
+    ws.send({ type: 'session_open', id: 'short', lang: 'python', idle_timeout_ms: 10 });
+    expect(await errorOf('short')).toMatchObject({ code: 'invalid_frame' });
+    ws.send({ type: 'session_close', id: 'never' });
+    expect(await errorOf('never')).toMatchObject({ code: 'not_found' });
+
+    ws.send({ type: 'session_open', id: 's', lang: 'python', limits: { memory_bytes: 128 * 1024 * 1024 } });
+    ws.send({ type: 'session_open', id: 's', lang: 'python' });
+    expect(await errorOf('s')).toMatchObject({ code: 'duplicate_id' });
+    ws.send({ type: 'execute', id: 'go', session: 's', lang: 'go', code: 'package main' });
+    expect(await errorOf('go')).toMatchObject({ code: 'invalid_request' });
+    ws.send({
+      type: 'execute',
+      id: 'mem',
+      session: 's',
+      code: 'print(1)',
+      limits: { memory_bytes: 64 * 1024 * 1024 },
+    });
+    expect(await errorOf('mem')).toMatchObject({ code: 'invalid_request' });
+    for (const id of ['t1', 't2', 't3']) ws.send({ type: 'session_open', id, lang: 'python' });
+    ws.send({ type: 'session_open', id: 't4', lang: 'python' });
+    expect(await errorOf('t4')).toMatchObject({ code: 'too_many_sessions' });
+
+    // Still serving, and the session's memory limit is the sandbox's.
+    ws.send({
+      type: 'execute',
+      id: 'ok',
+      session: 's',
+      code: 'print(open("/sys/fs/cgroup/memory/memory.limit_in_bytes").read().strip())',
+    });
+    const ok = await exitOf(ws, 'ok');
+    expect(ok.result).toMatchObject({ status: 'done', stdout: `${128 * 1024 * 1024}\n` });
+    const closedFrames: Frame[] = [];
+    for (const id of ['s', 't1', 't2', 't3']) ws.send({ type: 'session_close', id });
+    for (const id of ['s', 't1', 't2', 't3']) {
+      closedFrames.push(await ws.next((f) => f.type === 'session_closed' && f.id === id));
+    }
+    expect(closedFrames.every((f) => f.reason === 'closed')).toBe(true);
+  });
+});
