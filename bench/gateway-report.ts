@@ -46,14 +46,25 @@ export function report(
     `msgs/s: N sockets, one job each, chunks of ${config.chunkBytes} B for ${config.seconds} s, at most ` +
       `${config.jobWindow} per job and ${int(config.globalWindow)} in all in flight. p50/p99: runner send → ` +
       `client receive at ${int(config.latencyRate)} chunks/s. Medians of ${config.rounds} rounds.`,
-    'CPU: 100% = one core. µs/msg: gateway CPU per relayed chunk. load: the runner + clients process.',
+    'CPU: 100% = one core. µs/msg: CPU time per relayed chunk. load: the runner + clients process ' +
+      '(when it needs less per chunk than the gateway, msgs/s measures the gateway).',
   );
   for (const transport of TRANSPORTS) {
     const { levels, tiny, idle } = results[transport];
     out.push('', `${transport} (${TRANSPORT_NAMES[transport]})`);
     out.push(
       table(
-        ['sockets', 'msgs/s', 'p50 ms', 'p99 ms', 'dropped', 'gateway CPU', 'µs/msg', 'load CPU'],
+        [
+          'sockets',
+          'msgs/s',
+          'p50 ms',
+          'p99 ms',
+          'dropped',
+          'gateway CPU',
+          'µs/msg',
+          'load CPU',
+          'load µs/msg',
+        ],
         levels.map(({ saturated: s, paced: p }) => [
           int(s.sockets),
           int(s.msgsPerSec),
@@ -63,6 +74,7 @@ export function report(
           `${s.gatewayCpuPct.toFixed(0)}%`,
           s.gatewayUsPerMsg.toFixed(1),
           `${s.loadCpuPct.toFixed(0)}%`,
+          s.loadUsPerMsg.toFixed(1),
         ]),
       ),
     );

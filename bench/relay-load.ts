@@ -5,10 +5,9 @@
 // - `window`: as fast as bounded windows of chunks in flight allow (throughput);
 // - `rate`: a fixed number of chunks per second, well below saturation (latency).
 import { performance } from 'node:perf_hooks';
-import type { WebSocket } from 'ws';
 import type { ClientToGateway, GatewayToClient } from '../shared/index.js';
-import { closeSockets, openSockets } from './client-sockets.js';
 import { cpuMs } from './processes.js';
+import { closeRawClients, openRawClients, type RawClient } from './raw-client.js';
 import { SyntheticRunner, syntheticResult } from './synthetic-runner.js';
 
 export type RelayPace =
@@ -48,6 +47,8 @@ export interface RelayResult {
   gatewayUsPerMsg: number;
   /** This process's CPU use (runner and clients): near 100 means the load, not the gateway, limits. */
   loadCpuPct: number;
+  /** This process's CPU time per chunk received: below the gateway's, the gateway is what is measured. */
+  loadUsPerMsg: number;
 }
 
 interface RelayJob {
@@ -62,6 +63,41 @@ interface RelayJob {
 const BATCH = 32;
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** How the gateway writes a chunk of the job every client here runs (its id is `bench`). */
+const CHUNK_PREFIX = Buffer.from('{"type":"stdout","id":"bench","seq":');
+const CHUNK_DATA = Buffer.from(',"data":"');
+const DIGIT_0 = 0x30;
+const SPACE = 0x20;
+
+/** The last chunk `readChunk` read (one object, reused: it is read at once). */
+const chunkRead = { seq: 0, sentAt: 0 };
+
+/**
+ * `{"type":"stdout","id":"bench","seq":<digits>,"data":"<send time> …` read in place: its seq and
+ * send time, or null for any other text (which is then parsed as JSON).
+ */
+function readChunk(buffer: Buffer, start: number, end: number): typeof chunkRead | null {
+  let at = start + CHUNK_PREFIX.length;
+  if (at > end || buffer.compare(CHUNK_PREFIX, 0, CHUNK_PREFIX.length, start, at) !== 0) return null;
+  let seq = 0;
+  const digitsAt = at;
+  while (at < end) {
+    const digit = buffer[at]! - DIGIT_0;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+    at++;
+  }
+  const timeAt = at + CHUNK_DATA.length;
+  if (at === digitsAt || timeAt > end || buffer.compare(CHUNK_DATA, 0, CHUNK_DATA.length, at, timeAt) !== 0) {
+    return null;
+  }
+  const space = buffer.indexOf(SPACE, timeAt);
+  if (space < 0 || space >= end) return null;
+  chunkRead.seq = seq;
+  chunkRead.sentAt = Number(buffer.toString('latin1', timeAt, space));
+  return chunkRead;
+}
 
 function percentile(sorted: Float64Array, p: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.floor(p * (sorted.length - 1))]!;
@@ -87,11 +123,14 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
   });
   const wsUrl = `${params.gatewayUrl.replace(/^http/, 'ws')}/execute/ws`;
   let socketError: Error | undefined;
-  let clients: WebSocket[] = [];
+  let clients: RawClient[] = [];
   try {
-    clients = await openSockets(wsUrl, n, (err) => {
-      socketError ??= err;
-    });
+    clients = await openRawClients(wsUrl, n);
+    for (const client of clients) {
+      client.onError = (err) => {
+        socketError ??= err;
+      };
+    }
   } catch (err) {
     await runner.close();
     throw err;
@@ -124,10 +163,12 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
     return Math.floor(((performance.now() - t0) * pace.perSecond) / 1000) - sent;
   };
   const sendGroup = (): void => {
+    // One time for the group: its frames go out in one write at its end.
+    const data = `${now().toFixed(3)} ${padding}`;
     for (let i = 0; i < BATCH && head < ready.length && budget() > 0; i++) {
       const job = ready[head++]!;
       job.ready = false;
-      runner.output(job.id, job.sent++, `${now().toFixed(3)} ${padding}`);
+      runner.output(job.id, job.sent++, data);
       sent++;
       enqueue(job);
     }
@@ -203,6 +244,7 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
       gatewayCpuPct: gatewayCpu / seconds / 10,
       gatewayUsPerMsg: (gatewayCpu * 1000) / received,
       loadCpuPct: (load.user + load.system) / 1000 / seconds / 10,
+      loadUsPerMsg: (load.user + load.system) / received,
     };
     if (received === sent) drained();
   };
@@ -213,12 +255,35 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
     });
   };
 
-  clients.forEach((ws, index) => {
+  /** A chunk arrived for `job`: `seq` must be the next one (no chunk lost, none out of order). */
+  const onChunk = (index: number, job: RelayJob | undefined, seq: number, sentAt: number): void => {
+    latencies.push(now() - sentAt);
+    if (!job || seq !== job.received) {
+      fail(new Error(`client ${index}: chunk seq ${seq}, expected ${job?.received} (lost or out of order)`));
+      return;
+    }
+    received++;
+    job.received++;
+    enqueue(job);
+    if (sending) schedulePump();
+    else if (received === sent) drained();
+  };
+
+  clients.forEach((client, index) => {
     let job: RelayJob | undefined;
-    ws.on('message', (raw) => {
-      // Not validated against the schema: parsing every chunk with valibot would make this
-      // process, not the gateway, the bottleneck. The frame's type is checked below.
-      const frame = JSON.parse(raw.toString()) as GatewayToClient;
+    client.onText = (buffer, start, end) => {
+      // A chunk as the gateway writes it (client-socket.ts) is read in place: its seq and send
+      // time, without decoding or parsing the frame, so that this process costs less per chunk
+      // than the gateway it measures. Anything else (or a chunk written otherwise) is parsed.
+      const chunk = readChunk(buffer, start, end);
+      if (chunk) {
+        onChunk(index, job, chunk.seq, chunk.sentAt);
+        return;
+      }
+      const text = buffer.toString('utf8', start, end);
+      // Not validated against the schema (valibot on every frame would make this process the
+      // bottleneck); the frame's type is checked below.
+      const frame = JSON.parse(text) as GatewayToClient;
       switch (frame.type) {
         case 'accepted':
           job = jobOf(frame.job_id);
@@ -226,17 +291,9 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
         case 'started':
           if (++started === n) void settled().then(begin, fail);
           return;
-        case 'stdout': {
-          latencies.push(now() - Number(frame.data.slice(0, frame.data.indexOf(' '))));
-          received++;
-          if (job) {
-            job.received++;
-            enqueue(job);
-          }
-          if (sending) schedulePump();
-          else if (received === sent) drained();
+        case 'stdout':
+          onChunk(index, job, frame.seq, Number(frame.data.slice(0, frame.data.indexOf(' '))));
           return;
-        }
         case 'exit': {
           if (frame.result.status !== 'done') {
             fail(new Error(`client ${index}: the job ended ${JSON.stringify(frame.result).slice(0, 300)}`));
@@ -259,7 +316,7 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
           fail(new Error(`client ${index} got an unknown frame ${JSON.stringify(never)}`));
         }
       }
-    });
+    };
     const execute: ClientToGateway = {
       type: 'execute',
       id: 'bench',
@@ -267,7 +324,7 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
       code: '# bench',
       interactive: false,
     };
-    ws.send(JSON.stringify(execute));
+    client.send(JSON.stringify(execute));
   });
 
   try {
@@ -276,7 +333,7 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
     clearTimeout(timer);
     clearTimeout(stopTimer);
     clearInterval(ticker);
-    await closeSockets(clients);
+    await closeRawClients(clients);
     await runner.close();
   }
 }

@@ -58,11 +58,19 @@ class ClientConnection {
 
   /** Live output is best-effort past the high-water mark: a slow reader cannot grow our memory. */
   sendLive(job: ClientJob, frame: GatewayToClient): void {
-    if (this.socket.bufferedAmount > CLIENT_HIGH_WATER_BYTES) {
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > CLIENT_HIGH_WATER_BYTES) {
       job.dropped++;
       return;
     }
-    this.send(frame);
+    // What `send` checks: closed, or past the cut-off (never, below the high-water mark, unless
+    // the limits were set the other way round). Read once: this runs for every chunk.
+    if (this.closed) return;
+    if (buffered > CLIENT_MAX_BUFFERED_BYTES) {
+      this.send(frame);
+      return;
+    }
+    this.socket.send(JSON.stringify(frame));
   }
 
   error(id: string | null, err: CodeexecError): void {

@@ -16,6 +16,7 @@ import {
   type RunnerToGateway,
   RunnerToGatewayFrame,
 } from '../shared/index.js';
+import { checkOutputFrame } from '../shared/output-frame.js';
 import type { Dispatcher } from './dispatcher.js';
 import { RunnerSession } from './runner-session.js';
 import type { SessionBroker } from './session-broker.js';
@@ -96,7 +97,10 @@ export class RunnerHub implements SocketHandler {
     session.lastSeen = Date.now();
     let frame: RunnerToGateway;
     try {
-      frame = parse(RunnerToGatewayFrame, parseJson(text, 'invalid_frame'), 'invalid_frame');
+      const value = parseJson(text, 'invalid_frame');
+      // The hot frame (one per output chunk) checked by hand; any other frame, or a bad output
+      // frame, by the schema, which accepts it or says what is wrong.
+      frame = checkOutputFrame(value) ?? parse(RunnerToGatewayFrame, value, 'invalid_frame');
     } catch (err) {
       const error = err as CodeexecError;
       if (session.state === 'handshaking') this.#fail(session, error.code, error.message);

@@ -30,29 +30,96 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/**
+ * Sockets with frames waiting to be written, flushed once per event-loop turn (setImmediate runs
+ * right after the poll phase in which uWS handed us every frame it read). uWS corks a socket only
+ * inside that socket's own callbacks: a chunk relayed from the runner's socket to a client's would
+ * otherwise cost one send(2) per frame; written together inside `cork` they cost one per socket.
+ */
+const outbox: UwsSocket[] = [];
+/** A socket's queue is written before the turn ends once it holds this much. */
+const FLUSH_AT_BYTES = 64 * 1024;
+let flushScheduled = false;
+
+function flushOutbox(): void {
+  flushScheduled = false;
+  // A socket is listed when a frame goes into its empty queue. One that gets a frame while this
+  // runs (a close handler run by a failed write may send) is listed again, and written below.
+  for (let i = 0; i < outbox.length; i++) outbox[i]!.flush();
+  outbox.length = 0;
+}
+
+/** Text frames as strings, as Buffer#toString would give them (a leading BOM kept), but faster. */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 /** A uWS socket behind the core's SocketLike. uWS forbids touching a closed socket. */
 class UwsSocket implements SocketLike {
   closed = false;
   readonly remoteAddress: string;
   readonly #ws: uWS.WebSocket<SocketData>;
+  /**
+   * Frames sent this turn and not yet handed to uWS, in order (null when none: an idle socket
+   * keeps no array), and their size in UTF-8 bytes.
+   */
+  #pending: string[] | null = null;
+  #pendingBytes = 0;
 
   constructor(ws: uWS.WebSocket<SocketData>) {
     this.#ws = ws;
     this.remoteAddress = Buffer.from(ws.getRemoteAddressAsText()).toString();
   }
 
+  /**
+   * Queues the frame for this turn's flush. False when it waits behind backpressure (frames
+   * written earlier that the peer has not read yet), as uWS's own send would say.
+   */
   send(text: string): boolean {
-    return !this.closed && this.#ws.send(text, false) === 1;
+    if (this.closed) return false;
+    if (this.#pending === null) {
+      this.#pending = [];
+      outbox.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushOutbox);
+      }
+    }
+    this.#pending.push(text);
+    this.#pendingBytes += Buffer.byteLength(text);
+    const backpressure = this.#ws.getBufferedAmount();
+    // A big burst is written at once: a queue that waits for the turn to end stays small, so what
+    // bufferedAmount says (and the core's slow-reader limits act on) is still what the peer left
+    // unread, not what this turn happened to bring.
+    if (this.#pendingBytes >= FLUSH_AT_BYTES) this.flush();
+    return backpressure === 0;
+  }
+
+  /** Writes the queued frames in one corked block: one system call for all of them. */
+  flush(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    this.#pending = null;
+    this.#pendingBytes = 0;
+    if (this.closed) return;
+    const ws = this.#ws;
+    // One frame is one write either way: corking it would only cost a callback.
+    if (pending.length === 1) ws.send(pending[0]!, false);
+    else
+      ws.cork(() => {
+        for (const text of pending) ws.send(text, false);
+      });
   }
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // What was sent before the close goes first (an error frame explaining it, say).
+    this.flush();
     this.closed = true;
     this.#ws.end(code, reason);
   }
 
+  /** Bytes written and not yet read by the peer, and those still queued for this turn's flush. */
   get bufferedAmount(): number {
-    return this.closed ? 0 : this.#ws.getBufferedAmount();
+    return this.closed ? 0 : this.#ws.getBufferedAmount() + this.#pendingBytes;
   }
 }
 
@@ -183,12 +250,13 @@ export class UwsTransport implements ServerTransport {
       },
       message: (ws, message) => {
         const { socket } = ws.getUserData();
-        handler.message(socket, Buffer.from(message).toString('utf8'));
+        handler.message(socket, utf8.decode(message));
       },
       close: (ws, code, message) => {
         this.#sockets.delete(ws);
         const { socket } = ws.getUserData();
         socket.closed = true;
+        socket.flush(); // drops what was queued: the socket is gone
         handler.close(socket, code, Buffer.from(message).toString('utf8'));
       },
     });
