@@ -9,12 +9,9 @@ import {
   RunnerToGatewayFrame,
   silentLogger,
 } from '../shared/index.js';
+import { recordingSocket } from '../test/recording-socket.js';
 import type { Dispatcher } from './dispatcher.js';
 import { RunnerHub, type RunnerHubOptions } from './runner-hub.js';
-import type { SocketLike } from './transport/transport.js';
-
-// biome-ignore lint/suspicious/noExplicitAny: frames are read by the assertions
-type Sent = Record<string, any>;
 
 /** A hub whose dispatcher only records the output it is given, and a socket that records frames. */
 function setUp() {
@@ -33,16 +30,7 @@ function setUp() {
     heartbeatMs: 60_000,
     leaseMs: 60_000,
   } as unknown as RunnerHubOptions);
-  const sent: Sent[] = [];
-  const socket: SocketLike = {
-    send: (text) => {
-      sent.push(JSON.parse(text) as Sent);
-      return true;
-    },
-    close: () => {},
-    bufferedAmount: 0,
-    remoteAddress: '127.0.0.1',
-  };
+  const { socket, sent } = recordingSocket();
   hub.open(socket);
   hub.message(
     socket,

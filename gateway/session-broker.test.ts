@@ -5,26 +5,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type CodeexecError, silentLogger } from '../shared/index.js';
 import { tempDir } from '../test/helpers.js';
+import { recordingSocket, type SentFrame } from '../test/recording-socket.js';
 import { Admission } from './admission.js';
 import { Dispatcher } from './dispatcher.js';
 import { JobStore } from './job-store.js';
 import { RunnerSession } from './runner-session.js';
 import { type ClientSession, SessionBroker, type SessionOwner } from './session-broker.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: frames are read by the assertions
-type Sent = Record<string, any>;
-
-function fakeRunner(name: string, slots: number): RunnerSession & { sent: Sent[] } {
-  const sent: Sent[] = [];
-  const runner = new RunnerSession({
-    send: (text) => {
-      sent.push(JSON.parse(text) as Sent);
-      return true;
-    },
-    close: () => {},
-    bufferedAmount: 0,
-    remoteAddress: '127.0.0.1',
-  }) as RunnerSession & { sent: Sent[] };
+function fakeRunner(name: string, slots: number): RunnerSession & { sent: SentFrame[] } {
+  const { socket, sent } = recordingSocket();
+  const runner = new RunnerSession(socket) as RunnerSession & { sent: SentFrame[] };
   runner.sent = sent;
   runner.moveTo('ready');
   runner.name = name;
@@ -83,7 +73,7 @@ const result = (stdout: string) => ({
   truncated: false,
 });
 
-function open(runner: RunnerSession & { sent: Sent[] }, owner: SessionOwner): ClientSession {
+function open(runner: RunnerSession & { sent: SentFrame[] }, owner: SessionOwner): ClientSession {
   const session = broker.open(spec, owner);
   const frame = runner.sent.find((f) => f.type === 'session_open' && f.session_id === session.id);
   expect(frame).toMatchObject({ lang: 'python', limits: spec.limits });
