@@ -194,6 +194,37 @@ describe('sessions', () => {
     expect(await waitFor(() => !containerExists(keptHost))).toBe(true);
   });
 
+  it('survives hostile executions (fork bomb, memory bomb, output flood, planted link), then serves the next', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    ws.send({
+      type: 'session_open',
+      id: 's',
+      lang: 'bash',
+      limits: { memory_bytes: 64 * 1024 * 1024, pids: 32, wall_time_ms: 3000, output_bytes: 64 * 1024 },
+    });
+    const run = async (id: string, code: string) => {
+      ws.send({ type: 'execute', id, session: 's', code });
+      return (await exitOf(ws, id, 60_000)).result;
+    };
+    expect(await run('keep', 'echo kept > notes.txt; hostname')).toMatchObject({ exit_code: 0 });
+    const bomb = await run('bomb', 'b() { b | b & }; b; sleep 10');
+    expect(['wall_time', 'exited', 'output_limit']).toContain(bomb.reason);
+    const memory = await run('memory', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo "$x" | wc -c');
+    expect(memory.reason).toBe('memory');
+    const flood = await run('flood', 'yes flood');
+    expect(flood.reason).toBe('output_limit');
+    // A link planted in the workspace is the sandbox's own business: nothing host-side follows it.
+    const link = await run('link', 'ln -s /etc/shadow out; mkdir -p out2; ln -s / out2/root; echo linked');
+    expect(link).toMatchObject({ reason: 'exited', stdout: 'linked\n' });
+    const after = await run('after', 'cat notes.txt; ls /proc | grep -c "^[0-9]"');
+    const [kept, processes] = after.stdout.trim().split('\n');
+    expect(kept).toBe('kept');
+    // init, the keep-alive, this script and its children: nothing the bomb forked is left.
+    expect(Number(processes)).toBeLessThan(8);
+    expect(ws.frames.some((f) => f.type === 'session_closed')).toBe(false);
+  });
+
   it('holds a runner slot for its life: a job waits for it, and runs once the session closes', async () => {
     const { gw } = await boot('uws', { slots: 1, maxWarm: 1 });
     const ws = await connect(gw.url);
