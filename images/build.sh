@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Build the sandbox images codeexec/<lang>:latest from images/<lang>/Dockerfile.
+# Build the sandbox images codeexec/<lang>:latest from images/<lang>/Dockerfile, on top of
+# codeexec/base:latest (images/base: the user, paths and environment they all share).
 #
 #   bash images/build.sh [lang ...]          # no args: every images/<lang>/Dockerfile
 #   CODEEXEC_IMAGES=python,go bash images/build.sh
 #
-# Idempotent: an image is rebuilt only when the sha256 of the files in its folder (label
-# org.codeexec.hash) changed. The base image debian:bookworm-slim is pulled where a registry is
+# Idempotent: an image is rebuilt only when the sha256 of the files in its folder, and for a
+# language image those of images/base too (label org.codeexec.hash), changed. The base image debian:bookworm-slim is pulled where a registry is
 # reachable; on a Debian host as root without it (no registry here), it is bootstrapped from
 # deb.debian.org with debootstrap and imported. Nothing else is ever pulled.
 set -euo pipefail
@@ -24,11 +25,13 @@ elif [ -n "${CODEEXEC_IMAGES:-}" ]; then
   IFS=', ' read -r -a langs <<<"$CODEEXEC_IMAGES"
 else
   for f in "$here"/*/Dockerfile; do
-    [ -f "$f" ] && langs+=("$(basename "$(dirname "$f")")")
+    name=$(basename "$(dirname "$f")")
+    [ -f "$f" ] && [ "$name" != base ] && langs+=("$name")
   done
 fi
 [ "${#langs[@]}" -gt 0 ] || die "no languages to build"
 for lang in "${langs[@]}"; do
+  [ "$lang" != base ] || die "base is not a language (it is built before every language image)"
   [ -f "$here/$lang/Dockerfile" ] || die "unknown language '$lang': no $here/$lang/Dockerfile"
 done
 
@@ -103,31 +106,40 @@ content_hash() {
   ) | sha256sum | cut -d' ' -f1
 }
 
-failed=()
-for lang in "${langs[@]}"; do
-  tag="codeexec/$lang:latest"
-  hash=$(content_hash "$lang")
+# Builds codeexec/$1:latest from images/$1 unless it already carries hash $2. Fails (status 1)
+# when the build does.
+build_image() {
+  local name=$1 hash=$2 tag="codeexec/$1:latest" have old_id new_id start
   have=$(docker image inspect -f '{{ index .Config.Labels "org.codeexec.hash" }}' "$tag" 2>/dev/null || true)
   if [ "$have" = "$hash" ]; then
-    say "codeexec/$lang up to date"
-    continue
+    say "codeexec/$name up to date"
+    return 0
   fi
   say "building $tag (hash ${hash:0:12})"
   old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   start=$(date +%s)
-  if env "${build_env[@]}" docker build "${build_args[@]}" --network host \
-      --label "org.codeexec.hash=$hash" -t "$tag" "$here/$lang" 2>&1 \
-      | sed -u "s/^/[images] $lang: /" >&2; then
-    say "built $tag in $(($(date +%s) - start)) s"
-    # Drop the image this build replaced, if nothing else uses it (a container, another tag).
-    new_id=$(docker image inspect -f '{{.Id}}' "$tag")
-    if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-      docker rmi "$old_id" >/dev/null 2>&1 || true
-    fi
-  else
+  if ! env "${build_env[@]}" docker build "${build_args[@]}" --network host \
+      --label "org.codeexec.hash=$hash" -t "$tag" "$here/$name" 2>&1 \
+      | sed -u "s/^/[images] $name: /" >&2; then
     say "FAILED to build $tag"
-    failed+=("$lang")
+    return 1
   fi
+  say "built $tag in $(($(date +%s) - start)) s"
+  # Drop the image this build replaced, if nothing else uses it (a container, another tag).
+  new_id=$(docker image inspect -f '{{.Id}}' "$tag")
+  if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    docker rmi "$old_id" >/dev/null 2>&1 || true
+  fi
+}
+
+base_hash=$(content_hash base)
+build_image base "$base_hash" || die "failed: base"
+
+failed=()
+for lang in "${langs[@]}"; do
+  # A language image is rebuilt when its base changed too.
+  hash=$(printf '%s %s\n' "$(content_hash "$lang")" "$base_hash" | sha256sum | cut -d' ' -f1)
+  build_image "$lang" "$hash" || failed+=("$lang")
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
