@@ -3,9 +3,8 @@
 // and the container's way back to the pool's reaper. The real engine: pool-session.test.ts.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ExecNotStartedError, type ExecRequest } from './docker-sandbox.js';
-import type { JobSpec } from './execute-job.js';
-import { SandboxPool } from './sandbox-pool.js';
-import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
+import type { SandboxPool } from './sandbox-pool.js';
+import { FakeDocker, fakeJob, fakePool, Gate } from './sandbox-pool-fake.js';
 import { oomCounterArgv, probeArgv, stopArgv } from './session-sandbox.js';
 
 const KEEP_ALIVE = 7;
@@ -52,19 +51,8 @@ class SessionDocker extends FakeDocker {
   }
 }
 
-let jobs = 0;
-function job(extra: Partial<JobSpec> = {}): JobSpec {
-  return { id: `j${++jobs}`, lang: 'python', code: 'x', stdin: null, args: [], limits: null, ...extra };
-}
-
 async function startPool(docker: SessionDocker): Promise<SandboxPool> {
-  const pool = new SandboxPool({
-    runnerName: 'unit',
-    languages: [FAKE_PYTHON],
-    docker,
-    minWarm: 1,
-    maxWarm: 2,
-  });
+  const pool = fakePool(docker);
   onTestFinished(() => pool.close());
   await pool.start();
   await pool.settled();
@@ -80,8 +68,8 @@ describe('PoolSession (fake driver)', () => {
     expect(session.containerId).toBe(warm);
     expect(session.language).toBe('python');
     expect(docker.updates).toEqual([{ id: warm, memoryBytes: 64 * 1024 * 1024, pids: 128 }]);
-    await session.execute(job(), () => {});
-    await session.execute(job({ limits: { memory_bytes: 512 * 1024 * 1024 } }), () => {});
+    await session.execute(fakeJob(), () => {});
+    await session.execute(fakeJob({ limits: { memory_bytes: 512 * 1024 * 1024 } }), () => {});
     expect(docker.ran).toEqual([
       { id: warm, prepared: true },
       { id: warm, prepared: false },
@@ -102,7 +90,7 @@ describe('PoolSession (fake driver)', () => {
     const session = await pool.openSession('python', null);
     docker.holdStages();
     docker.stopFails = true;
-    const result = await session.execute(job({ limits: { wall_time_ms: 50 } }), () => {});
+    const result = await session.execute(fakeJob({ limits: { wall_time_ms: 50 } }), () => {});
     expect(result.reason).toBe('wall_time');
     expect(docker.kills).toEqual([session.containerId]);
     const lost = await session.lost;
@@ -112,7 +100,7 @@ describe('PoolSession (fake driver)', () => {
     });
     await expect.poll(() => session.state).toBe('ended');
     await expect.poll(() => docker.removed).toContain(session.containerId);
-    await expect(session.execute(job(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
+    await expect(session.execute(fakeJob(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
   });
 
   it('stops only the processes when it can, and stays open', async () => {
@@ -120,7 +108,7 @@ describe('PoolSession (fake driver)', () => {
     const pool = await startPool(docker);
     const session = await pool.openSession('python', null);
     docker.holdStages();
-    const result = await session.execute(job({ limits: { wall_time_ms: 50 } }), () => {});
+    const result = await session.execute(fakeJob({ limits: { wall_time_ms: 50 } }), () => {});
     expect(result.reason).toBe('wall_time');
     expect(docker.stops).toEqual([session.containerId]);
     expect(docker.kills).toEqual([]);
@@ -134,7 +122,7 @@ describe('PoolSession (fake driver)', () => {
     const session = await pool.openSession('python', null);
     const stage = new Gate();
     docker.jobGate = stage.wait;
-    const running = session.execute(job(), () => {});
+    const running = session.execute(fakeJob(), () => {});
     await expect.poll(() => docker.ran.length).toBe(1);
     docker.onDie(session.containerId);
     expect(await session.lost).toMatchObject({

@@ -9,7 +9,8 @@ import {
   type PreparedExec,
   type SandboxContainerSpec,
 } from './docker-sandbox.js';
-import type { PoolDriver } from './sandbox-pool.js';
+import type { JobSpec } from './execute-job.js';
+import { type PoolDriver, type PoolOptions, SandboxPool } from './sandbox-pool.js';
 
 /** A language whose image the fake has (img/python), as the unit tests' pools offer it. */
 export const FAKE_PYTHON: LanguageSpec = {
@@ -20,6 +21,32 @@ export const FAKE_PYTHON: LanguageSpec = {
   run: ['python3', '{main}'],
   version: ['python3', '--version'],
 };
+
+let fakeJobs = 0;
+/** A python job (`print(1)` unless `extra` says otherwise), with an id of its own. */
+export function fakeJob(extra: Partial<JobSpec> = {}): JobSpec {
+  return {
+    id: `j${++fakeJobs}`,
+    lang: 'python',
+    code: 'print(1)',
+    stdin: null,
+    args: [],
+    limits: null,
+    ...extra,
+  };
+}
+
+/** A pool on a fake driver: runner `unit`, FAKE_PYTHON, 1–2 warm, unless `options` say otherwise. */
+export function fakePool(docker: PoolDriver, options: Partial<PoolOptions> = {}): SandboxPool {
+  return new SandboxPool({
+    runnerName: 'unit',
+    languages: [FAKE_PYTHON],
+    docker,
+    minWarm: 1,
+    maxWarm: 2,
+    ...options,
+  });
+}
 
 /** A manual latch: tests open it when they want the held work to go on. */
 export class Gate {

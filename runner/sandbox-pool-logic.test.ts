@@ -5,20 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { LanguageSpec } from '../shared/languages.js';
 import { DEFAULT_LIMITS } from '../shared/limits.js';
 import type { SandboxContainerSpec } from './docker-sandbox.js';
-import type { JobSpec } from './execute-job.js';
-import { type PoolOptions, SandboxPool } from './sandbox-pool.js';
-import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
+import { FAKE_PYTHON, FakeDocker, fakeJob, fakePool, Gate } from './sandbox-pool-fake.js';
 
 const PY = FAKE_PYTHON;
 const GONE: LanguageSpec = { ...PY, name: 'gone', aliases: [], image: 'img/missing' };
-
-function job(code = 'print(1)', extra: Partial<JobSpec> = {}): JobSpec {
-  return { id: 'j', lang: 'python', code, stdin: null, args: [], limits: null, ...extra };
-}
-
-function makePool(docker: FakeDocker, options: Partial<PoolOptions> = {}, languages: LanguageSpec[] = [PY]) {
-  return new SandboxPool({ runnerName: 'unit', languages, docker, minWarm: 1, maxWarm: 2, ...options });
-}
 
 describe('SandboxPool (fake driver)', () => {
   it('removes orphans first and reports only languages whose image exists', async () => {
@@ -26,11 +16,11 @@ describe('SandboxPool (fake driver)', () => {
     docker.live.set('orphan', {
       labels: { 'org.codeexec.runner': 'unit' },
     } as unknown as SandboxContainerSpec);
-    const pool = makePool(docker, {}, [PY, GONE]);
+    const pool = fakePool(docker, { languages: [PY, GONE] });
     expect(await pool.start()).toEqual([{ name: 'python', version: '3.11.2', aliases: ['py'] }]);
     expect(docker.removed).toContain('orphan');
     expect(pool.unavailable.get('gone')).toMatch(/img\/missing not found/);
-    await expect(pool.execute(job('x', { lang: 'gone' }), () => {})).rejects.toMatchObject({
+    await expect(pool.execute(fakeJob({ code: 'x', lang: 'gone' }), () => {})).rejects.toMatchObject({
       code: 'unknown_language',
     });
     await pool.close();
@@ -38,7 +28,7 @@ describe('SandboxPool (fake driver)', () => {
 
   it('labels every container with the runner and the language', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     expect([...docker.live.values()][0]?.labels).toEqual({
       'org.codeexec.runner': 'unit',
@@ -50,7 +40,7 @@ describe('SandboxPool (fake driver)', () => {
   it('marks a language whose version command fails as unavailable', async () => {
     const docker = new FakeDocker();
     docker.versionOutput = 'command not found\n';
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     expect(await pool.start()).toEqual([]);
     expect(pool.unavailable.get('python')).toMatch(/no version/);
     await pool.close();
@@ -59,12 +49,12 @@ describe('SandboxPool (fake driver)', () => {
 
   it('uses each container for one job only; each waiting job gets a creation of its own', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     await pool.settled();
     const gate = new Gate();
     docker.gate = gate.wait;
-    const results = Array.from({ length: 6 }, () => pool.execute(job(), () => {}));
+    const results = Array.from({ length: 6 }, () => pool.execute(fakeJob(), () => {}));
     // One job took the warm container; five wait, each for its own creation (as without a pool).
     await expect.poll(() => docker.inFlight).toBe(5);
     gate.open();
@@ -77,7 +67,7 @@ describe('SandboxPool (fake driver)', () => {
     const docker = new FakeDocker();
     const probe = new Gate();
     docker.gate = probe.wait;
-    const pool = makePool(docker, { minWarm: 5, maxWarm: 5, createConcurrency: 2 });
+    const pool = fakePool(docker, { minWarm: 5, maxWarm: 5, createConcurrency: 2 });
     const starting = pool.start();
     await expect.poll(() => docker.inFlight).toBe(1); // the version probe, alone
     const refill = new Gate();
@@ -94,24 +84,24 @@ describe('SandboxPool (fake driver)', () => {
 
   it('replaces a warm container that died instead of handing it out', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     const [first] = [...docker.live.keys()];
     docker.dead.add(first ?? '');
     docker.onDie(first ?? '');
     await expect.poll(() => docker.removed).toContain(first);
-    const result = await pool.execute(job(), () => {});
+    const result = await pool.execute(fakeJob(), () => {});
     expect(result.stdout).not.toBe(`ran in ${first}\n`);
     await pool.close();
   });
 
   it('retries in another container when the exec could not start', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     const [first] = [...docker.live.keys()];
     docker.dead.add(first ?? ''); // died, but the event has not arrived
-    const result = await pool.execute(job(), () => {});
+    const result = await pool.execute(fakeJob(), () => {});
     expect(result).toMatchObject({ reason: 'exited', exit_code: 0 });
     expect(result.stdout).not.toBe(`ran in ${first}\n`);
     await pool.settled(); // a spent container that runs nothing is removed once the pool is quiet
@@ -121,22 +111,25 @@ describe('SandboxPool (fake driver)', () => {
 
   it('fails the job with sandbox_failed when no container can be made', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
-    await pool.execute(job(), () => {}); // uses the only warm container
+    await pool.execute(fakeJob(), () => {}); // uses the only warm container
     docker.failCreates = 100;
     docker.dead.add('c2'); // in case the refill won the race
-    await expect(pool.execute(job(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
+    await expect(pool.execute(fakeJob(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
     await pool.close();
   });
 
   it('updates memory and pids only for a job whose limits differ from the default', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
-    await pool.execute(job(), () => {});
+    await pool.execute(fakeJob(), () => {});
     expect(docker.updates).toEqual([]);
-    await pool.execute(job('x', { limits: { memory_bytes: 64 * 1024 * 1024, pids: 9_999 } }), () => {});
+    await pool.execute(
+      fakeJob({ code: 'x', limits: { memory_bytes: 64 * 1024 * 1024, pids: 9_999 } }),
+      () => {},
+    );
     // pids is clamped to the runner's maximum (MAX_LIMITS.pids = 512).
     expect(docker.updates).toEqual([{ id: expect.any(String), memoryBytes: 64 * 1024 * 1024, pids: 512 }]);
     expect(DEFAULT_LIMITS.pids).not.toBe(512);
@@ -145,14 +138,14 @@ describe('SandboxPool (fake driver)', () => {
 
   it('closes idempotently, waits for creations in flight and removes everything', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     let release: () => void = () => {};
     docker.gate = new Promise((resolve) => {
       release = resolve;
     });
-    const waiting = pool.execute(job(), () => {});
-    const waitingToo = pool.execute(job(), () => {});
+    const waiting = pool.execute(fakeJob(), () => {});
+    const waitingToo = pool.execute(fakeJob(), () => {});
     await expect.poll(() => docker.inFlight).toBeGreaterThan(0);
     const closed = pool.close();
     expect(pool.close()).toBe(closed);
@@ -161,7 +154,7 @@ describe('SandboxPool (fake driver)', () => {
     await Promise.allSettled([waiting, waitingToo]);
     await expect(waitingToo).rejects.toMatchObject({ code: 'sandbox_failed' });
     expect(docker.live.size).toBe(0);
-    await expect(pool.execute(job(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
+    await expect(pool.execute(fakeJob(), () => {})).rejects.toMatchObject({ code: 'sandbox_failed' });
   });
 
   it('can be closed while it starts', async () => {
@@ -170,7 +163,7 @@ describe('SandboxPool (fake driver)', () => {
     docker.gate = new Promise((resolve) => {
       release = resolve;
     });
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     const starting = pool.start();
     await expect.poll(() => docker.inFlight).toBe(1);
     const closed = pool.close();

@@ -2,20 +2,8 @@
 // in the background within [minWarm, maxWarm], spent ones removed at once or when the pool is quiet,
 // and a driver without the optional methods. sandbox-pool.test.ts runs the same on the real engine.
 import { describe, expect, it } from 'vitest';
-import type { JobSpec } from './execute-job.js';
-import { type PoolOptions, SandboxPool } from './sandbox-pool.js';
-import { FAKE_PYTHON, FakeDocker, Gate } from './sandbox-pool-fake.js';
-
-const PY = FAKE_PYTHON;
-
-let jobs = 0;
-function job(): JobSpec {
-  return { id: `j${++jobs}`, lang: 'python', code: 'print(1)', stdin: null, args: [], limits: null };
-}
-
-function makePool(docker: FakeDocker, options: Partial<PoolOptions> = {}) {
-  return new SandboxPool({ runnerName: 'unit', languages: [PY], docker, minWarm: 1, maxWarm: 2, ...options });
-}
+import type { PoolOptions } from './sandbox-pool.js';
+import { FakeDocker, fakeJob, fakePool, Gate } from './sandbox-pool-fake.js';
 
 /** Jobs the fake has started (they wait at docker.jobGate). */
 function started(docker: FakeDocker): number {
@@ -25,7 +13,7 @@ function started(docker: FakeDocker): number {
 describe('SandboxPool warm stock (fake driver)', () => {
   it('creates and starts minWarm containers ahead of demand, each with a prepared exec', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 3, maxWarm: 4 });
+    const pool = fakePool(docker, { minWarm: 3, maxWarm: 4 });
     await pool.start();
     await pool.settled();
     expect(docker.live.size).toBe(3);
@@ -36,11 +24,11 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it("runs the job's first exec in the prepared exec, and refills in the background", async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     await pool.settled();
     const [first] = [...docker.live.keys()];
-    const result = await pool.execute(job(), () => {});
+    const result = await pool.execute(fakeJob(), () => {});
     expect(result.stdout).toBe(`ran in ${first}\n`);
     expect(docker.ran).toEqual([{ id: first, prepared: true }]);
     await pool.settled();
@@ -51,11 +39,11 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('grows the stock with jobs in flight up to maxWarm, never past it', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 1, maxWarm: 3, maxDeferred: 0 });
+    const pool = fakePool(docker, { minWarm: 1, maxWarm: 3, maxDeferred: 0 });
     await pool.start();
     const gate = new Gate();
     docker.jobGate = gate.wait;
-    const running = Array.from({ length: 6 }, () => pool.execute(job(), () => {}));
+    const running = Array.from({ length: 6 }, () => pool.execute(fakeJob(), () => {}));
     await expect.poll(() => started(docker)).toBe(6);
     await pool.settled();
     // Six leased, plus warm ones up to maxWarm.
@@ -69,12 +57,12 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('replaces a warm container whose prepared exec ended, never handing it out', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     await pool.settled();
     const [first] = [...docker.live.keys()];
     docker.preparedIn(first ?? '')?.die();
-    const result = await pool.execute(job(), () => {});
+    const result = await pool.execute(fakeJob(), () => {});
     expect(result.stdout).not.toBe(`ran in ${first}\n`);
     expect(docker.removed).toContain(first);
     await pool.close();
@@ -82,13 +70,13 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('retries in another container when a prepared exec had ended unnoticed', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 2 });
+    const pool = fakePool(docker, { minWarm: 2 });
     await pool.start();
     await pool.settled();
     const [first] = [...docker.live.keys()];
     const prepared = docker.preparedIn(first ?? '');
     if (prepared) prepared.broken = true;
-    const result = await pool.execute(job(), () => {});
+    const result = await pool.execute(fakeJob(), () => {});
     expect(result).toMatchObject({ reason: 'exited', exit_code: 0 });
     expect(result.stdout).not.toBe(`ran in ${first}\n`);
     expect(docker.ran.map((r) => r.id)).not.toContain(first);
@@ -99,15 +87,15 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('defers removing an idle spent container while jobs run, and removes it once quiet', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 2, quietMs: 1 });
+    const pool = fakePool(docker, { minWarm: 2, quietMs: 1 });
     await pool.start();
     await pool.settled();
     const gate = new Gate();
     docker.jobGate = gate.wait;
-    const slow = pool.execute(job(), () => {});
+    const slow = pool.execute(fakeJob(), () => {});
     await expect.poll(() => started(docker)).toBe(1);
     docker.jobGate = null;
-    const quick = await pool.execute(job(), () => {});
+    const quick = await pool.execute(fakeJob(), () => {});
     const quickId = quick.stdout.slice('ran in '.length).trim();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(docker.removed).not.toContain(quickId); // the slow job still runs
@@ -120,16 +108,16 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('removes at once a spent container that still runs something, even while jobs run', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 2 });
+    const pool = fakePool(docker, { minWarm: 2 });
     await pool.start();
     await pool.settled();
     const gate = new Gate();
     docker.jobGate = gate.wait;
-    const slow = pool.execute(job(), () => {});
+    const slow = pool.execute(fakeJob(), () => {});
     await expect.poll(() => started(docker)).toBe(1);
     docker.jobGate = null;
     for (const id of docker.live.keys()) docker.leftovers.add(id);
-    const quick = await pool.execute(job(), () => {});
+    const quick = await pool.execute(fakeJob(), () => {});
     const quickId = quick.stdout.slice('ran in '.length).trim();
     await expect.poll(() => docker.removed).toContain(quickId);
     gate.open();
@@ -142,16 +130,16 @@ describe('SandboxPool warm stock (fake driver)', () => {
     ['the pool has been busy for longer than a burst', { burstMs: 0 }],
   ])('removes a spent container at once while %s', async (_when, options) => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { quietMs: 60_000, ...options });
+    const pool = fakePool(docker, { quietMs: 60_000, ...options });
     await pool.start();
     await expect.poll(() => docker.live.size).toBe(1);
     const creations = new Gate();
     docker.gate = creations.wait; // refills are held: a second job has to wait
     const held = new Gate();
     docker.jobGate = held.wait;
-    const first = pool.execute(job(), () => {}); // takes the warm container and holds it
+    const first = pool.execute(fakeJob(), () => {}); // takes the warm container and holds it
     await expect.poll(() => started(docker)).toBe(1);
-    const second = options.burstMs === 0 ? null : pool.execute(job(), () => {});
+    const second = options.burstMs === 0 ? null : pool.execute(fakeJob(), () => {});
     docker.jobGate = null;
     held.open();
     const firstId = (await first).stdout.slice('ran in '.length).trim();
@@ -163,14 +151,14 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('keeps at most maxDeferred spent containers waiting', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { minWarm: 1, maxWarm: 4, maxDeferred: 1 });
+    const pool = fakePool(docker, { minWarm: 1, maxWarm: 4, maxDeferred: 1 });
     await pool.start();
     const gate = new Gate();
     docker.jobGate = gate.wait;
-    const slow = pool.execute(job(), () => {});
+    const slow = pool.execute(fakeJob(), () => {});
     await expect.poll(() => started(docker)).toBe(1);
     docker.jobGate = null;
-    for (let i = 0; i < 3; i++) await pool.execute(job(), () => {});
+    for (let i = 0; i < 3; i++) await pool.execute(fakeJob(), () => {});
     // Three spent while the slow job runs: one may wait, two are removed at once.
     await expect.poll(() => docker.removed.length).toBe(2);
     gate.open();
@@ -182,20 +170,20 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('removes deferred containers at close', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker, { quietMs: 60_000 });
+    const pool = fakePool(docker, { quietMs: 60_000 });
     await pool.start();
-    await pool.execute(job(), () => {});
+    await pool.execute(fakeJob(), () => {});
     await pool.close();
     expect(docker.live.size).toBe(0);
   });
 
   it('works with a driver that has neither prepareExec nor usage', async () => {
     const docker = new FakeDocker({ modern: false });
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     await pool.settled();
     const [first] = [...docker.live.keys()];
-    await pool.execute(job(), () => {});
+    await pool.execute(fakeJob(), () => {});
     expect(docker.ran).toEqual([{ id: first, prepared: false }]);
     expect(docker.removed).toEqual([first]); // removed at once: nothing tells it is idle
     await pool.close();
@@ -203,12 +191,12 @@ describe('SandboxPool warm stock (fake driver)', () => {
 
   it('settles only once refills and removals are done', async () => {
     const docker = new FakeDocker();
-    const pool = makePool(docker);
+    const pool = fakePool(docker);
     await pool.start();
     await pool.settled();
     const gate = new Gate();
     docker.gate = gate.wait;
-    await pool.execute(job(), () => {});
+    await pool.execute(fakeJob(), () => {});
     let settled = false;
     const done = pool.settled().then(() => {
       settled = true;
