@@ -14,7 +14,7 @@ import {
 import type { Admission } from './admission.js';
 import { JobQueue } from './job-queue.js';
 import type { JobStore } from './job-store.js';
-import { newJob } from './new-job.js';
+import { type NewJobOptions, newJob } from './new-job.js';
 import type { RunnerSession } from './runner-session.js';
 import { storedResult } from './stored-result.js';
 
@@ -117,9 +117,7 @@ export class Dispatcher {
    * `client` is who submitted it (ClientAuth.identify), for the per-client cap.
    */
   submit(request: AsyncRequest, lang: string, interactive = false, client: string | null = null): JobRecord {
-    this.#options.admission.check(client);
-    const job = newJob(request, { lang, interactive, client });
-    this.#store.insert(job);
+    const job = this.#admit(request, { lang, interactive, client });
     this.#whenDurable(job.id, () => {
       this.#queue.add(job.id);
       this.#pump();
@@ -138,8 +136,13 @@ export class Dispatcher {
     client: string | null,
     sessionId: string,
   ): JobRecord {
-    this.#options.admission.check(client);
-    const job = newJob(request, { lang, interactive, client, sessionId });
+    return this.#admit(request, { lang, interactive, client, sessionId });
+  }
+
+  /** Checks the queue bound and the client's cap, then stores the new job as queued. */
+  #admit(request: AsyncRequest, options: NewJobOptions): JobRecord {
+    this.#options.admission.check(options.client);
+    const job = newJob(request, options);
     this.#store.insert(job);
     return job;
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../shared/index.js';
 import { JobStore, StoreCorruptError } from './job-store.js';
+import { newJob } from './new-job.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -11,40 +12,11 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
+/** A new queued python job, as the dispatcher stores one, under a chosen id. */
 function job(id: string): JobRecord {
   return {
+    ...newJob({ lang: 'python', code: 'print(1)' }, { lang: 'python', interactive: false, client: null }),
     id,
-    task_id: null,
-    lang: 'python',
-    code: 'print(1)',
-    output: '',
-    exit_code: null,
-    status: 'queued',
-    stdout: '',
-    stderr: '',
-    signal: null,
-    reason: null,
-    compile: null,
-    error: null,
-    stdin: null,
-    args: [],
-    files: [],
-    limits: null,
-    compile_limits: null,
-    output_files: [],
-    labels: [],
-    callback_url: null,
-    callback: null,
-    client: null,
-    interactive: false,
-    output_capped: false,
-    session_id: null,
-    runner_id: null,
-    attempt: 0,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    finished_at: null,
-    timings: { queue_ms: null, compile_ms: null, run_ms: null, total_ms: null },
   };
 }
 
