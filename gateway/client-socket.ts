@@ -45,11 +45,12 @@ class ClientConnection {
     this.socket = socket;
   }
 
-  send(frame: GatewayToClient): boolean {
+  /** `buffered`: the socket's bufferedAmount, when the caller has just read it. */
+  send(frame: GatewayToClient, buffered = this.socket.bufferedAmount): boolean {
     if (this.closed) return false;
     // Frames that must arrive (exit, error) are never dropped; a client that leaves this much
     // unread is cut off instead, and its jobs' results wait in the store.
-    if (this.socket.bufferedAmount > CLIENT_MAX_BUFFERED_BYTES) {
+    if (buffered > CLIENT_MAX_BUFFERED_BYTES) {
       this.socket.close(CLOSE_CODES.too_slow, 'the client does not read its socket');
       return false;
     }
@@ -58,19 +59,13 @@ class ClientConnection {
 
   /** Live output is best-effort past the high-water mark: a slow reader cannot grow our memory. */
   sendLive(job: ClientJob, frame: GatewayToClient): void {
+    // Read once: this runs for every chunk.
     const buffered = this.socket.bufferedAmount;
     if (buffered > CLIENT_HIGH_WATER_BYTES) {
       job.dropped++;
       return;
     }
-    // What `send` checks: closed, or past the cut-off (never, below the high-water mark, unless
-    // the limits were set the other way round). Read once: this runs for every chunk.
-    if (this.closed) return;
-    if (buffered > CLIENT_MAX_BUFFERED_BYTES) {
-      this.send(frame);
-      return;
-    }
-    this.socket.send(JSON.stringify(frame));
+    this.send(frame, buffered);
   }
 
   error(id: string | null, err: CodeexecError): void {
