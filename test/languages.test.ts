@@ -65,7 +65,7 @@ const CASES: Record<string, LanguageCase> = {
     runtime: { exit_code: 134, stderr: /what\(\): {2}boom/, signal: 'SIGABRT' },
   },
   rust: {
-    main: 'use std::io::Read;\nfn main() {\n    let mut data = String::new();\n    std::io::stdin().read_to_string(&mut data).unwrap();\n    println!("hello, world");\n    println!("stdin:{}", data);\n    let args: Vec<String> = std::env::args().skip(1).collect();\n    println!("args:{}", args.join("|"));\n}\n',
+    main: 'use std::io::Read;\nfn main() {\n    let mut data = String::new();\n    std::io::stdin().read_to_string(&mut data).unwrap();\n    println!("hello, world");\n    println!("stdin:{}", data);\n    let args: Vec<String> = std::env::args().collect();\n    println!("args:{}", args[1..].join("|"));\n}\n',
     syntaxError: 'fn main() { let n: i32 = "not a number"; }\n',
     syntaxMessage: /mismatched types/,
     runtimeError: 'fn main() { panic!("boom"); }\n',
