@@ -16,6 +16,8 @@ class SessionDocker extends FakeDocker {
   readonly kills: string[] = [];
   /** While set, the stop exec cannot start (a fork bomb holds every pid). */
   stopFails = false;
+  /** Stop execs that docker runs but whose command cannot start (exit 126), before one that can. */
+  stopsNotRun = 0;
   /** Held stage execs end when the sandbox's processes are stopped or the container is killed. */
   stage: Gate | null = null;
 
@@ -28,6 +30,10 @@ class SessionDocker extends FakeDocker {
     }
     if (same(request.argv, stopArgv(KEEP_ALIVE))) {
       if (this.stopFails) throw new ExecNotStartedError(new Error('fork: Resource temporarily unavailable'));
+      if (this.stopsNotRun > 0) {
+        this.stopsNotRun--;
+        return 126;
+      }
       this.stops.push(id);
       this.stage?.open();
       return 0;
@@ -112,6 +118,25 @@ describe('PoolSession (fake driver)', () => {
     expect(result.reason).toBe('wall_time');
     expect(docker.stops).toEqual([session.containerId]);
     expect(docker.kills).toEqual([]);
+    expect(session.state).toBe('open');
+    await session.close();
+  });
+
+  it('gives a stop that could not start (exit 126) more pids and tries again; the next execution restores them', async () => {
+    const docker = new SessionDocker();
+    const pool = await startPool(docker);
+    const session = await pool.openSession('python', { pids: 32 });
+    docker.holdStages();
+    docker.stopsNotRun = 2;
+    const result = await session.execute(fakeJob({ limits: { wall_time_ms: 50 } }), () => {});
+    expect(result.reason).toBe('wall_time');
+    expect(docker.stops).toEqual([session.containerId]);
+    expect(docker.kills).toEqual([]);
+    expect(docker.updates.map((u) => u.pids).slice(-2)).toEqual([32 + 64, 32 + 128]);
+    docker.stage = null;
+    docker.jobGate = null;
+    await session.execute(fakeJob(), () => {});
+    expect(docker.updates.at(-1)?.pids).toBe(32);
     expect(session.state).toBe('open');
     await session.close();
   });

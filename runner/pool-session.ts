@@ -39,8 +39,15 @@ export interface SessionHost {
 
 /** How long a session's own execs (probe, stop, OOM counter) may take. */
 const HELPER_EXEC_MS = 5000;
-/** Tries of the stop exec: a fork bomb at the pids limit may leave no pid for the first one. */
-const STOP_ATTEMPTS = 2;
+/** Tries of the stop exec: a fork bomb at the pids limit may leave no pid for the first ones. */
+const STOP_ATTEMPTS = 4;
+/**
+ * Pids the container gets above the session's for a retried stop, doubled at each try: room for
+ * the stop's exec to start beside a fork bomb. The next execution's fit() restores the limit.
+ */
+const STOP_PIDS_HEADROOM = 64;
+/** Exit codes of a docker exec whose command never ran (runc could not start it: no free pid). */
+const EXEC_NOT_RUN = new Set([126, 127]);
 
 export class PoolSession {
   readonly language: string;
@@ -230,6 +237,7 @@ export class PoolSession {
   async #stop(): Promise<void> {
     let failure = '';
     for (let attempt = 1; attempt <= STOP_ATTEMPTS; attempt++) {
+      if (attempt > 1) await this.#roomForStop(STOP_PIDS_HEADROOM * 2 ** (attempt - 2));
       try {
         const { code } = await helperExec(this.#host, stopArgv(this.#keepAlivePid));
         if (code === 0) {
@@ -237,7 +245,8 @@ export class PoolSession {
           return;
         }
         failure = `the stop exec ended with ${code}`;
-        break; // the keep-alive is gone: the container is ending anyway
+        // Its script fails only when the keep-alive is gone: the container is ending anyway.
+        if (code === null || !EXEC_NOT_RUN.has(code)) break;
       } catch (err) {
         failure = (err as Error).message;
       }
@@ -246,6 +255,19 @@ export class PoolSession {
       `The session's processes could not be stopped (${failure}): its sandbox was killed, and its files are lost`,
     );
     await this.#host.docker.kill(this.#host.container.id ?? '');
+  }
+
+  /** Raise the container's pids limit by `extra` (its memory unchanged), so an exec can start. */
+  async #roomForStop(extra: number): Promise<void> {
+    const { container } = this.#host;
+    const memory = container.memoryBytes > 0 ? container.memoryBytes : this.limits.memory_bytes;
+    try {
+      await this.#host.fit({ ...this.limits, memory_bytes: memory, pids: this.limits.pids + extra });
+    } catch (err) {
+      this.#host.log('warn', 'could not raise a session sandbox pids limit', {
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** StageSandbox.oomKilled: did the cgroup's OOM-kill counter rise since this session last read it? */
