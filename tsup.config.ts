@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   entry: {
-    cli: 'cli.ts',
+    cli: 'cli/main.ts',
     'bench/e2e': 'bench/e2e.ts',
     'bench/gateway': 'bench/gateway.ts',
     'bench/pool': 'bench/pool.ts',

@@ -11,10 +11,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.js';
-import { newJob } from '../gateway/new-job.js';
-import { DockerSandbox } from '../runner/docker-sandbox.js';
+import { newJob } from '../gateway/jobs/new-job.js';
+import { DockerSandbox } from '../runner/docker/docker-sandbox.js';
+import { RUNNER_LABEL, SandboxPool } from '../runner/pool/sandbox-pool.js';
 import { Runner } from '../runner/runner.js';
-import { RUNNER_LABEL, SandboxPool } from '../runner/sandbox-pool.js';
 import { type JobRecord, LANGUAGES, silentLogger } from '../shared/index.js';
 import { percentile } from './pool-stats.js';
 

@@ -3,8 +3,8 @@
 // exec, remove per job) and the runner's SandboxPool. All containers carry the bench's runner
 // label, so one sweep by label removes whatever a failure or Ctrl-C left.
 
-import type { DockerSandbox, SandboxContainerSpec } from '../runner/docker-sandbox.js';
-import type { SandboxPool } from '../runner/sandbox-pool.js';
+import type { DockerSandbox, SandboxContainerSpec } from '../runner/docker/docker-sandbox.js';
+import type { SandboxPool } from '../runner/pool/sandbox-pool.js';
 import type { LanguageSpec } from '../shared/languages.js';
 
 export const CODE = 'print(1)';

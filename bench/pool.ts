@@ -4,8 +4,8 @@
 // the ratios against the targets. Every container it makes is removed, on failure and Ctrl-C too.
 // BENCH_JOBS (default 30) sets the jobs per cell.
 import { cpus, loadavg } from 'node:os';
-import { DockerSandbox } from '../runner/docker-sandbox.js';
-import { RUNNER_LABEL, SandboxPool } from '../runner/sandbox-pool.js';
+import { DockerSandbox } from '../runner/docker/docker-sandbox.js';
+import { RUNNER_LABEL, SandboxPool } from '../runner/pool/sandbox-pool.js';
 import { LANGUAGES } from '../shared/languages.js';
 import { BenchModes } from './pool-modes.js';
 import { checkTargets, formatTable, formatTargets, type PoolBenchResults } from './pool-report.js';

@@ -81,6 +81,8 @@ export class SyntheticRunner {
           labels: [],
           held: [],
           draining: false,
+          building: [],
+          paused: false,
         });
       });
       ws.on('message', (data) => {

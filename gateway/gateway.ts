@@ -1,24 +1,24 @@
 // The gateway: store, dispatcher, runner hub and REST routes on one server transport.
 // A library entry point: `Gateway.start(options)` in tests and in the CLI alike.
 import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
-import { Admission } from './admission.js';
-import { CallbackSender } from './callback-sender.js';
-import { ClientAuth } from './client-auth.js';
-import { ClientSockets } from './client-socket.js';
-import { Dispatcher } from './dispatcher.js';
-import { JobIntake } from './job-intake.js';
-import { JobStore } from './job-store.js';
-import { buildOpenApi } from './openapi.js';
-import { pistonRoutes } from './piston.js';
-import { PistonSockets } from './piston-socket.js';
-import { Retention } from './retention.js';
-import { errorResponse, json } from './router.js';
-import { createRoutes } from './routes.js';
-import { RunnerHub } from './runner-hub.js';
-import { SessionBroker } from './session-broker.js';
+import { CallbackSender } from './callbacks/callback-sender.js';
+import { ClientAuth } from './http/client-auth.js';
+import { buildOpenApi } from './http/openapi.js';
+import { errorResponse, json } from './http/router.js';
+import { createRoutes } from './http/routes.js';
+import { Admission } from './jobs/admission.js';
+import { Dispatcher } from './jobs/dispatcher.js';
+import { JobIntake } from './jobs/job-intake.js';
+import { Retention } from './jobs/retention.js';
+import { pistonRoutes } from './piston/piston-routes.js';
+import { PistonSockets } from './piston/piston-socket.js';
+import { RunnerHub } from './runners/runner-hub.js';
+import { SessionBroker } from './sessions/session-broker.js';
+import { JobStore } from './store/job-store.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
+import { ClientSockets } from './ws/client-socket.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 

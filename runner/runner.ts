@@ -14,11 +14,11 @@ import {
   type RunnerLanguage,
   type RunnerToGateway,
 } from '../shared/index.js';
-import { fitResult } from './fit-result.js';
-import { GatewayConnection } from './gateway-connection.js';
-import { JobControl } from './job-control.js';
-import { RunnerSessions, type SessionEnd } from './runner-sessions.js';
-import { SandboxPool } from './sandbox-pool.js';
+import { GatewayConnection } from './connection/gateway-connection.js';
+import { fitResult } from './execution/fit-result.js';
+import { JobControl } from './execution/job-control.js';
+import { SandboxPool } from './pool/sandbox-pool.js';
+import { RunnerSessions, type SessionEnd } from './sessions/runner-sessions.js';
 
 export const RUNNER_VERSION = '0.1.0';
 
@@ -120,6 +120,8 @@ export class Runner extends EventEmitter {
         // gateway must not run them again meanwhile. A session's executions never are.
         held: [...this.#pooledJobs(), ...this.#outbox.keys()],
         draining: this.#state === 'draining',
+        building: [],
+        paused: false,
       }),
     });
     this.#connection.on('welcome', () => {

@@ -1,6 +1,6 @@
 // The runner protocol on /runners/connect: JSON text frames, each one schema here.
 // Runner → gateway: hello, accept, reject, stage, output, done, heartbeat, error, drain,
-// session_opened, session_ended.
+// session_opened, session_ended, languages, capacity.
 // Gateway → runner: welcome, offer, cancel, stdin, stdin_eof, signal, heartbeat, error,
 // session_open, session_close.
 import * as v from 'valibot';
@@ -32,6 +32,34 @@ export const HelloFrame = v.object({
   held: v.optional(v.array(id), []),
   /** The runner is draining (it reconnected during a drain): offer it nothing. */
   draining: v.optional(v.boolean(), false),
+  /**
+   * Languages (canonical names) whose sandbox images are being built: offered later with a
+   * `languages` frame. Jobs for them wait instead of failing with no_runner.
+   */
+  building: v.optional(v.array(v.string()), []),
+  /** The runner is paused (it reconnected while paused): offer it nothing until `capacity` says so. */
+  paused: v.optional(v.boolean(), false),
+});
+
+/**
+ * Runner → gateway: what it offers now, replacing the hello's list (an image finished building,
+ * or failed to). `building` replaces the hello's too.
+ */
+export const LanguagesFrame = v.object({
+  type: v.literal('languages'),
+  languages: v.array(RunnerLanguageSchema),
+  building: v.optional(v.array(v.string()), []),
+});
+
+/**
+ * Runner → gateway: its capacity changed. `slots` is how many jobs it runs at once from now on
+ * (jobs already held beyond it finish); `paused` means offer it nothing until a later capacity
+ * frame says otherwise (unlike drain, it is not leaving: it keeps its jobs and sessions).
+ */
+export const CapacityFrame = v.object({
+  type: v.literal('capacity'),
+  slots: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)),
+  paused: v.boolean(),
 });
 
 /** Runner → gateway: stop offering me jobs; I finish the ones I hold, then leave. */
@@ -154,6 +182,8 @@ export const RunnerToGatewayFrame = v.variant('type', [
   StageFrame,
   SessionOpenedFrame,
   SessionEndedFrame,
+  LanguagesFrame,
+  CapacityFrame,
 ]);
 export type RunnerToGateway = v.InferOutput<typeof RunnerToGatewayFrame>;
 

@@ -3,8 +3,8 @@
 // language; adding a language to shared/languages.ts without a row here fails the first test.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobSpec } from '../runner/execute-job.js';
-import { RUNNER_LABEL, SandboxPool } from '../runner/sandbox-pool.js';
+import type { JobSpec } from '../runner/execution/execute-job.js';
+import { RUNNER_LABEL, SandboxPool } from '../runner/pool/sandbox-pool.js';
 import type { RunResult } from '../shared/job.js';
 import { LANGUAGES } from '../shared/languages.js';
 import type { RunnerLanguage } from '../shared/runner-protocol.js';

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// The `codeexec` command: one file per subcommand beside this one. Configuration comes from the
+// environment (see README: Configuration).
+import { consoleLogger } from '../shared/index.js';
+import { devCommand } from './dev.js';
+import { gatewayCommand } from './gateway.js';
+import { runnerCommand } from './runner.js';
+
+const COMMANDS = {
+  gateway: gatewayCommand,
+  runner: runnerCommand,
+  dev: devCommand,
+} as const;
+
+const USAGE = `usage: codeexec <command>
+
+  gateway   the gateway alone (CODEEXEC_RUNNER_TOKENS, PORT, HOST, ...)
+  runner    a runner dialling out to CODEEXEC_GATEWAY_URL with CODEEXEC_RUNNER_TOKEN
+  dev       a gateway and one local runner in one process (npm start)
+`;
+
+const name = process.argv[2];
+const command =
+  name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : null;
+if (command === null) {
+  process.stderr.write(USAGE);
+  process.exit(name === undefined || name === 'help' || name === '--help' ? 0 : 2);
+} else {
+  command(process.env, consoleLogger).catch((err: unknown) => {
+    consoleLogger('error', (err as Error).message);
+    process.exit(1);
+  });
+}

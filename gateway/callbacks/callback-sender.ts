@@ -1,0 +1,145 @@
+// Callbacks: when a job with a callback_url ends, its record is POSTed there as JSON, in the
+// background (never on the dispatcher's path), with bounded retries and exponential backoff.
+// Each attempt is recorded on the job (`callback`), so a restarted gateway resumes what is pending.
+import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CallbackDelivery, JobRecord, Logger } from '../../shared/index.js';
+import type { JobStore } from '../store/job-store.js';
+
+export interface CallbackOptions {
+  store: JobStore;
+  log: Logger;
+  /** Attempts per job, all restarts together. */
+  attempts: number;
+  /** Wait before the second attempt; doubles each time, up to maxDelayMs. */
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** Each attempt gives up after this long. */
+  timeoutMs: number;
+  /** With a secret, each POST carries `X-Codeexec-Signature: sha256=<hex HMAC of the body>`. */
+  secret: string | null;
+  userAgent: string;
+}
+
+/** `stopped`: close() cut the attempt short; it does not count, and the next start redoes it. */
+type Outcome = { ok: true } | { ok: false; error: string; permanent: boolean } | { stopped: true };
+
+/** Statuses worth another try: the target is overloaded or briefly broken, not refusing. */
+const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500;
+
+/** Events: `attempt` (job id, its CallbackDelivery) once each attempt's outcome is recorded. */
+export class CallbackSender extends EventEmitter {
+  readonly #options: CallbackOptions;
+  readonly #inflight = new Map<string, Promise<void>>();
+  readonly #stop = new AbortController();
+
+  constructor(options: CallbackOptions) {
+    super();
+    this.#options = options;
+  }
+
+  /** Starts delivering a finished job's callback, unless it is done or under way. Returns at once. */
+  deliver(job: JobRecord): void {
+    const url = job.callback_url;
+    if (this.#stop.signal.aborted || !url || job.callback?.state !== 'pending') return;
+    if (this.#inflight.has(job.id)) return;
+    const run = this.#run(job.id, url).finally(() => this.#inflight.delete(job.id));
+    this.#inflight.set(job.id, run);
+  }
+
+  /** Resolves when every delivery under way has ended (delivered, failed, or stopped by close). */
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()]);
+  }
+
+  /** Stops every delivery; what is pending stays pending in the store for the next start. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.idle();
+  }
+
+  async #run(id: string, url: string): Promise<void> {
+    const { store, attempts: max, log } = this.#options;
+    let attempts = store.get(id)?.callback?.attempts ?? 0;
+    while (attempts < max) {
+      if (attempts > 0 && !(await this.#backoff(attempts))) return;
+      const job = store.get(id);
+      if (!job) return; // pruned by retention meanwhile
+      attempts++;
+      const outcome = await this.#post(url, job, attempts);
+      if ('stopped' in outcome) return;
+      if (outcome.ok) {
+        const delivered_at = new Date().toISOString();
+        this.#record(id, { state: 'delivered', attempts, last_error: null, delivered_at });
+        return;
+      }
+      const final = outcome.permanent || attempts >= max;
+      const state = final ? 'failed' : 'pending';
+      this.#record(id, { state, attempts, last_error: outcome.error, delivered_at: null });
+      log(final ? 'warn' : 'info', final ? 'callback failed for good' : 'callback attempt failed', {
+        job: id,
+        attempt: attempts,
+        error: outcome.error,
+      });
+      if (final) return;
+    }
+  }
+
+  #record(id: string, delivery: CallbackDelivery): void {
+    this.#options.store.update(id, { callback: delivery });
+    this.emit('attempt', id, delivery);
+  }
+
+  /** Waits before attempt `done + 1`; false when the sender is closing. */
+  async #backoff(done: number): Promise<boolean> {
+    const { firstDelayMs, maxDelayMs } = this.#options;
+    const ceiling = Math.min(maxDelayMs, firstDelayMs * 2 ** (done - 1));
+    // Half fixed, half random: retries of many jobs to one target do not arrive together.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    try {
+      await sleep(delay, undefined, { signal: this.#stop.signal, ref: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #post(url: string, job: JobRecord, attempt: number): Promise<Outcome> {
+    const body = JSON.stringify(job);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': this.#options.userAgent,
+      'x-codeexec-job': job.id,
+      'x-codeexec-attempt': String(attempt),
+    };
+    if (this.#options.secret !== null) {
+      headers['x-codeexec-signature'] =
+        `sha256=${createHmac('sha256', this.#options.secret).update(body).digest('hex')}`;
+    }
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        // A redirect could point anywhere; the client named this URL and no other.
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#stop.signal]),
+      });
+      await response.body?.cancel();
+      if (response.status >= 200 && response.status < 300) return { ok: true };
+      const redirect = response.status >= 300 && response.status < 400;
+      return {
+        ok: false,
+        error: redirect ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`,
+        permanent: !RETRYABLE(response.status),
+      };
+    } catch (err) {
+      if (this.#stop.signal.aborted) return { stopped: true };
+      const error = err as Error & { cause?: { code?: string } };
+      const why =
+        error.name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs} ms` : error.message;
+      return { ok: false, error: error.cause?.code ? `${why} (${error.cause.code})` : why, permanent: false };
+    }
+  }
+}

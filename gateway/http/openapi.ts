@@ -1,0 +1,215 @@
+// The OpenAPI 3.1 document, generated from the same shared schemas that validate requests, so
+// it cannot drift from the code. Served at /openapi.json; docs/openapi.json is a copy for readers
+// (a test checks it is current).
+import { toJsonSchema } from '@valibot/to-json-schema';
+import type * as v from 'valibot';
+import {
+  AsyncAcceptedSchema,
+  AsyncRequestSchema,
+  ERRORS,
+  ErrorResponseSchema,
+  ExecuteRequestSchema,
+  ExecuteResponseSchema,
+  HealthResponseSchema,
+  JobListResponseSchema,
+  JobRecordSchema,
+  JobStatusSchema,
+  LanguagesResponseSchema,
+} from '../../shared/index.js';
+
+type Schema = v.GenericSchema;
+
+interface Operation {
+  method: 'get' | 'post' | 'delete';
+  path: string;
+  summary: string;
+  request?: Schema;
+  params?: { name: string; in: 'path' | 'query'; required: boolean; description: string }[];
+  /** Status → body schema (every error status uses the error body). */
+  responses: Record<number, { description: string; schema: Schema }>;
+  /** Served without an API key; every other operation documents 401 and the bearer scheme. */
+  open?: boolean;
+}
+
+const idParam = { name: 'id', in: 'path' as const, required: true, description: 'The job id' };
+const error = (description: string) => ({ description, schema: ErrorResponseSchema as Schema });
+const validationErrors = {
+  400: error('Invalid JSON, a wrong field, an unknown language or a limit above its maximum'),
+  413: error('The body is larger than allowed'),
+  415: error('The body is not JSON'),
+};
+/** Refusals at submission, before a job exists (see Admission). */
+const admissionErrors = {
+  429: error(
+    'This API key (or address) already has CODEEXEC_MAX_JOBS_PER_KEY jobs unfinished (too_many_jobs)',
+  ),
+  503: error('The queue is full (queue_full); Retry-After says when to try again'),
+};
+const runErrors = {
+  ...admissionErrors,
+  500: error('The runner could not run the job (sandbox_failed) or an internal error'),
+  502: error('The runner went away and the job had no attempts left (runner_lost)'),
+  503: error(
+    'The queue is full (queue_full), no runner for the language took the job in time (no_runner), ' +
+      'or every runner rejected it (runner_rejected)',
+  ),
+};
+const unauthorized = error(
+  'The gateway has API keys and the request has no valid `Authorization: Bearer <key>` (unauthorized)',
+);
+
+export const OPERATIONS: readonly Operation[] = [
+  {
+    method: 'post',
+    path: '/execute/code',
+    summary: 'Run code and wait for the result (the seed contract: output, exit_code, status first)',
+    request: ExecuteRequestSchema,
+    responses: {
+      200: { description: 'The program ran', schema: ExecuteResponseSchema },
+      ...validationErrors,
+      ...runErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/execute/health',
+    summary: 'Liveness',
+    open: true,
+    responses: { 200: { description: 'The gateway serves', schema: HealthResponseSchema } },
+  },
+  {
+    method: 'post',
+    path: '/execute/sync',
+    summary: 'Run a job and wait; answers the whole job record',
+    request: AsyncRequestSchema,
+    responses: {
+      200: { description: 'The job ended', schema: JobRecordSchema },
+      ...validationErrors,
+      ...runErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/execute/async',
+    summary: 'Queue a job; answers at once with its id (stored before the answer)',
+    request: AsyncRequestSchema,
+    responses: {
+      202: { description: 'Queued', schema: AsyncAcceptedSchema },
+      ...validationErrors,
+      ...admissionErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/execute/{id}/status',
+    summary: "A job's state",
+    params: [idParam],
+    responses: { 200: { description: 'The state', schema: JobStatusSchema }, 404: error('No such job') },
+  },
+  {
+    method: 'get',
+    path: '/execute/{id}/result',
+    summary: "A job's result; 202 with its state while it is still queued or running",
+    params: [idParam],
+    responses: {
+      200: { description: 'The job ended', schema: JobRecordSchema },
+      202: { description: 'Not finished yet; ask again after Retry-After seconds', schema: JobStatusSchema },
+      404: error('No such job'),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/execute/{id}',
+    summary: 'Cancel a queued or running job',
+    params: [idParam],
+    responses: {
+      200: {
+        description: 'Cancelled (or it finished before the cancel reached it)',
+        schema: JobStatusSchema,
+      },
+      202: { description: 'Cancel sent; the runner has not confirmed yet', schema: JobStatusSchema },
+      404: error('No such job'),
+      409: error('The job had already ended (job_finished)'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/execute',
+    summary: 'List jobs, newest first, optionally of one task, one page at a time',
+    params: [
+      { name: 'task_id', in: 'query', required: false, description: 'Only jobs with this task_id' },
+      { name: 'limit', in: 'query', required: false, description: 'Page size, 1 to 500 (default 50)' },
+      { name: 'cursor', in: 'query', required: false, description: 'next_cursor of the previous page' },
+    ],
+    responses: {
+      200: { description: 'A page', schema: JobListResponseSchema },
+      400: error('A bad limit or cursor'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/languages',
+    summary: 'The languages the connected runners offer, with their versions',
+    responses: { 200: { description: 'Languages', schema: LanguagesResponseSchema } },
+  },
+];
+
+function jsonSchema(schema: Schema): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = toJsonSchema(schema, {
+    target: 'draft-2020-12',
+    errorMode: 'throw',
+  });
+  return rest;
+}
+
+export function buildOpenApi(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const responses: Record<string, unknown> = {};
+    const documented = op.open ? op.responses : { ...op.responses, 401: unauthorized };
+    for (const [status, { description, schema }] of Object.entries(documented)) {
+      responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema) } } };
+    }
+    paths[op.path] = {
+      ...paths[op.path],
+      [op.method]: {
+        summary: op.summary,
+        operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_m, c: string) => c.toUpperCase())}`,
+        ...(op.params ? { parameters: op.params.map((p) => ({ ...p, schema: { type: 'string' } })) } : {}),
+        ...(op.request
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: jsonSchema(op.request) } },
+              },
+            }
+          : {}),
+        // Open operations override the document-wide requirement with "none".
+        ...(op.open ? { security: [] } : {}),
+        responses,
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'codeexec',
+      version,
+      description:
+        'Run untrusted code in hardened sandboxes. Errors: `{"error":{"code","message","details"}}`, codes: ' +
+        Object.keys(ERRORS).join(', '),
+    },
+    // Required only when the gateway is started with CODEEXEC_API_KEYS; without keys it is open.
+    security: [{ apiKey: [] }],
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'One of the keys in CODEEXEC_API_KEYS, as `Authorization: Bearer <key>`',
+        },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,235 @@
+// The REST routes. Bodies are parsed against the shared schemas here, at the boundary; the
+// dispatcher and store only ever see valid data.
+import {
+  AsyncRequestSchema,
+  CodeexecError,
+  ExecuteRequestSchema,
+  type ExecuteResponse,
+  isErrorCode,
+  type JobRecord,
+  type JobStatus,
+  type Logger,
+  parse,
+  parseJson,
+} from '../../shared/index.js';
+import { type Dispatcher, isFinished } from '../jobs/dispatcher.js';
+import type { JobIntake } from '../jobs/job-intake.js';
+import type { RunnerHub } from '../runners/runner-hub.js';
+import type { JobStore } from '../store/job-store.js';
+import type { HttpHandler, HttpRequest } from '../transport/transport.js';
+import type { ClientAuth } from './client-auth.js';
+import { createRouter, json, type Route } from './router.js';
+
+export interface RoutesDeps {
+  dispatcher: Dispatcher;
+  intake: JobIntake;
+  store: JobStore;
+  hub: RunnerHub;
+  auth: ClientAuth;
+  log: Logger;
+  /** Extra routes (the OpenAPI document, later the web page). */
+  extra?: readonly Route[];
+}
+
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 500;
+/** How long DELETE waits for a running job's runner to confirm the kill. */
+const CANCEL_WAIT_MS = 10_000;
+
+export function createRoutes({
+  dispatcher,
+  intake,
+  store,
+  hub,
+  auth,
+  log,
+  extra = [],
+}: RoutesDeps): HttpHandler {
+  const readJson = (req: HttpRequest): unknown => {
+    const type = req.headers['content-type'];
+    if (type && !/json/i.test(type)) {
+      throw new CodeexecError('unsupported_media_type', `The body must be application/json, not ${type}`);
+    }
+    return parseJson(req.body.toString('utf8'));
+  };
+
+  /** Validates a submission and queues it, on behalf of `client`. */
+  const submit = (
+    req: HttpRequest,
+    schema: typeof ExecuteRequestSchema | typeof AsyncRequestSchema,
+    client: string,
+  ): JobRecord => {
+    return intake.submit(parse(schema, readJson(req)), false, client);
+  };
+
+  /** With API keys, a client sees only its own jobs: another key's job is as good as absent. */
+  const jobOf = (id: string, client: string): JobRecord => {
+    const job = store.get(id);
+    if (!job || (auth.enabled && job.client !== client)) throw new CodeexecError('not_found', `No job ${id}`);
+    return job;
+  };
+
+  /** A job that could not run is an error answer; one that ran (any exit code) is a result. */
+  const failedAsError = (job: JobRecord): void => {
+    if (job.status !== 'failed') return;
+    const code = isErrorCode(job.error?.code) ? job.error.code : 'internal';
+    throw new CodeexecError(code, job.error?.message, { id: job.id });
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/execute/health',
+      open: true,
+      handle: async () => json(200, { status: 'ok' }),
+    },
+    {
+      method: 'POST',
+      path: '/execute/code',
+      handle: async ({ req, client }) => {
+        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema, client).id);
+        failedAsError(job);
+        return json(200, toExecuteResponse(job));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/execute/sync',
+      handle: async ({ req, client }) => {
+        const job = await dispatcher.wait(submit(req, AsyncRequestSchema, client).id);
+        failedAsError(job);
+        return json(200, job);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/execute/async',
+      handle: async ({ req, client }) => {
+        const job = submit(req, AsyncRequestSchema, client);
+        // Accepted means stored: the 202 is sent only once the job is on disk.
+        await store.flush();
+        return json(202, { id: job.id, status: job.status }, { location: `/execute/${job.id}/result` });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/execute/:id/status',
+      handle: async ({ params, client }) => json(200, toStatus(jobOf(params.id!, client))),
+    },
+    {
+      method: 'GET',
+      path: '/execute/:id/result',
+      handle: async ({ params, client }) => {
+        const job = jobOf(params.id!, client);
+        // Not finished yet: 202 with the status, and when to ask again.
+        if (!isFinished(job)) return json(202, toStatus(job), { 'retry-after': '1' });
+        return json(200, job);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/execute/:id',
+      handle: async ({ params, client }) => {
+        const id = params.id!;
+        const before = jobOf(id, client);
+        if (isFinished(before)) {
+          throw new CodeexecError('job_finished', `Job ${id} already ended as ${before.status}`, { id });
+        }
+        let job = dispatcher.cancel(id);
+        if (!isFinished(job)) {
+          job = await Promise.race([
+            dispatcher.wait(id),
+            new Promise<JobRecord>((resolve) =>
+              setTimeout(() => resolve(jobOf(id, client)), CANCEL_WAIT_MS).unref(),
+            ),
+          ]);
+        }
+        return json(isFinished(job) ? 200 : 202, toStatus(job));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/execute',
+      handle: async ({ req, client }) => {
+        const taskId = req.query.get('task_id') ?? undefined;
+        const limit = pageSize(req.query.get('limit'));
+        const offset = decodeCursor(req.query.get('cursor'));
+        const page = store.list(
+          { ...(taskId === undefined ? {} : { task_id: taskId }), ...(auth.enabled ? { client } : {}) },
+          offset,
+          limit,
+        );
+        return json(200, {
+          jobs: page.jobs.map(toStatus),
+          next_cursor: page.more ? encodeCursor(offset + limit) : null,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/languages',
+      handle: async () => {
+        const languages = [...hub.languageSummary().values()].sort((a, b) => a.name.localeCompare(b.name));
+        return json(200, { languages });
+      },
+    },
+    ...extra,
+  ];
+  return createRouter(routes, log, auth);
+}
+
+function pageSize(raw: string | null): number {
+  if (raw === null) return PAGE_DEFAULT;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > PAGE_MAX) {
+    throw new CodeexecError('invalid_request', `limit must be a whole number from 1 to ${PAGE_MAX}`);
+  }
+  return value;
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+}
+
+function decodeCursor(raw: string | null): number {
+  if (raw === null) return 0;
+  try {
+    const { o } = JSON.parse(Buffer.from(raw, 'base64url').toString()) as { o: unknown };
+    if (typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
+  } catch {
+    // fall through to the error below
+  }
+  throw new CodeexecError('invalid_request', 'cursor is not one this server gave out');
+}
+
+export function toStatus(job: JobRecord): JobStatus {
+  return {
+    id: job.id,
+    task_id: job.task_id,
+    lang: job.lang,
+    status: job.status,
+    attempt: job.attempt,
+    runner_id: job.runner_id,
+    session_id: job.session_id,
+    created_at: job.created_at,
+    started_at: job.started_at,
+    finished_at: job.finished_at,
+  };
+}
+
+export function toExecuteResponse(job: JobRecord): ExecuteResponse {
+  return {
+    output: job.output,
+    exit_code: job.exit_code,
+    status: job.status,
+    id: job.id,
+    stdout: job.stdout,
+    stderr: job.stderr,
+    signal: job.signal,
+    reason: job.reason,
+    compile: job.compile,
+    error: job.error,
+    output_files: job.output_files,
+    timings: job.timings,
+  };
+}

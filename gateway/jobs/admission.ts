@@ -1,0 +1,41 @@
+// Whether one more job may be accepted: a bounded queue for everyone, a cap per client.
+// Both read the store's live counts, so a restarted gateway enforces them on what it recovered.
+import { CodeexecError } from '../../shared/index.js';
+import type { JobStore } from '../store/job-store.js';
+
+export interface AdmissionLimits {
+  /** Jobs waiting for a runner, all clients together (0: no bound). */
+  maxQueue: number;
+  /** Jobs queued or running per client: an API key, or an address without keys (0: no cap). */
+  maxPerClient: number;
+}
+
+export class Admission {
+  readonly #store: JobStore;
+  readonly #limits: AdmissionLimits;
+
+  constructor(store: JobStore, limits: AdmissionLimits) {
+    this.#store = store;
+    this.#limits = limits;
+  }
+
+  /** Throws too_many_jobs (429) or queue_full (503); the client's own cap is checked first. */
+  check(client: string | null): void {
+    const { maxQueue, maxPerClient } = this.#limits;
+    if (client !== null && maxPerClient > 0 && this.#store.unfinishedOf(client) >= maxPerClient) {
+      throw new CodeexecError(
+        'too_many_jobs',
+        `This client already has ${maxPerClient} jobs queued or running (CODEEXEC_MAX_JOBS_PER_KEY); ` +
+          'wait for one to finish',
+        { max: maxPerClient },
+      );
+    }
+    if (maxQueue > 0 && this.#store.queuedCount >= maxQueue) {
+      throw new CodeexecError(
+        'queue_full',
+        `The queue already holds ${maxQueue} jobs (CODEEXEC_MAX_QUEUE); try again later`,
+        { max: maxQueue },
+      );
+    }
+  }
+}

@@ -1,0 +1,266 @@
+// The runner endpoint (/runners/connect): handshake with a token, heartbeats, and the frames of
+// the runner protocol, each parsed against its shared schema. What the frames mean for jobs is
+// the dispatcher's business.
+import { timingSafeEqual } from 'node:crypto';
+import {
+  CLOSE_CODES,
+  type CodeexecError,
+  closeCodeFor,
+  type ErrorCode,
+  type GatewayToRunner,
+  type Logger,
+  PROTOCOL_VERSION,
+  parse,
+  parseJson,
+  type RunnerLanguage,
+  type RunnerToGateway,
+  RunnerToGatewayFrame,
+} from '../../shared/index.js';
+import { checkOutputFrame } from '../../shared/output-frame.js';
+import type { Dispatcher } from '../jobs/dispatcher.js';
+import type { SessionBroker } from '../sessions/session-broker.js';
+import type { SocketHandler, SocketLike } from '../transport/transport.js';
+import { RunnerSession } from './runner-session.js';
+
+export interface RunnerHubOptions {
+  dispatcher: Dispatcher;
+  /** Client sessions whose sandboxes runners hold. */
+  sessions: SessionBroker;
+  log: Logger;
+  /** Tokens a runner may enroll with. */
+  tokens: readonly string[];
+  heartbeatMs: number;
+  leaseMs: number;
+  /** How long a new socket has to say hello. */
+  helloTimeoutMs?: number;
+}
+
+export class RunnerHub implements SocketHandler {
+  readonly #options: RunnerHubOptions;
+  readonly #sessions = new Map<SocketLike, RunnerSession>();
+  readonly #byName = new Map<string, RunnerSession>();
+  readonly #timers = new Map<RunnerSession, NodeJS.Timeout>();
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(options: RunnerHubOptions) {
+    this.#options = options;
+    // A runner silent for three heartbeats is gone, whatever its TCP connection says.
+    this.#sweep = setInterval(() => this.#dropSilent(), options.heartbeatMs);
+    this.#sweep.unref();
+  }
+
+  /** Languages offered by the connected runners, by canonical name. */
+  languages(): Map<string, RunnerLanguage> {
+    const out = new Map<string, RunnerLanguage>();
+    for (const runner of this.#byName.values()) {
+      for (const lang of runner.languages.values()) out.set(lang.name, lang);
+    }
+    return out;
+  }
+
+  /** Per language: every version offered, the aliases, and how many runners offer it. */
+  languageSummary(): Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }> {
+    const out = new Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }>();
+    for (const runner of this.#byName.values()) {
+      for (const lang of runner.languages.values()) {
+        const entry = out.get(lang.name) ?? {
+          name: lang.name,
+          versions: [],
+          aliases: lang.aliases,
+          runners: 0,
+        };
+        if (!entry.versions.includes(lang.version)) entry.versions.push(lang.version);
+        entry.runners++;
+        out.set(lang.name, entry);
+      }
+    }
+    return out;
+  }
+
+  get runnerCount(): number {
+    return this.#byName.size;
+  }
+
+  open(socket: SocketLike): void {
+    const session = new RunnerSession(socket);
+    this.#sessions.set(socket, session);
+    const timer = setTimeout(() => {
+      if (session.state === 'handshaking') this.#fail(session, 'invalid_frame', 'no hello in time');
+    }, this.#options.helloTimeoutMs ?? 10_000);
+    timer.unref();
+    this.#timers.set(session, timer);
+  }
+
+  message(socket: SocketLike, text: string): void {
+    const session = this.#sessions.get(socket);
+    if (!session || session.state === 'closed') return;
+    session.lastSeen = Date.now();
+    let frame: RunnerToGateway;
+    try {
+      const value = parseJson(text, 'invalid_frame');
+      // The hot frame (one per output chunk) checked by hand; any other frame, or a bad output
+      // frame, by the schema, which accepts it or says what is wrong.
+      frame = checkOutputFrame(value) ?? parse(RunnerToGatewayFrame, value, 'invalid_frame');
+    } catch (err) {
+      const error = err as CodeexecError;
+      if (session.state === 'handshaking') this.#fail(session, error.code, error.message);
+      else this.#send(session, { type: 'error', code: error.code, message: error.message });
+      return;
+    }
+    if (session.state === 'handshaking') {
+      if (frame.type !== 'hello') this.#fail(session, 'invalid_frame', `expected hello, got ${frame.type}`);
+      else this.#hello(session, frame);
+      return;
+    }
+    const { dispatcher } = this.#options;
+    switch (frame.type) {
+      case 'hello':
+        this.#send(session, { type: 'error', code: 'invalid_frame', message: 'hello was already received' });
+        return;
+      case 'accept':
+        dispatcher.accepted(session, frame.job_id);
+        return;
+      case 'reject':
+        dispatcher.rejected(session, frame.job_id, frame.reason);
+        return;
+      case 'output':
+        dispatcher.output(session, frame.job_id, frame);
+        return;
+      case 'stage':
+        dispatcher.stage(session, frame.job_id, frame.stage, frame.compile);
+        return;
+      case 'session_opened':
+        this.#options.sessions.runnerOpened(session, frame.session_id);
+        return;
+      case 'session_ended':
+        this.#options.sessions.runnerEnded(session, frame.session_id, frame.code, frame.message);
+        return;
+      case 'done':
+        dispatcher.done(session, frame.job_id, frame.result, frame.error);
+        return;
+      case 'heartbeat':
+        this.#send(session, { type: 'heartbeat', jobs: [] });
+        return;
+      case 'drain':
+        this.#drain(session);
+        return;
+      case 'error':
+        this.#options.log('warn', 'runner reported an error', { runner: session.name, ...frame });
+        return;
+      case 'languages':
+      case 'capacity':
+        this.#send(session, {
+          type: 'error',
+          code: 'invalid_frame',
+          message: `${frame.type} is not handled yet`,
+        });
+        return;
+      default: {
+        const never: never = frame;
+        throw new Error(`unhandled frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  close(socket: SocketLike, code: number, reason: string): void {
+    const session = this.#sessions.get(socket);
+    if (!session) return;
+    this.#sessions.delete(socket);
+    clearTimeout(this.#timers.get(session));
+    this.#timers.delete(session);
+    const wasLive = session.live;
+    session.moveTo('closed');
+    if (this.#byName.get(session.name) === session) this.#byName.delete(session.name);
+    if (wasLive) {
+      // 1000 is the runner closing on purpose (GatewayConnection.close): it gave up its jobs and
+      // is not coming back for them, so waiting out their lease would only delay them.
+      const final = code === CLOSE_CODES.normal;
+      this.#options.log('info', 'runner disconnected', { runner: session.name, code, reason, final });
+      this.#options.dispatcher.runnerGone(session, final);
+      this.#options.sessions.runnerGone(session);
+    }
+  }
+
+  /** Closes every runner socket (gateway shutdown). */
+  shutdown(): void {
+    clearInterval(this.#sweep);
+    for (const session of [...this.#sessions.values()]) {
+      session.socket.close(CLOSE_CODES.going_away, 'gateway stopping');
+    }
+  }
+
+  #hello(session: RunnerSession, hello: Extract<RunnerToGateway, { type: 'hello' }>): void {
+    if (!this.#tokenValid(hello.token)) {
+      this.#fail(session, 'unauthorized', 'the runner token is not valid');
+      return;
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.#fail(session, 'invalid_frame', `protocol ${hello.protocol} is not supported`);
+      return;
+    }
+    if (this.#byName.has(hello.name)) {
+      this.#fail(session, 'duplicate_runner', `a runner named ${hello.name} is already connected`);
+      return;
+    }
+    clearTimeout(this.#timers.get(session));
+    this.#timers.delete(session);
+    session.moveTo(hello.draining ? 'draining' : 'ready');
+    session.name = hello.name;
+    session.version = hello.version;
+    session.slots = hello.slots;
+    session.labels = hello.labels;
+    session.languages = new Map(hello.languages.map((lang) => [lang.name, lang]));
+    this.#byName.set(session.name, session);
+    this.#send(session, {
+      type: 'welcome',
+      runner_id: session.name,
+      heartbeat_ms: this.#options.heartbeatMs,
+      lease_ms: this.#options.leaseMs,
+    });
+    this.#options.log('info', 'runner connected', {
+      runner: session.name,
+      languages: [...session.languages.keys()],
+      slots: session.slots,
+    });
+    this.#options.dispatcher.runnerReady(session, hello.held);
+  }
+
+  /** The runner takes no more offers; what it holds, it finishes and reports as usual. */
+  #drain(session: RunnerSession): void {
+    if (!session.moveTo('draining')) return; // already draining
+    this.#options.log('info', 'runner draining', { runner: session.name, holds: session.running.size });
+  }
+
+  #tokenValid(token: string): boolean {
+    const given = Buffer.from(token);
+    let ok = false;
+    for (const allowed of this.#options.tokens) {
+      const want = Buffer.from(allowed);
+      // Compare every token in constant time, so timing reveals neither which nor how much matched.
+      if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
+    }
+    return ok;
+  }
+
+  #dropSilent(): void {
+    const deadline = Date.now() - 3 * this.#options.heartbeatMs;
+    for (const session of [...this.#sessions.values()]) {
+      if (session.live && session.lastSeen < deadline) {
+        this.#options.log('warn', 'runner silent for three heartbeats; dropping it', {
+          runner: session.name,
+        });
+        session.socket.close(CLOSE_CODES.going_away, 'heartbeat timeout');
+      }
+    }
+  }
+
+  #send(session: RunnerSession, frame: GatewayToRunner): void {
+    session.send(frame);
+  }
+
+  /** Tells the runner why, then closes with the matching close code. */
+  #fail(session: RunnerSession, code: ErrorCode, message: string): void {
+    this.#send(session, { type: 'error', code, message });
+    session.socket.close(closeCodeFor(code), message.slice(0, 120));
+  }
+}

@@ -1,0 +1,293 @@
+// The client WebSocket (/execute/ws): many jobs on one socket, each named by the client's id;
+// live output relayed as the runner produces it; cancel. Every frame is parsed against
+// shared/client-protocol.ts, and every problem is answered with an error frame, never a drop.
+import {
+  CLIENT_HIGH_WATER_BYTES,
+  CLIENT_MAX_BUFFERED_BYTES,
+  CLOSE_CODES,
+  type ClientToGateway,
+  ClientToGatewayFrame,
+  CodeexecError,
+  DEFAULT_SESSION_IDLE_MS,
+  type GatewayToClient,
+  type Logger,
+  MAX_CLIENT_FRAME_BYTES,
+  MAX_JOBS_PER_SOCKET,
+  MAX_SESSIONS_PER_SOCKET,
+  parse,
+  parseJson,
+} from '../../shared/index.js';
+import { toExecuteResponse } from '../http/routes.js';
+import type { Dispatcher } from '../jobs/dispatcher.js';
+import { checkLimits, type JobIntake } from '../jobs/job-intake.js';
+import type { ClientSession, SessionBroker } from '../sessions/session-broker.js';
+import type { SocketHandler, SocketLike, UpgradeInfo } from '../transport/transport.js';
+
+interface ClientJob {
+  jobId: string;
+  interactive: boolean;
+  /** Live chunks not sent because the client was not reading (the exit frame has everything). */
+  dropped: number;
+  unwatch: () => void;
+}
+
+/** One client socket and its jobs. */
+class ClientConnection {
+  readonly jobs = new Map<string, ClientJob>();
+  /** Open (or opening) sessions, by the client's id. */
+  readonly sessions = new Map<string, ClientSession>();
+  closed = false;
+  /** Who submits this socket's jobs: they count against that client's cap and are its own. */
+  client: string | null = null;
+  readonly socket: SocketLike;
+
+  constructor(socket: SocketLike) {
+    this.socket = socket;
+  }
+
+  /** `buffered`: the socket's bufferedAmount, when the caller has just read it. */
+  send(frame: GatewayToClient, buffered = this.socket.bufferedAmount): boolean {
+    if (this.closed) return false;
+    // Frames that must arrive (exit, error) are never dropped; a client that leaves this much
+    // unread is cut off instead, and its jobs' results wait in the store.
+    if (buffered > CLIENT_MAX_BUFFERED_BYTES) {
+      this.socket.close(CLOSE_CODES.too_slow, 'the client does not read its socket');
+      return false;
+    }
+    return this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Live output is best-effort past the high-water mark: a slow reader cannot grow our memory. */
+  sendLive(job: ClientJob, frame: GatewayToClient): void {
+    // Read once: this runs for every chunk.
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > CLIENT_HIGH_WATER_BYTES) {
+      job.dropped++;
+      return;
+    }
+    this.send(frame, buffered);
+  }
+
+  error(id: string | null, err: CodeexecError): void {
+    this.send({ type: 'error', id, code: err.code, message: err.message });
+  }
+}
+
+export interface ClientSocketsOptions {
+  dispatcher: Dispatcher;
+  intake: JobIntake;
+  sessions: SessionBroker;
+  log: Logger;
+  /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
+  authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
+}
+
+export class ClientSockets implements SocketHandler {
+  readonly maxFrameBytes = MAX_CLIENT_FRAME_BYTES;
+  readonly #options: ClientSocketsOptions;
+  readonly #connections = new Map<SocketLike, ClientConnection>();
+
+  constructor(options: ClientSocketsOptions) {
+    this.#options = options;
+  }
+
+  open(socket: SocketLike, upgrade: UpgradeInfo): void {
+    const connection = new ClientConnection(socket);
+    try {
+      connection.client = this.#options.authorize?.(upgrade, socket.remoteAddress) ?? null;
+    } catch (err) {
+      const error = err instanceof CodeexecError ? err : new CodeexecError('unauthorized');
+      connection.error(null, error);
+      socket.close(4000 + error.status, error.message.slice(0, 120));
+      return;
+    }
+    this.#connections.set(socket, connection);
+  }
+
+  message(socket: SocketLike, text: string): void {
+    const connection = this.#connections.get(socket);
+    if (!connection) return;
+    let frame: ClientToGateway;
+    try {
+      frame = parse(ClientToGatewayFrame, parseJson(text, 'invalid_frame'), 'invalid_frame');
+    } catch (err) {
+      connection.error(idOf(text), err as CodeexecError);
+      return;
+    }
+    try {
+      this.#handle(connection, frame);
+    } catch (err) {
+      if (!(err instanceof CodeexecError)) {
+        this.#options.log('error', 'client frame failed', { error: String((err as Error).stack ?? err) });
+      }
+      connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
+    }
+  }
+
+  close(socket: SocketLike): void {
+    const connection = this.#connections.get(socket);
+    if (!connection) return;
+    this.#connections.delete(socket);
+    connection.closed = true;
+    for (const job of connection.jobs.values()) {
+      job.unwatch();
+      // Nobody can type into an interactive program any more: end it. Other jobs finish and
+      // stay in the store, where GET /execute/{job_id}/result finds them.
+      if (job.interactive) this.#options.dispatcher.cancel(job.jobId);
+    }
+    connection.jobs.clear();
+    // A session's sandbox dies with the socket that opened it.
+    for (const session of connection.sessions.values()) {
+      this.#options.sessions.close(session, 'closed', 'The client socket closed');
+    }
+    connection.sessions.clear();
+  }
+
+  #handle(connection: ClientConnection, frame: ClientToGateway): void {
+    switch (frame.type) {
+      case 'execute':
+        this.#execute(connection, frame);
+        return;
+      case 'cancel':
+        this.#options.dispatcher.cancel(this.#job(connection, frame.id).jobId);
+        return;
+      case 'session_open':
+        this.#openSession(connection, frame);
+        return;
+      case 'session_close': {
+        const session = connection.sessions.get(frame.id);
+        if (!session) throw new CodeexecError('not_found', `no open session ${frame.id} on this socket`);
+        this.#options.sessions.close(session);
+        return;
+      }
+      case 'stdin':
+      case 'stdin_eof':
+      case 'signal': {
+        const job = this.#job(connection, frame.id);
+        if (!job.interactive && frame.type !== 'signal') {
+          throw new CodeexecError('invalid_frame', `job ${frame.id} was not started with interactive: true`);
+        }
+        const { id: _id, ...input } = frame;
+        this.#options.dispatcher.control(job.jobId, input);
+        return;
+      }
+      default: {
+        const never: never = frame;
+        throw new CodeexecError('invalid_frame', `unhandled frame ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #openSession(
+    connection: ClientConnection,
+    frame: Extract<ClientToGateway, { type: 'session_open' }>,
+  ): void {
+    const { id } = frame;
+    checkUnusedId(connection, id);
+    if (connection.sessions.size >= MAX_SESSIONS_PER_SOCKET) {
+      throw new CodeexecError(
+        'too_many_sessions',
+        `at most ${MAX_SESSIONS_PER_SOCKET} open sessions per socket`,
+      );
+    }
+    const lang = this.#options.intake.resolveLanguage(frame.lang);
+    checkLimits(frame.limits);
+    const idleMs = frame.idle_timeout_ms ?? DEFAULT_SESSION_IDLE_MS;
+    const session = this.#options.sessions.open(
+      { lang, limits: frame.limits ?? null, idleMs },
+      {
+        opened: (opened) => {
+          connection.send({
+            type: 'session_opened',
+            id,
+            session_id: opened.id,
+            runner: opened.runner?.name ?? '',
+            lang,
+            idle_timeout_ms: idleMs,
+          });
+        },
+        failed: (_session, error) => {
+          connection.sessions.delete(id);
+          connection.error(id, error);
+        },
+        ended: (_session, reason, message) => {
+          connection.sessions.delete(id);
+          connection.send({ type: 'session_closed', id, reason, message });
+        },
+      },
+    );
+    connection.sessions.set(id, session);
+  }
+
+  #execute(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'execute' }>): void {
+    const { id, type: _type, interactive, session: sessionName, ...request } = frame;
+    checkUnusedId(connection, id);
+    if (connection.jobs.size >= MAX_JOBS_PER_SOCKET) {
+      throw new CodeexecError('too_many_jobs', `at most ${MAX_JOBS_PER_SOCKET} unfinished jobs per socket`);
+    }
+    const record = this.#submit(connection, sessionName, request, interactive);
+    const job: ClientJob = { jobId: record.id, interactive, dropped: 0, unwatch: () => {} };
+    connection.jobs.set(id, job);
+    connection.send({ type: 'accepted', id, job_id: record.id });
+    job.unwatch = this.#options.dispatcher.watch(record.id, {
+      start: (started) => {
+        connection.send({ type: 'started', id, runner: started.runner_id ?? '', attempt: started.attempt });
+      },
+      output: (event) => {
+        connection.sendLive(job, { type: event.stream, id, seq: event.seq, data: event.data });
+      },
+      end: (ended) => {
+        connection.jobs.delete(id);
+        connection.send({ type: 'exit', id, result: toExecuteResponse(ended), dropped_chunks: job.dropped });
+      },
+    });
+  }
+
+  #submit(
+    connection: ClientConnection,
+    sessionName: string | undefined,
+    request: Omit<Extract<ClientToGateway, { type: 'execute' }>, 'type' | 'id' | 'interactive' | 'session'>,
+    interactive: boolean,
+  ) {
+    const { intake, sessions } = this.#options;
+    if (sessionName === undefined) {
+      const { lang } = request;
+      if (lang === undefined) throw new CodeexecError('invalid_frame', 'lang is required outside a session');
+      return intake.submit({ ...request, lang }, interactive, connection.client);
+    }
+    const session = connection.sessions.get(sessionName);
+    if (!session) throw new CodeexecError('not_found', `no open session ${sessionName} on this socket`);
+    return sessions.execute(
+      session,
+      intake.sessionRequest(session.spec, request),
+      interactive,
+      connection.client,
+    );
+  }
+
+  #job(connection: ClientConnection, id: string): ClientJob {
+    const job = connection.jobs.get(id);
+    if (!job) throw new CodeexecError('not_found', `no unfinished job ${id} on this socket`);
+    return job;
+  }
+}
+
+/** Job and session ids share one namespace per socket, so an error frame's id names one thing. */
+function checkUnusedId(connection: ClientConnection, id: string): void {
+  if (connection.jobs.has(id) || connection.sessions.has(id)) {
+    throw new CodeexecError(
+      'duplicate_id',
+      `id ${id} is already used by an unfinished job or open session on this socket`,
+    );
+  }
+}
+
+/** The id of a frame that failed validation, if it has a usable one, so the error names the job. */
+function idOf(text: string): string | null {
+  try {
+    const value = JSON.parse(text) as { id?: unknown };
+    return typeof value?.id === 'string' ? value.id.slice(0, 64) : null;
+  } catch {
+    return null;
+  }
+}

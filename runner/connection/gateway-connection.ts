@@ -1,0 +1,156 @@
+// The runner's line to the gateway: dials out with `ws`, says hello, keeps heartbeats going,
+// and reconnects with capped, jittered backoff. Knows nothing of jobs; it delivers frames.
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import {
+  type GatewayToRunner,
+  GatewayToRunnerFrame,
+  type Logger,
+  MAX_RUNNER_FRAME_BYTES,
+  parse,
+  parseJson,
+  type RunnerToGateway,
+} from '../../shared/index.js';
+
+export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
+
+export interface GatewayConnectionOptions {
+  /** The gateway's base URL, http(s)://host:port; the WebSocket URL is derived from it. */
+  gatewayUrl: string;
+  /** Builds the hello frame (called on each connect, so it can report the jobs still held). */
+  hello: () => Extract<RunnerToGateway, { type: 'hello' }>;
+  log: Logger;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CLOSE_CODES = new Set([4401]);
+
+export function runnerSocketUrl(gatewayUrl: string): string {
+  const url = new URL('/runners/connect', gatewayUrl);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`the gateway URL must be http(s)://host:port, got ${gatewayUrl}`);
+  }
+  return url.href;
+}
+
+/**
+ * Events: `frame` (a parsed gateway frame after the welcome), `welcome`, `fatal` (an Error;
+ * the connection stopped for good), `disconnected`.
+ */
+export class GatewayConnection extends EventEmitter {
+  state: ConnectionState = 'connecting';
+  readonly #options: GatewayConnectionOptions;
+  readonly #url: string;
+  #socket: WebSocket | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #retry: NodeJS.Timeout | null = null;
+  #failures = 0;
+
+  constructor(options: GatewayConnectionOptions) {
+    super();
+    this.#options = options;
+    this.#url = runnerSocketUrl(options.gatewayUrl);
+  }
+
+  start(): void {
+    this.#connect();
+  }
+
+  /** Sends a frame if the session is up. False when it is not (the caller decides what to keep). */
+  send(frame: RunnerToGateway): boolean {
+    if (this.state !== 'ready' || !this.#socket) return false;
+    this.#socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket?.bufferedAmount ?? 0;
+  }
+
+  close(): void {
+    this.state = 'closed';
+    this.#stopTimers();
+    this.#socket?.close(1000, 'runner stopping');
+    this.#socket = null;
+  }
+
+  #connect(): void {
+    if (this.state === 'closed') return;
+    this.state = 'connecting';
+    const socket = new WebSocket(this.#url, { maxPayload: MAX_RUNNER_FRAME_BYTES, handshakeTimeout: 10_000 });
+    this.#socket = socket;
+    socket.on('open', () => {
+      this.state = 'handshaking';
+      socket.send(JSON.stringify(this.#options.hello()));
+    });
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      this.#onMessage(data.toString());
+    });
+    socket.on('error', (err) => {
+      this.#options.log('warn', 'gateway connection error', { error: err.message, url: this.#url });
+    });
+    socket.on('close', (code, reasonBuffer) => {
+      if (this.#socket !== socket) return;
+      this.#socket = null;
+      this.#stopTimers();
+      const reason = reasonBuffer.toString();
+      if (this.state === 'closed') return;
+      this.emit('disconnected', code, reason);
+      if (FATAL_CLOSE_CODES.has(code)) {
+        this.state = 'closed';
+        this.emit('fatal', new Error(`the gateway refused this runner (${code}): ${reason}`));
+        return;
+      }
+      this.#scheduleReconnect(code, reason);
+    });
+  }
+
+  #onMessage(text: string): void {
+    let frame: GatewayToRunner;
+    try {
+      frame = parse(GatewayToRunnerFrame, parseJson(text, 'invalid_frame'), 'invalid_frame');
+    } catch (err) {
+      this.#options.log('warn', 'invalid frame from the gateway', { error: (err as Error).message });
+      this.send({ type: 'error', code: 'invalid_frame', message: (err as Error).message });
+      return;
+    }
+    if (frame.type === 'welcome') {
+      this.state = 'ready';
+      this.#failures = 0;
+      this.#heartbeat = setInterval(() => this.emit('heartbeat'), frame.heartbeat_ms);
+      this.emit('welcome', frame);
+      return;
+    }
+    if (frame.type === 'error' && this.state === 'handshaking') {
+      this.#options.log('error', 'the gateway refused the hello', {
+        code: frame.code,
+        message: frame.message,
+      });
+    }
+    this.emit('frame', frame);
+  }
+
+  #scheduleReconnect(code: number, reason: string): void {
+    this.state = 'backoff';
+    const min = this.#options.minBackoffMs ?? 250;
+    const max = this.#options.maxBackoffMs ?? 15_000;
+    // Full jitter: many runners cut off together do not come back together.
+    const ceiling = Math.min(max, min * 2 ** this.#failures);
+    const delay = Math.round(min / 2 + Math.random() * ceiling);
+    this.#failures++;
+    this.#options.log('info', 'gateway connection lost; reconnecting', { code, reason, delay_ms: delay });
+    this.#retry = setTimeout(() => this.#connect(), delay);
+  }
+
+  #stopTimers(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#heartbeat = null;
+    this.#retry = null;
+  }
+}
