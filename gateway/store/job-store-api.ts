@@ -26,7 +26,10 @@ export interface JobPage {
   more: boolean;
 }
 
-/** Fields a transition may set with the state. The id is the key; the state is `to`. */
+/**
+ * Fields a transition may set with the state. The id is the key; the state is `to`. A field given
+ * as undefined is left as it was (JSON could not store it anyway); null is how a field is cleared.
+ */
 export type TransitionPatch = Partial<Omit<JobRecord, 'id' | 'status'>>;
 /** Fields an update may set: neither the state (that is a transition) nor the owner. */
 export type UpdatePatch = Partial<Omit<JobRecord, 'id' | 'status' | 'client'>>;
