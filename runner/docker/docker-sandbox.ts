@@ -1,162 +1,64 @@
-// The Docker driver: the only file that imports dockerode. Thin on purpose: hardened create,
-// exec with a stdin buffer and demultiplexed output, inspect, kill, remove, list, update, events.
-// Policy (pooling, limits, end reasons) lives in the pool and execute-job, not here.
-import type { Duplex, Writable } from 'node:stream';
+// The Docker driver: the one class that talks to the engine through dockerode (only runner/docker/
+// imports it). Thin on purpose: hardened create, exec with a stdin buffer and demultiplexed
+// output, inspect, kill, remove, list, update, events. Policy (pooling, limits, end reasons)
+// lives in the pool and execute-job, not here. It does tell the engine's failures from the
+// program's: an exec that never started, a container lost under an exec, an engine not there.
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { DockerStreamDemuxer, type StreamName } from './demux.js';
+import { OutputHead, pump } from './exec-stream.js';
+import { LAUNCHER_SCRIPT } from './launcher.js';
+import { preparedExec } from './prepared-exec.js';
+import type { ContainerState, ContainerUsage, ExecRequest, PreparedExec } from './sandbox-driver.js';
+import {
+  EngineUnreachableError,
+  ExecNotStartedError,
+  isEngineUnreachable,
+  SandboxLostError,
+} from './sandbox-errors.js';
+import { hardenedCreateOptions, type SandboxContainerSpec, WORKSPACE } from './sandbox-spec.js';
 
-/** What a sandbox container is made of; every other setting is fixed hardening. */
-export interface SandboxContainerSpec {
-  image: string;
-  labels: Readonly<Record<string, string>>;
-  memoryBytes: number;
-  pids: number;
-  /** CPUs the whole container may use (fractions allowed). */
-  cpus: number;
-  /** Container-wide rlimits: the runner's ceilings; a stage lowers them for itself with `ulimit`. */
-  ulimits: { nofile: number; fsizeBytes: number; cpuSeconds: number };
-  workspaceBytes: number;
-  tmpBytes: number;
-  shmBytes: number;
-}
+export { LAUNCHER_SCRIPT, launcherHeader } from './launcher.js';
+export type {
+  ContainerState,
+  ContainerUsage,
+  ExecRequest,
+  PreparedExec,
+  SandboxDriver,
+  StreamedInput,
+} from './sandbox-driver.js';
+export { ExecNotStartedError, SandboxLostError } from './sandbox-errors.js';
+export { hardenedCreateOptions, SANDBOX_UID, type SandboxContainerSpec, WORKSPACE } from './sandbox-spec.js';
 
-export const SANDBOX_UID = 10001;
-export const WORKSPACE = '/workspace';
-
-/** The create options: every container is built this way (DESIGN.md, security model). */
-export function hardenedCreateOptions(spec: SandboxContainerSpec): Docker.ContainerCreateOptions {
-  const owner = `uid=${SANDBOX_UID},gid=${SANDBOX_UID}`;
-  const ulimit = (Name: string, value: number) => ({ Name, Soft: value, Hard: value });
-  return {
-    Image: spec.image,
-    // docker-init (Init) is PID 1 and reaps zombies; sleep keeps the container up for execs.
-    Cmd: ['sleep', 'infinity'],
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
-    WorkingDir: WORKSPACE,
-    Labels: { ...spec.labels },
-    NetworkDisabled: true,
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
-    Tty: false,
-    OpenStdin: false,
-    StopTimeout: 1,
-    HostConfig: {
-      NetworkMode: 'none',
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      ReadonlyRootfs: true,
-      // exec is allowed (compiled programs run from /tmp); suid and device files are not.
-      Tmpfs: {
-        [WORKSPACE]: `rw,nosuid,nodev,exec,size=${spec.workspaceBytes},mode=0700,${owner}`,
-        '/tmp': `rw,nosuid,nodev,exec,size=${spec.tmpBytes},mode=1777,${owner}`,
-      },
-      Memory: spec.memoryBytes,
-      MemorySwap: spec.memoryBytes,
-      NanoCpus: Math.round(spec.cpus * 1e9),
-      PidsLimit: spec.pids,
-      Ulimits: [
-        ulimit('nofile', spec.ulimits.nofile),
-        ulimit('fsize', spec.ulimits.fsizeBytes),
-        ulimit('cpu', spec.ulimits.cpuSeconds),
-        ulimit('core', 0),
-      ],
-      Init: true,
-      IpcMode: 'private',
-      ShmSize: spec.shmBytes,
-      LogConfig: { Type: 'none', Config: {} },
-      AutoRemove: false,
-      Privileged: false,
-      Binds: [],
-      Devices: [],
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-    },
-  };
-}
-
-/** The exec could not be started; the program never ran, so running it elsewhere is safe. */
-export class ExecNotStartedError extends Error {
-  constructor(cause: unknown) {
-    super(`docker exec did not start: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-    this.name = 'ExecNotStartedError';
-  }
-}
-
-export interface ExecRequest {
-  argv: readonly string[];
-  /** Written to the process's stdin, which is then closed (EOF) unless `stream` is set. */
-  input: Buffer | null;
-  /** Interactive stdin: after `input`, the rest of stdin flows from here, and it closes it. */
-  stream?: StreamedInput;
-  onOutput: (stream: StreamName, data: Buffer) => void;
-  /** Called once the process is attached and running. */
-  onStarted?: () => void;
-  /** Abandons the attach stream (kill the container first); exec then resolves with null. */
-  signal?: AbortSignal;
-}
-
-/** A source of stdin that writes into the exec's stream as it can, and ends it (runner/job-control.ts). */
-export interface StreamedInput {
-  attach(sink: Writable): void;
-}
-
-export interface ContainerState {
-  running: boolean;
-  oomKilled: boolean;
-}
-
-/** What a container holds right now: its processes (threads count) and memory (page cache included). */
-export interface ContainerUsage {
-  pids: number;
-  memoryBytes: number;
-}
-
-/**
- * An exec started before its job: `docker exec` costs ~70 ms of runc work on a 2-core machine, so
- * the pool pays it while the container is warm. The process is bash waiting on stdin for the argv
- * to run (see LAUNCHER_SCRIPT); the job's exec then costs one write.
- */
-export interface PreparedExec {
-  /** False once the process ended or its stream broke (the container died, or it was discarded). */
-  readonly alive: boolean;
-  /** Like DockerSandbox.exec, once. Throws ExecNotStartedError when no longer alive: nothing ran. */
-  run(request: ExecRequest): Promise<number | null>;
-  /** Close its stdin unused; the waiting bash exits. */
-  discard(): void;
-}
-
-/**
- * Reads a NUL-terminated count, then that many NUL-terminated arguments, from stdin and execs them;
- * the rest of stdin is the program's. bash's `read` takes one byte at a time from a pipe, so it never
- * consumes past its delimiter. No argument is ever parsed by a shell: argv stays an array end to end.
- * Just before the exec it writes one NUL to stderr: the first stderr byte then tells "the program
- * was launched" from "the launcher died or failed first" (nothing ran: safe to run elsewhere).
- */
-export const LAUNCHER_SCRIPT = [
-  'IFS= read -r -d "" n || exit 125',
-  'case $n in "" | 0 | *[!0-9]*) exit 125 ;; esac',
-  'a=()',
-  'for ((i = 0; i < n; i++)); do IFS= read -r -d "" x || exit 125; a+=("$x"); done',
-  "printf '\\0' >&2",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's array expansion, not a template
-  'exec "${a[@]}"',
-].join('\n');
-
-/** The bytes that tell a launcher which argv to exec. */
-export function launcherHeader(argv: readonly string[]): Buffer {
-  if (argv.length === 0) throw new Error('A launcher needs a program to run');
-  for (const arg of argv) if (arg.includes('\0')) throw new Error('An argument cannot contain NUL');
-  return Buffer.from([String(argv.length), ...argv].map((field) => `${field}\0`).join(''), 'utf8');
+/** Which engine to use, as dockerode takes it; none: DOCKER_HOST, else the platform's socket. */
+export interface DockerEngineOptions {
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
 }
 
 const EXIT_CODE_POLL_MS = 10;
 const EXIT_CODE_POLLS = 100;
+/** What docker reports for an exec it could not start (with Pid 0); its error is the "output". */
+const EXEC_START_FAILED = 126;
 
 export class DockerSandbox {
   private readonly docker: Docker;
+  /** Where the engine is, for messages: unix:///var/run/docker.sock, tcp://host:2375, … */
+  readonly target: string;
 
-  constructor(options?: Docker.DockerOptions) {
+  constructor(options?: DockerEngineOptions) {
     this.docker = new Docker(options);
+    this.target = engineTarget(options);
+  }
+
+  /** Resolves when the engine answers; rejects with EngineUnreachableError (how to fix it) if not. */
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new EngineUnreachableError(err, this.target);
+    }
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -199,25 +101,49 @@ export class DockerSandbox {
       throw new ExecNotStartedError(err);
     }
     request.onStarted?.();
-    const end = await pump(socket, request);
+    const head = new OutputHead(request.onOutput);
+    const end = await pump(socket, { ...request, onOutput: head.onOutput });
     if (end === 'abandoned') return null;
     if (end === 'corrupt') throw new Error('docker exec: the output stream is not a multiplexed stream');
-    return this.exitCode(exec);
+    return this.exitCode(exec, () => head.said);
   }
 
-  /** Docker may report the exec as running for a moment after its stream ended. */
-  private async exitCode(exec: Docker.Exec): Promise<number | null> {
+  /**
+   * The exec's exit code once docker reports it ended (it may say running for a moment after the
+   * stream ended). An exec docker accepted but could not start (the container was dying: "cannot
+   * exec in a deleted state") ends with Pid 0 and 126, its error printed as the process's output:
+   * nothing ran. An exec that is gone went with its container.
+   */
+  private async exitCode(exec: Docker.Exec, said: () => string): Promise<number | null> {
     for (let i = 0; i < EXIT_CODE_POLLS; i++) {
-      const info = await exec.inspect();
-      if (!info.Running) return info.ExitCode ?? null;
+      let info: Docker.ExecInspectInfo;
+      try {
+        info = await exec.inspect();
+      } catch (err) {
+        if (statusOf(err) === 404) throw new SandboxLostError('its exec is gone with it', err);
+        if (isEngineUnreachable(err)) throw new EngineUnreachableError(err, this.target);
+        throw err;
+      }
+      if (!info.Running) {
+        if (info.Pid === 0 && info.ExitCode === EXEC_START_FAILED) {
+          throw new ExecNotStartedError(new Error(`the engine could not start it${said()}`));
+        }
+        return info.ExitCode ?? null;
+      }
       await new Promise((resolve) => setTimeout(resolve, EXIT_CODE_POLL_MS));
     }
     return null;
   }
 
+  /** Rejects with SandboxLostError when the container no longer exists. */
   async inspect(containerId: string): Promise<ContainerState> {
-    const info = await this.docker.getContainer(containerId).inspect();
-    return { running: info.State.Running, oomKilled: info.State.OOMKilled };
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return { running: info.State.Running, oomKilled: info.State.OOMKilled };
+    } catch (err) {
+      if (statusOf(err) === 404) throw new SandboxLostError('it no longer exists', err);
+      throw err;
+    }
   }
 
   /** SIGKILL the whole container; a container that is already gone or stopped is fine. */
@@ -254,12 +180,19 @@ export class DockerSandbox {
     return list.map((c) => c.Id);
   }
 
-  /** Change the memory (swap kept equal: no swap) and pids limits of a running container. */
-  async update(containerId: string, limits: { memoryBytes: number; pids: number }): Promise<void> {
+  /**
+   * Change the memory (swap kept equal: no swap) and pids limits of a running container, and its
+   * CPU quota when `cpus` is given.
+   */
+  async update(
+    containerId: string,
+    limits: { memoryBytes: number; pids: number; cpus?: number },
+  ): Promise<void> {
     await this.docker.getContainer(containerId).update({
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
       PidsLimit: limits.pids,
+      ...(limits.cpus === undefined ? {} : { NanoCpus: Math.round(limits.cpus * 1e9) }),
     });
   }
 
@@ -277,57 +210,7 @@ export class DockerSandbox {
       WorkingDir: WORKSPACE,
     });
     const socket = (await exec.start({ hijack: true, stdin: true })) as Duplex;
-    let state: 'waiting' | 'running' | 'ended' = 'waiting';
-    // Anything bash says before run() (an error) is kept for the demultiplexer, in order.
-    const early: Buffer[] = [];
-    const onData = (chunk: Buffer) => early.push(chunk);
-    const onGone = () => {
-      if (state !== 'waiting') return;
-      state = 'ended';
-      onEnd();
-    };
-    const detach = () => {
-      socket.off('data', onData);
-      socket.off('end', onGone);
-      socket.off('close', onGone);
-      socket.off('error', onGone);
-    };
-    socket.on('data', onData);
-    socket.on('end', onGone);
-    socket.on('close', onGone);
-    socket.on('error', onGone);
-    return {
-      get alive() {
-        return state === 'waiting' && !socket.destroyed;
-      },
-      run: async (request) => {
-        if (state !== 'waiting' || socket.destroyed) {
-          state = 'ended';
-          detach();
-          socket.destroy();
-          throw new ExecNotStartedError(new Error('the prepared exec has ended'));
-        }
-        state = 'running';
-        // Synchronous from here to pump()'s listeners: no chunk can slip between them.
-        detach();
-        if (early.length > 0) socket.unshift(Buffer.concat(early));
-        const header = launcherHeader(request.argv);
-        const input = request.input === null ? header : Buffer.concat([header, request.input]);
-        const ack = new LaunchAck(request.onOutput);
-        request.onStarted?.();
-        const end = await pump(socket, { ...request, input, onOutput: ack.onOutput });
-        if (end === 'abandoned') return null;
-        if (end === 'corrupt') throw new Error('docker exec: the output stream is not a multiplexed stream');
-        if (!ack.launched) throw new ExecNotStartedError(new Error(`the launcher ended first${ack.said}`));
-        return this.exitCode(exec);
-      },
-      discard: () => {
-        if (state === 'waiting') state = 'ended';
-        detach();
-        socket.on('error', () => {});
-        socket.destroy();
-      },
-    };
+    return preparedExec(socket, onEnd, (said) => this.exitCode(exec, said));
   }
 
   /** Processes and memory of a container (one stats sample, ~5 ms); zeros once it has stopped. */
@@ -375,87 +258,14 @@ export class DockerSandbox {
   }
 }
 
-type PumpEnd = 'ended' | 'abandoned' | 'corrupt';
-
-/** Strips the launcher's NUL from stderr and tells whether the program was launched. */
-class LaunchAck {
-  launched = false;
-  private stderrSeen = false;
-  private early = '';
-  readonly onOutput: (stream: StreamName, data: Buffer) => void;
-
-  constructor(forward: (stream: StreamName, data: Buffer) => void) {
-    this.onOutput = (stream, data) => {
-      let rest = data;
-      if (stream === 'stdout') this.launched = true; // stdout may overtake the NUL: docker reads two pipes
-      if (stream === 'stderr' && !this.stderrSeen) {
-        this.stderrSeen = true;
-        if (data[0] === 0) {
-          this.launched = true;
-          rest = data.subarray(1);
-        }
-      }
-      if (!this.launched) {
-        this.early += data.toString('utf8');
-        return;
-      }
-      if (rest.length > 0) forward(stream, rest);
-    };
+/** Where dockerode will connect with these options (docker-modem's own defaults otherwise). */
+function engineTarget(options: DockerEngineOptions | undefined): string {
+  if (options?.socketPath !== undefined) return `unix://${options.socketPath}`;
+  if (options?.host !== undefined) {
+    return `${options.protocol ?? 'http'}://${options.host}:${options.port ?? 2375}`;
   }
-
-  get said(): string {
-    const text = this.early.trim().slice(0, 200);
-    return text === '' ? '' : `: ${text}`;
-  }
-}
-
-/** Write the input, close stdin, demultiplex the output until the stream ends. */
-/** What the pool needs of the driver: the seam a fake fills in unit tests. */
-export type SandboxDriver = Pick<
-  DockerSandbox,
-  | 'imageExists'
-  | 'createAndStart'
-  | 'exec'
-  | 'inspect'
-  | 'kill'
-  | 'waitStopped'
-  | 'remove'
-  | 'listByLabel'
-  | 'update'
-  | 'watchDeaths'
->;
-
-function pump(socket: Duplex, request: ExecRequest): Promise<PumpEnd> {
-  return new Promise((resolve) => {
-    const demuxer = new DockerStreamDemuxer(request.onOutput);
-    let settled = false;
-    const settle = (end: PumpEnd) => {
-      if (settled) return;
-      settled = true;
-      request.signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(end);
-    };
-    const onAbort = () => settle('abandoned');
-    if (request.signal?.aborted) return settle('abandoned');
-    request.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      try {
-        demuxer.push(chunk);
-      } catch {
-        settle('corrupt');
-      }
-    });
-    socket.on('end', () => settle('ended'));
-    socket.on('close', () => settle('ended'));
-    // EPIPE/ECONNRESET when the program exits without reading all its stdin: the output that
-    // was sent before is already read (libuv reads before it writes); 'close' follows.
-    socket.on('error', () => {});
-    if (request.input !== null && request.input.length > 0) socket.write(request.input);
-    if (request.stream) request.stream.attach(socket);
-    else socket.end();
-  });
+  if (process.env.DOCKER_HOST) return process.env.DOCKER_HOST;
+  return process.platform === 'win32' ? 'npipe:////./pipe/docker_engine' : 'unix:///var/run/docker.sock';
 }
 
 function dieEventId(line: string): string | null {
