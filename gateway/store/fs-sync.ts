@@ -1,13 +1,13 @@
-// Flushing files and directories to the disk, for stores that promise to survive a power loss.
-import { open } from 'node:fs/promises';
+// Writing files for stores that promise durability: whole buffers, and flushes of files and
+// directories to the disk for those that promise to survive a power loss.
+import { type FileHandle, open } from 'node:fs/promises';
 
-/** A file's data (and size) on the disk: fdatasync. */
-export async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
+/** Writes all of `buffer` at the handle's position (or the end, for a file opened to append). */
+export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done);
+    done += bytesWritten;
   }
 }
 

@@ -3,6 +3,7 @@
 import { type FileHandle, open, readFile, truncate } from 'node:fs/promises';
 import * as v from 'valibot';
 import { describeIssues, JobRecordSchema } from '../../shared/index.js';
+import { writeAll } from './fs-sync.js';
 import { StoreCorruptError } from './store-errors.js';
 
 /** A line: a job's whole record as it now is, or its removal. Replaying either twice is harmless. */
@@ -95,11 +96,7 @@ export class JournalWriter {
   /** Appends whole lines. Resolves once written (and, with fsync, on the disk). */
   async append(text: string): Promise<void> {
     const buffer = Buffer.from(text, 'utf8');
-    let done = 0;
-    while (done < buffer.length) {
-      const { bytesWritten } = await this.#handle.write(buffer, done, buffer.length - done);
-      done += bytesWritten;
-    }
+    await writeAll(this.#handle, buffer);
     this.#bytes += buffer.length;
     // fdatasync, not fsync: the data and the size, without timestamps nobody reads back.
     if (this.#fsync) await this.#handle.datasync();

@@ -1,7 +1,8 @@
-// The JobStore on local files, through lowdb: a snapshot (data/jobs.json, the format the gateway
-// has always written) plus an append-only journal of changes since (data/jobs.journal), so a write
-// costs one append of the records it changed, not a rewrite of every job. The only lowdb importer
-// besides the old job-store.ts (until that goes).
+// The JobStore on local files: a snapshot (data/jobs.json, the format the gateway has always
+// written through lowdb) plus an append-only journal of changes since (data/jobs.journal), so a
+// write costs one append of the records it changed, not a rewrite of every job. The snapshot is
+// read through lowdb (the only lowdb importer besides the old job-store.ts, until that goes) and
+// written a slice at a time by snapshot-writer.ts.
 //
 // Writes apply to memory when called, then join the batch being gathered: a batch is appended in
 // one write once the current turn is over (group commit), and every promise of the batch resolves
@@ -12,16 +13,17 @@
 // is a whole record or a removal, so replaying changes the snapshot already holds is harmless and
 // a kill at any step of a compaction loses nothing.
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { TextFile } from 'lowdb/node';
 import * as v from 'valibot';
 import { describeIssues, type JobRecord, JobRecordSchema, type JobState } from '../../shared/index.js';
-import { syncDir, syncFile } from './fs-sync.js';
+import { syncDir } from './fs-sync.js';
 import { GroupCommit } from './group-commit.js';
 import { type JournalEntry, JournalWriter, journalLine, readJournal } from './job-journal.js';
 import type { JobFilter, JobPage, JobStore, TransitionPatch, UpdatePatch } from './job-store-api.js';
 import { JobTable } from './job-table.js';
 import { canTransition } from './job-transitions.js';
+import { writeSnapshot } from './snapshot-writer.js';
 import { StoreCorruptError, StoreError } from './store-errors.js';
 
 const SnapshotSchema = v.object({ version: v.literal(1), jobs: v.array(JobRecordSchema) });
@@ -56,9 +58,6 @@ export interface LowdbJobStoreStats {
   batches: number;
   changes: number;
 }
-
-/** Records serialised per turn while writing a snapshot, so no single turn blocks for long. */
-const SNAPSHOT_CHUNK = 250;
 
 export class LowdbJobStore implements JobStore {
   readonly file: string;
@@ -112,7 +111,6 @@ export class LowdbJobStore implements JobStore {
     await mkdir(this.#dir, { recursive: true });
     // A snapshot that was still being written when the process died was never committed.
     await rm(this.#nextFile, { force: true });
-    await rm(join(this.#dir, `.${basename(this.#nextFile)}.tmp`), { force: true });
     await this.#readSnapshot();
     const old = await readJournal(this.#oldJournalFile);
     for (const entry of old?.entries ?? []) this.#replay(entry);
@@ -280,26 +278,9 @@ export class LowdbJobStore implements JobStore {
     // the writing takes and whatever is written meanwhile.
     const jobs = this.#table.all();
     this.#onCompaction('started');
-    const parts: string[] = [];
-    for (let i = 0; i < jobs.length; i += SNAPSHOT_CHUNK) {
-      parts.push(
-        jobs
-          .slice(i, i + SNAPSHOT_CHUNK)
-          .map((job) => JSON.stringify(job))
-          .join(','),
-      );
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    const text = `{"version":1,"jobs":[${parts.join(',')}]}`;
-    // lowdb's TextFile (what DataFile writes through) writes a temporary file and renames it: the
-    // text is built above in slices rather than by DataFile's one JSON.stringify, which would hold
-    // the event loop for the whole snapshot. It goes to jobs.json.next first so that, with fsync,
-    // it is on the disk before it replaces jobs.json.
-    await new TextFile(this.#nextFile).write(text);
-    if (this.#fsync) await syncFile(this.#nextFile);
-    await rename(this.#nextFile, this.file);
-    if (this.#fsync) await syncDir(this.#dir);
-    this.#snapshotBytes = Buffer.byteLength(text);
+    // Not through lowdb's DataFile: it takes the whole document as one string (see
+    // snapshot-writer.ts). The same format, and the same temporary file renamed into place.
+    this.#snapshotBytes = await writeSnapshot(jobs, this.file, this.#nextFile, this.#fsync);
     await rm(this.#oldJournalFile, { force: true });
     this.#rotated = false;
     this.#compactions++;

@@ -1,0 +1,45 @@
+// Writes the job store's snapshot, jobs.json ({"version":1,"jobs":[…]}, the format the gateway has
+// always written), a slice of records at a time: no turn of the event loop serialises, copies or
+// encodes the whole file, which at 10 000 jobs (13 MB) held the loop for ~200 ms on a busy VM.
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { JobRecord } from '../../shared/index.js';
+import { syncDir, writeAll } from './fs-sync.js';
+
+/** Records serialised per write: ~300 KB, a millisecond or two of the event loop. */
+const SLICE = 250;
+
+/**
+ * Writes `jobs` to `temp`, then renames it over `file`: a crash leaves the old snapshot or the new,
+ * never a part (a leftover `temp` is not a snapshot). With fsync, the data is on the disk before
+ * the rename and the rename before this resolves. Resolves with the snapshot's size in bytes.
+ * `jobs` must not change meanwhile: the store passes frozen records.
+ */
+export async function writeSnapshot(
+  jobs: readonly JobRecord[],
+  file: string,
+  temp: string,
+  fsync: boolean,
+): Promise<number> {
+  const handle = await open(temp, 'w');
+  let bytes = 0;
+  const write = async (text: string) => {
+    const buffer = Buffer.from(text, 'utf8');
+    await writeAll(handle, buffer);
+    bytes += buffer.length;
+  };
+  try {
+    await write('{"version":1,"jobs":[');
+    for (let i = 0; i < jobs.length; i += SLICE) {
+      const slice = jobs.slice(i, i + SLICE).map((job) => JSON.stringify(job));
+      await write((i > 0 ? ',' : '') + slice.join(','));
+    }
+    await write(']}');
+    if (fsync) await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  if (fsync) await syncDir(dirname(file));
+  return bytes;
+}
