@@ -6,6 +6,7 @@ export default defineConfig({
     'bench/e2e': 'bench/e2e.ts',
     'bench/gateway': 'bench/gateway.ts',
     'bench/pool': 'bench/pool.ts',
+    'bench/store': 'bench/store.ts',
   },
   format: ['esm'],
   platform: 'node',
