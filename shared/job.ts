@@ -57,6 +57,12 @@ export const StageResultSchema = v.object({
   reason: EndReasonSchema,
   wall_ms: v.number(),
   truncated: v.boolean(),
+  /**
+   * CPU time (user + sys, ms) of the stage's program and the children it waited for, as the
+   * sandbox's waiter measured it; null when the runner killed the stage or the program never ran.
+   * The sandbox reports it: informative, not proof (a hostile program can forge its own).
+   */
+  cpu_ms: v.optional(v.nullable(v.number())),
 });
 export type StageResult = v.InferOutput<typeof StageResultSchema>;
 

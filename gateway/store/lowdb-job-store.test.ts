@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { journalLine } from './job-journal.js';
+import type { JobRecord } from '../../shared/index.js';
+import { type JournalEntry, journalLine } from './job-journal.js';
 import { JobStore as OldJobStore } from './job-store.js';
 import { describeJobStore, type StoreUnderTest, testJob } from './job-store-conformance.js';
 import { LowdbJobStore, type LowdbJobStoreOptions } from './lowdb-job-store.js';
@@ -120,48 +121,54 @@ describe('LowdbJobStore on disk', () => {
     expect(await readFile(join(dir, file), 'utf8')).toBe(content);
   });
 
-  it('recovers from a compaction killed after the new snapshot, before the old journal went', async () => {
-    // Replayed again over the snapshot that already holds them, the old journal's changes are
-    // overtaken by the new journal's: every entry is a whole record or a removal.
+  describe('after a compaction killed at each step, opens with every change', () => {
+    // The changes, in order: a compaction rotated the journal after the fourth. Each entry is a
+    // whole record or a removal, so replaying one the snapshot already holds is harmless.
     const a = testJob('a');
-    const b = testJob('b');
-    const c = testJob('c');
-    const lines = (entries: Parameters<typeof journalLine>[0][]) => entries.map(journalLine).join('');
-    await writeFile(
-      join(dir, 'jobs.journal.old'),
-      lines([
-        { op: 'put', job: a },
-        { op: 'put', job: b },
-        { op: 'put', job: { ...a, status: 'running' } },
-      ]),
-    );
-    await writeFile(join(dir, 'jobs.json'), JSON.stringify({ version: 1, jobs: [{ ...a, status: 'done' }] }));
-    await writeFile(
-      join(dir, 'jobs.journal'),
-      lines([
-        { op: 'put', job: { ...a, status: 'done' } },
-        { op: 'del', id: 'b' },
-        { op: 'put', job: c },
-      ]),
-    );
-    await writeFile(join(dir, 'jobs.json.next'), '{"version":1,"jo'); // a snapshot cut short
+    const changes: JournalEntry[] = [
+      { op: 'put', job: a },
+      { op: 'put', job: testJob('b') },
+      { op: 'put', job: testJob('d') },
+      { op: 'put', job: { ...a, status: 'running' } },
+      { op: 'put', job: { ...a, status: 'done' } },
+      { op: 'del', id: 'b' },
+      { op: 'put', job: testJob('c') },
+    ];
+    const lines = (from: number, to: number) => changes.slice(from, to).map(journalLine).join('');
+    const snapshot = (jobs: JobRecord[]) => JSON.stringify({ version: 1, jobs });
+    const cutShort = '{"version":1,"jo';
 
-    const store = await open();
-    const state = async (s: LowdbJobStore) =>
-      (await s.list({}, 0, 10)).jobs.map((job) => [job.id, job.status]);
-    expect(await state(store)).toEqual([
-      ['c', 'queued'],
-      ['a', 'done'],
-    ]);
-    await expect(stat(join(dir, 'jobs.journal.old'))).rejects.toThrow(/ENOENT/); // compacted on open
-    await expect(stat(join(dir, 'jobs.json.next'))).rejects.toThrow(/ENOENT/);
-    await store.close();
-    const again = await open();
-    expect(await state(again)).toEqual([
-      ['c', 'queued'],
-      ['a', 'done'],
-    ]);
-    await again.close();
+    it.each([
+      ['after the rename, before the new journal', {}, lines(0, 7), null, null],
+      ['while writing the snapshot', {}, lines(0, 4), lines(4, 7), cutShort],
+      // The snapshot was taken with the fifth change made but not yet appended.
+      [
+        'after the new snapshot, before the old journal went',
+        { a: 'done', b: 'queued', d: 'queued' },
+        lines(0, 4),
+        lines(4, 7),
+        null,
+      ],
+    ] as const)('%s', async (_step, snapshotState, old, current, next) => {
+      const jobs = Object.entries(snapshotState).map(([id, status]) => ({ ...a, id, status }));
+      if (jobs.length > 0) await writeFile(join(dir, 'jobs.json'), snapshot(jobs));
+      await writeFile(join(dir, 'jobs.journal.old'), old);
+      if (current !== null) await writeFile(join(dir, 'jobs.journal'), current);
+      if (next !== null) await writeFile(join(dir, 'jobs.json.next'), next);
+
+      const state = async (s: LowdbJobStore) =>
+        (await s.list({}, 0, 10)).jobs.map((job) => `${job.id} ${job.status}`);
+      const store = await open();
+      expect(await state(store)).toEqual(['c queued', 'd queued', 'a done']);
+      // The compaction is finished on open: one snapshot, the rest gone.
+      for (const gone of ['jobs.journal.old', 'jobs.json.next']) {
+        await expect(stat(join(dir, gone))).rejects.toThrow(/ENOENT/);
+      }
+      await store.close();
+      const again = await open();
+      expect(await state(again)).toEqual(['c queued', 'd queued', 'a done']);
+      await again.close();
+    });
   });
 
   it('compacts without losing the writes made while it runs', async () => {
