@@ -1,5 +1,6 @@
-// How a stage ended, from the facts the runner has: its own kill decision, the exit code docker
-// reports for the exec, and (only for 137) whether the container was OOM-killed.
+// How a stage ended, from the facts the runner has: its own kill decision, how the program ended as
+// the stage script's waiter saw it (exited with a code, or killed by signal n, and its CPU time),
+// the exit code docker reports for the exec, and (only for SIGKILL) whether it was an OOM kill.
 import type { EndReason } from '../../shared/job.js';
 
 /** Linux signal numbers (the sandbox is always Linux, whatever the runner's host OS is). */
@@ -40,8 +41,8 @@ const SIGNAL_NAMES: readonly string[] = [
 const SIGRTMIN = 34;
 const SIGRTMAX = 64;
 
-export const EXIT_SIGKILL = 128 + 9;
-export const EXIT_SIGXCPU = 128 + 24;
+export const SIGKILL = 9;
+const SIGXCPU = 24;
 
 /** Name of signal n (1..64), or null. */
 export function signalName(n: number): string | null {
@@ -52,12 +53,21 @@ export function signalName(n: number): string | null {
 }
 
 /**
- * Docker reports an exec'd process killed by signal n as exit code 128+n (verified: SIGSEGV 139,
- * SIGKILL 137, SIGXCPU 152). A program that calls exit(139) looks the same; nothing tells them apart.
+ * How the program ended, from the stage script's own waitpid (stage-command.ts): it exited with a
+ * code, or a signal killed it. cpuMs: the CPU time (user + sys) of the program and of the children
+ * it waited for.
  */
-export function signalFromExitCode(code: number | null): string | null {
-  if (code === null || code <= 128) return null;
-  return signalName(code - 128);
+export type ProgramEnd =
+  | { exited: number; signal: null; cpuMs: number }
+  | { exited: null; signal: number; cpuMs: number };
+
+/**
+ * The guess when the stage script could not say (it was killed itself, or failed before the
+ * program ran): docker reports a process killed by signal n as exit code 128+n (verified: SIGSEGV
+ * 139, SIGKILL 137, SIGXCPU 152), and so would a program that calls exit(139).
+ */
+export function guessSignal(code: number | null): number | null {
+  return code === null || signalName(code - 128) === null ? null : code - 128;
 }
 
 /** Why the runner itself killed the container, if it did. */
@@ -65,8 +75,11 @@ export type RunnerKill = 'wall_time' | 'output_limit' | 'cancelled';
 
 export interface StageFacts {
   killedBy: RunnerKill | null;
+  /** What the stage script reported; null when it did not (then exitCode is all there is). */
+  program: ProgramEnd | null;
+  /** The exec's exit code as docker reports it (128+n for a signal death). */
   exitCode: number | null;
-  /** State.OOMKilled of the container; only looked up when the exit code is 137. */
+  /** Whether a SIGKILL was the OOM killer's; only looked up for a SIGKILL (see stageSignal). */
   oomKilled: boolean;
   /** Whether the stage ran under the job's CPU limit (the run stage does; compile does not). */
   cpuLimited: boolean;
@@ -76,6 +89,8 @@ export interface StageFacts {
    * 100 ms period, so CPU time may run slightly ahead of wall time).
    */
   cpuHardReachableMs: number;
+  /** RLIMIT_CPU hard, in ms: a program killed by it has used about this much CPU. */
+  cpuHardMs: number;
   wallMs: number;
 }
 
@@ -86,26 +101,44 @@ export interface StageEnd {
 }
 
 const CFS_PERIOD_MS = 100;
+/**
+ * The share of the hard CPU limit a program must have used to be taken as killed by it. Not all of
+ * it: the kernel checks RLIMIT_CPU against tick-sampled time, while times() reports the precise
+ * run time, which is lower for a program that runs in slices (measured: 930 ms at a 1 s limit on a
+ * loaded 2-core machine). Enough to tell a program that barely ran (sleeping, then killed).
+ */
+const CPU_HARD_SHARE = 0.5;
 
 /** See StageFacts.cpuHardReachableMs. */
 export function cpuHardReachableMs(cpuHardSeconds: number, cpus: number): number {
   return (cpuHardSeconds * 1000) / Math.max(cpus, 1) - CFS_PERIOD_MS;
 }
 
+/** The signal number the stage died of, if any (by the waiter's report, else guessed from 128+n). */
+export function stageSignal(program: ProgramEnd | null, exitCode: number | null): number | null {
+  return program === null ? guessSignal(exitCode) : program.signal;
+}
+
 export function decideEnd(facts: StageFacts): StageEnd {
   if (facts.killedBy !== null) return { reason: facts.killedBy, exit_code: null, signal: 'SIGKILL' };
-  const signal = signalFromExitCode(facts.exitCode);
-  if (facts.exitCode === EXIT_SIGKILL && facts.oomKilled) {
-    return { reason: 'memory', exit_code: facts.exitCode, signal };
+  const { program } = facts;
+  const signo = stageSignal(program, facts.exitCode);
+  // A signal death keeps docker's convention, 128+n, in exit_code.
+  const exit_code = program === null ? facts.exitCode : (program.exited ?? 128 + program.signal);
+  if (signo === null) return { reason: 'exited', exit_code, signal: null };
+  const signal = signalName(signo);
+  if (signo === SIGKILL && facts.oomKilled) return { reason: 'memory', exit_code, signal };
+  if (facts.cpuLimited && signo === SIGXCPU) return { reason: 'cpu_time', exit_code, signal };
+  // A program that catches SIGXCPU gets SIGKILL at the hard limit. Nothing says which limit killed
+  // it: a SIGKILL (not OOM) no sooner than the hard limit could be reached, by a program that used
+  // about that much CPU (when the waiter said), is taken as it.
+  if (
+    facts.cpuLimited &&
+    signo === SIGKILL &&
+    facts.wallMs >= facts.cpuHardReachableMs &&
+    (program === null || program.cpuMs >= facts.cpuHardMs * CPU_HARD_SHARE)
+  ) {
+    return { reason: 'cpu_time', exit_code, signal };
   }
-  if (facts.cpuLimited && facts.exitCode === EXIT_SIGXCPU) {
-    return { reason: 'cpu_time', exit_code: facts.exitCode, signal };
-  }
-  // A program that catches SIGXCPU gets SIGKILL at the hard limit. Nothing reports which limit
-  // killed it; a SIGKILL (not OOM) no sooner than the hard limit could be reached is taken as it.
-  if (facts.cpuLimited && facts.exitCode === EXIT_SIGKILL && facts.wallMs >= facts.cpuHardReachableMs) {
-    return { reason: 'cpu_time', exit_code: facts.exitCode, signal };
-  }
-  if (signal !== null) return { reason: 'signal', exit_code: facts.exitCode, signal };
-  return { reason: 'exited', exit_code: facts.exitCode, signal: null };
+  return { reason: 'signal', exit_code, signal };
 }

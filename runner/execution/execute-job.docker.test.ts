@@ -19,6 +19,7 @@ const removals: Promise<void>[] = [];
 
 const bash = findLanguage('bash') as LanguageSpec;
 const python = findLanguage('python') as LanguageSpec;
+const cLanguage = findLanguage('c') as LanguageSpec;
 /** A compiled language made of shell: its compile step is the job's own compile.sh. */
 const shellCompiled: LanguageSpec = {
   ...bash,
@@ -126,6 +127,36 @@ describe('executeJob: how a stage ends, on the real engine', () => {
     ],
     ['signal SIGSEGV', { code: 'kill -SEGV $$' }, { reason: 'signal', exit_code: 139, signal: 'SIGSEGV' }],
     [
+      'cpu_time with SIGXCPU ignored: SIGKILL at the hard limit',
+      { code: 'trap "" XCPU; while :; do :; done', limits: { cpu_time_ms: 1000 } },
+      { reason: 'cpu_time', exit_code: 137, signal: 'SIGKILL' },
+    ],
+    [
+      'exit(137) from python is an exit, not a SIGKILL',
+      { language: python, code: 'import os\nos._exit(137)' },
+      { reason: 'exited', exit_code: 137, signal: null },
+    ],
+    [
+      'exit(139) from python is an exit, not a SIGSEGV',
+      { language: python, code: 'import sys\nsys.exit(139)' },
+      { reason: 'exited', exit_code: 139, signal: null },
+    ],
+    [
+      'exit(137) from C',
+      { language: cLanguage, code: '#include <stdlib.h>\nint main(void) { exit(137); }\n' },
+      { reason: 'exited', exit_code: 137, signal: null },
+    ],
+    [
+      'a real segfault in C',
+      { language: cLanguage, code: 'int main(void) { volatile int *p = 0; return *p; }\n' },
+      { reason: 'signal', exit_code: 139, signal: 'SIGSEGV' },
+    ],
+    [
+      'SIGKILL a python program sends itself (not OOM, not the CPU limit)',
+      { language: python, code: 'import os\nos.kill(os.getpid(), 9)' },
+      { reason: 'signal', exit_code: 137, signal: 'SIGKILL' },
+    ],
+    [
       'signal SIGXFSZ (the file-size limit)',
       { code: 'exec head -c 2000000 /dev/zero > big', limits: { file_size_bytes: MiB } },
       { reason: 'signal', exit_code: 153, signal: 'SIGXFSZ' },
@@ -135,9 +166,23 @@ describe('executeJob: how a stage ends, on the real engine', () => {
       { language: shellCompiled, code: 'echo ran', files: [compileScript('echo bad code >&2; exit 2')] },
       { reason: 'compile_failed', exit_code: 2, stderr: 'bad code\n', wall_ms: 0 },
     ],
-  ])('%s', async (_name, c, expected) => {
-    const { result } = await run(c);
+  ])('%s', async (_name, spec, expected) => {
+    const { result } = await run(spec);
     expect(result).toMatchObject(expected);
+    // The waiter measured the CPU time of any program that ended by itself; not of a killed stage.
+    if (['wall_time', 'output_limit'].includes(result.reason)) expect(result.cpu_ms).toBeNull();
+    else if (result.reason !== 'compile_failed') expect(result.cpu_ms).toEqual(expect.any(Number));
+  });
+
+  it('reports the CPU time each stage used', async () => {
+    const spin = 'i=0; while [ $i -lt 200000 ]; do i=$((i + 1)); done';
+    const { result } = await run({ language: shellCompiled, code: spin, files: [compileScript(spin)] });
+    expect(result.compile?.cpu_ms).toBeGreaterThan(100);
+    expect(result.cpu_ms).toBeGreaterThan(100);
+    const cpu = await run({ code: 'while :; do :; done', limits: { cpu_time_ms: 1000 } });
+    // About the 1 s limit: the kernel counts in ticks, times() the precise run time (end-reason.ts).
+    expect(cpu.result.cpu_ms).toBeGreaterThan(500);
+    expect(cpu.result.cpu_ms).toBeLessThan(1500);
   });
 
   it('cancelled: the container is killed mid-run, with the output so far', async () => {

@@ -16,7 +16,7 @@ import type { SandboxDriver } from '../docker/docker-sandbox.js';
 import type { JobControl } from './job-control.js';
 import { jobFiles } from './job-files.js';
 import { runStage, type StageContext, type StagePlan, type StageRun } from './run-stage.js';
-import { newFileCollection, stageArgv, stageUlimits } from './stage-command.js';
+import { newStageTrailer, stageArgv, stageUlimits } from './stage-command.js';
 import type { OutputChunk } from './stage-output.js';
 import { packFiles } from './tar.js';
 
@@ -73,14 +73,14 @@ export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResu
   const stdin = job.stdin === null ? null : Buffer.from(job.stdin, 'utf8');
   const program = [...expandArgv(language.run, language.file), ...job.args];
   const runUlimits = stageUlimits(ctx.limits, ctx.maxLimits);
-  const collect = newFileCollection(OUTPUT_FILE_LIMITS.archive_bytes);
+  const trailer = newStageTrailer(OUTPUT_FILE_LIMITS.archive_bytes);
   const runPlan = (tarBytes: number, input: Buffer | null): StagePlan => ({
-    argv: stageArgv(tarBytes, runUlimits, program, collect),
+    argv: stageArgv(tarBytes, runUlimits, program, trailer, true),
     input,
     limits: ctx.limits,
     ulimits: runUlimits,
     live: true,
-    collect,
+    trailer,
     control: job.control ?? null,
   });
 
@@ -97,19 +97,25 @@ export async function executeJob(job: JobSpec, ctx: JobContext): Promise<RunResu
   }).limits;
   await fitContainer(ctx, ctx.limits, compileLimits);
   const compileUlimits = stageUlimits(compileLimits, ctx.maxLimits);
+  const compileTrailer = newStageTrailer(0);
   const { result: compile } = await runStage(ctx, {
-    argv: stageArgv(archive.length, compileUlimits, expandArgv(language.compile, language.file)),
+    argv: stageArgv(
+      archive.length,
+      compileUlimits,
+      expandArgv(language.compile, language.file),
+      compileTrailer,
+    ),
     input: archive,
     limits: compileLimits,
     ulimits: compileUlimits,
     live: false,
-    collect: null,
+    trailer: compileTrailer,
   });
   if (compile.reason === 'cancelled') return { ...compile, compile };
   if (compile.reason !== 'exited' || compile.exit_code !== 0) {
     // The run stage did not run. Its text fields repeat the compiler's, so a client reading only
     // `output` and `exit_code` (the seed's contract) still sees why; `compile` is the stage itself.
-    return { ...compile, reason: 'compile_failed', wall_ms: 0, compile };
+    return { ...compile, reason: 'compile_failed', wall_ms: 0, cpu_ms: null, compile };
   }
   if (ctx.signal?.aborted) return { ...cancelledBeforeStart(), compile };
   if ((await fitContainer(ctx, compileLimits, ctx.limits)) === 'memory_in_use') {
@@ -155,6 +161,7 @@ function memoryInUse(limits: Limits): RunResult {
     reason: 'memory',
     wall_ms: 0,
     truncated: false,
+    cpu_ms: null,
   };
 }
 
@@ -168,6 +175,7 @@ export function cancelledBeforeStart(): RunResult {
     reason: 'cancelled',
     wall_ms: 0,
     truncated: false,
+    cpu_ms: null,
   };
 }
 

@@ -4,10 +4,10 @@
 import type { OutputFile, StageResult } from '../../shared/job.js';
 import type { Limits } from '../../shared/limits.js';
 import type { SandboxDriver } from '../docker/docker-sandbox.js';
-import { cpuHardReachableMs, decideEnd, EXIT_SIGKILL, type RunnerKill } from './end-reason.js';
+import { cpuHardReachableMs, decideEnd, type RunnerKill, SIGKILL, stageSignal } from './end-reason.js';
 import { type JobControl, MAX_PENDING_STDIN_BYTES, signalArgv } from './job-control.js';
 import { OutputFilesCollector } from './output-files.js';
-import type { FileCollection, StageUlimits } from './stage-command.js';
+import type { StageTrailer, StageUlimits } from './stage-command.js';
 import { type OutputChunk, StageOutput } from './stage-output.js';
 import { StdoutTrailer } from './stdout-trailer.js';
 
@@ -40,7 +40,10 @@ export interface StageSandbox {
  * container has stopped (verified on 20.10/cgroup v1: false while it runs, true after the kill), so
  * telling an OOM kill stops it too: the container is being thrown away anyway.
  */
-export function wholeContainer(ctx: Pick<StageContext, 'docker' | 'containerId'>): StageSandbox {
+export function wholeContainer(ctx: {
+  docker: Pick<SandboxDriver, 'kill' | 'waitStopped' | 'inspect'>;
+  containerId: string;
+}): StageSandbox {
   return {
     stop: () => ctx.docker.kill(ctx.containerId),
     oomKilled: async () => {
@@ -60,8 +63,8 @@ export interface StagePlan {
   ulimits: StageUlimits;
   /** Stream output to ctx.onOutput as it arrives. */
   live: boolean;
-  /** Set when the stage script sends /workspace/out after the program (see stage-command.ts). */
-  collect: FileCollection | null;
+  /** What the stage's waiter appends to stdout: its end record, and (archiveBytes > 0) the files. */
+  trailer: StageTrailer;
   /** Run stage: signals for the program, and (interactive jobs) its live stdin after `input`. */
   control?: JobControl | null;
 }
@@ -78,17 +81,12 @@ const KILL_GRACE_MS = 3000;
 export async function runStage(ctx: StageContext, plan: StagePlan): Promise<StageRun> {
   const onChunk = plan.live ? guarded(ctx.onOutput) : null;
   const output = new StageOutput(plan.limits.output_bytes, onChunk);
-  let files: OutputFilesCollector | null = null;
-  let trailer: StdoutTrailer | null = null;
-  if (plan.collect !== null) {
-    const collector = new OutputFilesCollector();
-    files = collector;
-    trailer = new StdoutTrailer(
-      plan.collect.marker,
-      (data) => output.push('stdout', data),
-      (data) => collector.push(data),
-    );
-  }
+  const files = plan.trailer.archiveBytes > 0 ? new OutputFilesCollector() : null;
+  const trailer = new StdoutTrailer(
+    plan.trailer.marker,
+    (data) => output.push('stdout', data),
+    (data) => files?.push(data),
+  );
   const sandbox = ctx.sandbox ?? wholeContainer(ctx);
   const abandon = new AbortController();
   // Set from callbacks (timer, output, abort): typed wide so the checks after the exec stay honest.
@@ -133,7 +131,7 @@ export async function runStage(ctx: StageContext, plan: StagePlan): Promise<Stag
         );
       },
       onOutput: (stream, data) => {
-        const ok = stream === 'stdout' && trailer !== null ? trailer.push(data) : output.push(stream, data);
+        const ok = stream === 'stdout' ? trailer.push(data) : output.push(stream, data);
         if (!ok) kill('output_limit');
       },
     });
@@ -147,26 +145,30 @@ export async function runStage(ctx: StageContext, plan: StagePlan): Promise<Stag
   const wallMs = startedAt === null ? 0 : Math.round(performance.now() - startedAt);
   // Bytes held back as a possible marker start were the program's. Past the cap they count as
   // an output-limit end, as they would have had they arrived while it ran.
-  if (trailer !== null && !trailer.end()) killedBy ??= 'output_limit';
+  if (!trailer.end()) killedBy ??= 'output_limit';
   // Only a program that ended by itself has its files collected: once the runner killed the
   // container (wall time, output cap, cancel) the archive is cut or never came.
   const collected =
-    files !== null && trailer?.seen === true && killedBy === null ? await files.finish() : undefined;
+    files !== null && trailer.filesFollow && killedBy === null ? await files.finish() : undefined;
 
-  // 137 is SIGKILL: from the OOM killer, the CPU hard limit, or the program itself. Only the
-  // sandbox tells OOM apart (see StageSandbox).
-  const oomKilled = killedBy === null && exitCode === EXIT_SIGKILL && (await sandbox.oomKilled());
+  // SIGKILL: from the OOM killer, the CPU hard limit, or the program itself. Only the sandbox
+  // tells OOM apart (see StageSandbox).
+  const program = trailer.programEnd;
+  const oomKilled =
+    killedBy === null && stageSignal(program, exitCode) === SIGKILL && (await sandbox.oomKilled());
 
   const end = decideEnd({
     killedBy,
+    program,
     exitCode,
     oomKilled,
-    // A client's SIGKILL also ends in 137: past the CPU-limit window it is still the client's.
+    // A client's SIGKILL looks the same: past the CPU-limit window it is still the client's.
     cpuLimited: control?.sentKill !== true,
     cpuHardReachableMs: cpuHardReachableMs(plan.ulimits.cpuHardSeconds, ctx.cpus),
+    cpuHardMs: plan.ulimits.cpuHardSeconds * 1000,
     wallMs,
   });
-  const result: StageResult = { ...output.finish(), ...end, wall_ms: wallMs };
+  const result: StageResult = { ...output.finish(), ...end, wall_ms: wallMs, cpu_ms: program?.cpuMs ?? null };
   return collected === undefined ? { result } : { result, files: collected };
 }
 

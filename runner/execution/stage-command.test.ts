@@ -1,5 +1,6 @@
-// The stage script is run here with the host's own sh, GNU head and GNU tar (Debian, like the
-// images), so the unpack-then-exec contract is checked without Docker.
+// The stage script is run here with the host's own sh, perl, GNU head and GNU tar (Debian, like
+// the images), so the unpack-then-exec contract and the waiter's end record are checked without
+// Docker.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,10 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type Limits, MAX_LIMITS } from '../../shared/limits.js';
 import {
   containerUlimits,
-  newFileCollection,
+  newStageTrailer,
+  PROGRAM_PID_FILE,
   SETUP_FAILED_EXIT,
   stageArgv,
   stageUlimits,
+  WAITER_SCRIPT,
 } from './stage-command.js';
 import { packFiles } from './tar.js';
 
@@ -71,11 +74,29 @@ describe('stageUlimits', () => {
   });
 });
 
+/** Splits the stage's raw stdout at the trailer: the program's output, the end record, the rest. */
+function trailerOf(raw: Buffer, marker: string): { program: string; record: string | null; rest: Buffer } {
+  const at = raw.indexOf(Buffer.from(marker));
+  if (at < 0) return { program: raw.toString('utf8'), record: null, rest: Buffer.alloc(0) };
+  const after = raw.subarray(at + Buffer.byteLength(marker));
+  const newline = after.indexOf(0x0a);
+  return {
+    program: raw.subarray(0, at).toString('utf8'),
+    record: after.subarray(0, newline).toString('latin1'),
+    rest: after.subarray(newline + 1),
+  };
+}
+
 describe('stageArgv', () => {
   const ulimits = { cpuSoftSeconds: 5, cpuHardSeconds: 6, fsizeBlocks: 20, nofile: 64 };
+  const trailer = newStageTrailer(0);
+  const stage = (program: string[], input: Buffer = Buffer.alloc(0), tarBytes = 0) => {
+    const out = run(stageArgv(tarBytes, ulimits, program, trailer), input);
+    return { ...out, ...trailerOf(out.raw, trailer.marker) };
+  };
 
-  it('passes the program as positional parameters, never inside the script', () => {
-    const argv = stageArgv(0, ulimits, ['python3', 'main.py', '$(id)', '; rm -rf /']);
+  it('passes the program as positional parameters, never inside a script', () => {
+    const argv = stageArgv(0, ulimits, ['python3', 'main.py', '$(id)', '; rm -rf /'], trailer, true);
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(argv.slice(3)).toEqual([
       'sh',
@@ -84,115 +105,181 @@ describe('stageArgv', () => {
       '6',
       '20',
       '64',
-      '',
+      WAITER_SCRIPT,
+      trailer.marker,
       '0',
+      PROGRAM_PID_FILE,
       'python3',
       'main.py',
       '$(id)',
       '; rm -rf /',
     ]);
+    expect(stageArgv(0, ulimits, ['x'], trailer).at(-2)).toBe('');
   });
 
   it('refuses non-integer parameters, an empty program and a malformed marker', () => {
-    expect(() => stageArgv(-1, ulimits, ['x'])).toThrow();
-    expect(() => stageArgv(1.5, ulimits, ['x'])).toThrow();
-    expect(() => stageArgv(0, ulimits, [])).toThrow();
+    expect(() => stageArgv(-1, ulimits, ['x'], trailer)).toThrow();
+    expect(() => stageArgv(1.5, ulimits, ['x'], trailer)).toThrow();
+    expect(() => stageArgv(0, ulimits, [], trailer)).toThrow();
     expect(() => stageArgv(0, ulimits, ['x'], { marker: 'short', archiveBytes: 1 })).toThrow(/marker/);
     expect(() =>
       stageArgv(0, ulimits, ['x'], { marker: '\u001e$(id)-0123456789abcdef', archiveBytes: 1 }),
     ).toThrow(/marker/);
-    expect(() => stageArgv(0, ulimits, ['x'], { ...newFileCollection(1), archiveBytes: -1 })).toThrow();
+    expect(() => stageArgv(0, ulimits, ['x'], { ...newStageTrailer(1), archiveBytes: -1 })).toThrow();
   });
 
   it('unpacks the files, then the program reads exactly the rest of stdin', async () => {
     const files = await packFiles([{ name: 'main.txt', content: 'the file\n' }]);
     const stdin = Buffer.from('line 1\nline 2 with no newline');
-    const out = run(stageArgv(files.length, ulimits, ['cat']), Buffer.concat([files, stdin]));
-    expect(out).toMatchObject({ status: 0, stdout: stdin.toString(), stderr: '' });
+    const out = stage(['cat'], Buffer.concat([files, stdin]), files.length);
+    expect(out).toMatchObject({
+      status: 0,
+      program: stdin.toString(),
+      record: expect.stringMatching(/^x 0 \d+ -$/),
+      stderr: '',
+    });
+    expect(out.rest.length).toBe(0);
     expect(readFileSync(join(out.dir, 'main.txt'), 'utf8')).toBe('the file\n');
   });
 
   it('gives the program an empty stdin when there is none after the files', async () => {
     const files = await packFiles([{ name: 'a', content: 'x' }]);
-    expect(run(stageArgv(files.length, ulimits, ['cat']), files)).toMatchObject({ status: 0, stdout: '' });
+    expect(stage(['cat'], files, files.length)).toMatchObject({ status: 0, program: '' });
   });
 
   it('hands arguments over verbatim', () => {
-    const args = ['a b', '$HOME', '"q"', '*', ''];
-    const out = run(stageArgv(0, ulimits, ['printf', '[%s]', ...args]), Buffer.alloc(0));
-    expect(out.stdout).toBe('[a b][$HOME]["q"][*][]');
+    const args = ['a b', '$HOME', '"q"', '*', '', '--', '-e'];
+    expect(stage(['printf', '[%s]', ...args]).program).toBe('[a b][$HOME]["q"][*][][--][-e]');
   });
 
   it('lowers the rlimits before exec', () => {
     const probe = ['sh', '-c', 'ulimit -S -t; ulimit -H -t; ulimit -f; ulimit -n'];
-    expect(run(stageArgv(0, ulimits, probe), Buffer.alloc(0)).stdout).toBe('5\n6\n20\n64\n');
+    expect(stage(probe).program).toBe('5\n6\n20\n64\n');
   });
 
   it('exits 125 when the files cannot be unpacked', () => {
-    const out = run(stageArgv(1024, ulimits, ['echo', 'never']), Buffer.alloc(1024, 7));
+    const out = stage(['echo', 'never'], Buffer.alloc(1024, 7), 1024);
     expect(out.status).toBe(SETUP_FAILED_EXIT);
     expect(out.stdout).toBe('');
     expect(out.stderr).toMatch(/codeexec: could not unpack the files/);
+  });
+
+  it.each([
+    ['exit(137)', 'exit 137', 137, 'x 137'],
+    ['exit(139)', 'exit 139', 139, 'x 139'],
+    ['a failing exit', 'exit 3', 3, 'x 3'],
+    ['SIGSEGV', 'kill -SEGV $$', 139, 's 11'],
+    ['SIGKILL', 'kill -KILL $$', 137, 's 9'],
+  ])(
+    'tells %s from the others: the record says exited or killed, the status is 128+n as before',
+    (_name, script, status, record) => {
+      const out = stage(['sh', '-c', script]);
+      expect(out.status).toBe(status);
+      expect(out.record).toMatch(new RegExp(`^${record} \\d+ -$`));
+    },
+  );
+
+  it("reports the program's CPU time, its waited children's included", () => {
+    const spin = 'i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done';
+    const out = stage(['sh', '-c', `sh -c '${spin}'; ${spin}`]);
+    const cpuMs = Number(out.record?.split(' ')[2]);
+    expect(cpuMs).toBeGreaterThan(100);
+    expect(cpuMs).toBeLessThan(60_000);
+  });
+
+  it('says 127 when the program cannot be run', () => {
+    const out = stage(['/nonexistent/program']);
+    expect(out).toMatchObject({ status: 127, record: expect.stringMatching(/^x 127 \d+ -$/) });
+    expect(out.stderr).toMatch(/codeexec: cannot run \/nonexistent\/program/);
+  });
+
+  it('runs the program in its own process group, its signals at their defaults', () => {
+    const out = stage(['sh', '-c', 'cut -d" " -f1,5 /proc/$$/stat; grep SigIgn /proc/$$/status']);
+    const [ids, ignored] = out.program.trim().split('\n');
+    const [pid, group] = ids?.split(' ') ?? [];
+    expect(group).toBe(pid);
+    expect(ignored).toMatch(/^SigIgn:\s+0+$/);
+  });
+
+  it('records the pid for signals when asked, after emptying what a previous run left', () => {
+    const file = PROGRAM_PID_FILE;
+    const out = run(
+      stageArgv(0, ulimits, ['sh', '-c', `cat ${file}; echo $$`], trailer, true),
+      Buffer.alloc(0),
+    );
+    const [recorded, own] = trailerOf(out.raw, trailer.marker).program.split('\n');
+    expect(recorded).toBe(own);
+  });
+
+  it('leaves what background processes print after the program ended after the record', () => {
+    const out = stage(['sh', '-c', '(sleep 0.3; echo late) & echo early']);
+    expect(out).toMatchObject({ program: 'early\n', record: expect.stringMatching(/^x 0 \d+ -$/) });
+    expect(out.rest.toString()).toBe('late\n');
   });
 });
 
 describe('stageArgv with output-file collection', () => {
   const ulimits = { cpuSoftSeconds: 5, cpuHardSeconds: 6, fsizeBlocks: 2048, nofile: 64 };
-  const collect = newFileCollection(1 << 20);
-  const marker = Buffer.from(collect.marker);
+  const trailer = newStageTrailer(1 << 20);
+  const stage = (program: string[], input: Buffer = Buffer.alloc(0), tarBytes = 0, spec = trailer) => {
+    const out = run(stageArgv(tarBytes, ulimits, program, spec), input);
+    return { ...out, ...trailerOf(out.raw, spec.marker) };
+  };
+  const listing = (archive: Buffer) =>
+    spawnSync('tar', ['-t', '-v', '-f', '-'], { input: archive, encoding: 'utf8' }).stdout;
 
-  it('sends nothing extra when the program leaves no out/', () => {
-    const out = run(stageArgv(0, ulimits, ['sh', '-c', 'echo hi; exit 3'], collect), Buffer.alloc(0));
-    expect(out).toMatchObject({ status: 3, stdout: 'hi\n' });
+  it('sends only the end record when the program leaves no out/', () => {
+    expect(stage(['sh', '-c', 'echo hi; exit 3'])).toMatchObject({
+      status: 3,
+      program: 'hi\n',
+      record: expect.stringMatching(/^x 3 \d+ -$/),
+      rest: Buffer.alloc(0),
+    });
   });
 
-  it('sends the marker then a tar of out/ after the output, and keeps the exit status', () => {
-    const program = ['sh', '-c', 'mkdir out && echo data > out/f.txt && echo hi; exit 4'];
-    const out = run(stageArgv(0, ulimits, program, collect), Buffer.alloc(0));
-    expect(out.status).toBe(4);
-    const at = out.raw.indexOf(marker);
-    expect(out.raw.subarray(0, at).toString()).toBe('hi\n');
-    const archive = out.raw.subarray(at + marker.length);
-    const listing = spawnSync('tar', ['-t', '-v', '-f', '-'], { input: archive, encoding: 'utf8' });
-    expect(listing.stdout).toMatch(/ out\/f\.txt\n/);
+  it('sends the record then a tar of out/ after the output, and keeps the exit status', () => {
+    const out = stage(['sh', '-c', 'mkdir out && echo data > out/f.txt && echo hi; exit 4']);
+    expect(out).toMatchObject({ status: 4, program: 'hi\n', record: expect.stringMatching(/^x 4 \d+ f$/) });
+    expect(listing(out.rest)).toMatch(/ out\/f\.txt\n/);
   });
 
-  it('reports a signal death as 128+n, as exec would', () => {
-    const out = run(
-      stageArgv(0, ulimits, ['sh', '-c', 'mkdir out; kill -SEGV $$'], collect),
-      Buffer.alloc(0),
-    );
-    expect(out.status).toBe(139);
-    expect(out.raw.includes(marker)).toBe(true);
+  it('collects the files of a program killed by a signal, and says so', () => {
+    const out = stage(['sh', '-c', 'mkdir out; kill -SEGV $$']);
+    expect(out).toMatchObject({ status: 139, record: expect.stringMatching(/^s 11 \d+ f$/) });
   });
 
   it('archives a symlinked out/ as the link only, never what it points at', () => {
-    const out = run(stageArgv(0, ulimits, ['ln', '-s', '/etc', 'out'], collect), Buffer.alloc(0));
-    const archive = out.raw.subarray(out.raw.indexOf(marker) + marker.length);
-    const listing = spawnSync('tar', ['-t', '-v', '-f', '-'], { input: archive, encoding: 'utf8' });
-    expect(listing.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^l.* out -> \/etc$/)]);
+    const out = stage(['ln', '-s', '/etc', 'out']);
+    expect(listing(out.rest).trim().split('\n')).toEqual([expect.stringMatching(/^l.* out -> \/etc$/)]);
   });
 
   it('sends at most archiveBytes of tar', () => {
-    const small = { ...collect, archiveBytes: 1000 };
-    const program = ['sh', '-c', 'mkdir out && head -c 100000 /dev/zero > out/big'];
-    const out = run(stageArgv(0, ulimits, program, small), Buffer.alloc(0));
-    expect(out.raw.length - out.raw.indexOf(marker) - marker.length).toBe(1000);
+    const out = stage(['sh', '-c', 'mkdir out && head -c 100000 /dev/zero > out/big'], Buffer.alloc(0), 0, {
+      ...trailer,
+      archiveBytes: 1000,
+    });
+    expect(out.rest.length).toBe(1000);
+  });
+
+  it('sends no tar at all when archiveBytes is 0 (the compile stage)', () => {
+    const none = newStageTrailer(0);
+    const out = stage(['mkdir', 'out'], Buffer.alloc(0), 0, none);
+    expect(out).toMatchObject({
+      status: 0,
+      record: expect.stringMatching(/^x 0 \d+ -$/),
+      rest: Buffer.alloc(0),
+    });
   });
 
   it('still hands the program the stdin after the files', async () => {
     const files = await packFiles([{ name: 'main.txt', content: 'f' }]);
-    const out = run(
-      stageArgv(files.length, ulimits, ['cat'], collect),
-      Buffer.concat([files, Buffer.from('in')]),
-    );
-    expect(out).toMatchObject({ status: 0, stdout: 'in' });
+    const out = stage(['cat'], Buffer.concat([files, Buffer.from('in')]), files.length);
+    expect(out).toMatchObject({ status: 0, program: 'in' });
   });
 
   it('unpacks a name longer than ustar holds', async () => {
     const name = `${'d'.repeat(60)}/${'f'.repeat(120)}.txt`;
     const files = await packFiles([{ name, content: 'long' }]);
-    const out = run(stageArgv(files.length, ulimits, ['cat', name], collect), files);
-    expect(out.stdout).toBe('long');
+    expect(stage(['cat', name], files, files.length).program).toBe('long');
   });
 });

@@ -1,52 +1,80 @@
 // The argv of one stage's exec: a constant sh script that unpacks the job's files from the head of
-// stdin, lowers the rlimits to the job's values, runs the program, and (run stage) sends the files
-// it left in /workspace/out after its output. Everything variable is a positional parameter: the
-// user's code and args are never part of a shell string.
+// stdin and lowers the rlimits to the job's values, then a constant perl waiter that runs the
+// program, says how it ended (exit code or signal, CPU time) and (run stage) sends the files it left
+// in /workspace/out after its output. Everything variable is a positional parameter: the user's
+// code and args are never part of a shell string.
 import { randomBytes } from 'node:crypto';
 import type { Limits } from '../../shared/limits.js';
 
 /**
  * $1 bytes of tar at the head of stdin (0: none), $2/$3 soft/hard CPU seconds, $4 file size in
- * 512-byte blocks (dash's unit), $5 open files, $6 the output-files marker ('' : no collection),
- * $7 bytes of the output-files tar to send at most; then the program's argv.
+ * 512-byte blocks (dash's unit), $5 open files; $6 the waiter (WAITER_SCRIPT) and its arguments.
  * GNU `head -c N` reads no more than N bytes from a pipe, so the rest of stdin (the job's stdin)
  * reaches the program untouched. Soft CPU < hard CPU so the program gets SIGXCPU (a recognisable
- * 152), not the SIGKILL it gets when both are equal. Soft is lowered before hard: the kernel
- * refuses soft > hard. 125 means the sandbox could not be prepared (the program never ran).
- *
- * With a marker, sh stays the program's parent instead of exec'ing it: once the program ends, and
- * only if ./out exists (sh's cwd is the exec's, /workspace: the program cannot change it, and the
- * mount point cannot be renamed), it writes the marker then a tar of `out` to stdout, and exits with
- * the program's status (a signal death is 128+n either way). The tar runs as the sandbox user,
- * inside the sandbox, without -h: a symlink is archived as a link (the runner skips it), never
- * followed, and `out` itself being a link archives just that link. No extra exec: a job that
- * writes no `out` costs nothing (docker exec is ~70 ms here; see README "Files").
- *
- * The run stage's program is started through `setsid sh -c 'echo $$ >PID_FILE; exec …'`: it leads
- * its own process group (sh runs it in the foreground: a background job would get SIGINT/SIGQUIT
- * ignored and stdin from /dev/null without job control), and its pid is recorded so a signal exec
- * (job-control.ts) reaches it and its children, never this sh (verified on dash, python, bash).
- * The file is emptied first (a builtin: no fork) because a session's sandbox still holds the one
- * its previous execution wrote, and a signal must not reach that old pid.
+ * signal), not the SIGKILL it gets when both are equal. Soft is lowered before hard: the kernel
+ * refuses soft > hard. 125 means the sandbox could not be prepared (the program never ran). Then sh
+ * execs perl (Debian's perl-base is Essential: in every image) with the waiter: no extra process.
  */
+export const STAGE_SCRIPT = [
+  'n=$1 cs=$2 ch=$3 fs=$4 nf=$5 w=$6',
+  'shift 6',
+  'if [ "$n" -gt 0 ]; then head -c "$n" | tar -x -f - || { echo "codeexec: could not unpack the files" >&2; exit 125; }; fi',
+  'ulimit -S -t "$cs" && ulimit -H -t "$ch" && ulimit -f "$fs" && ulimit -n "$nf" || exit 125',
+  'exec perl -e "$w" -- "$@"',
+].join('\n');
+
+/**
+ * The waiter: perl, no modules (POSIX alone would double its ~2 ms start), stays the program's
+ * parent. @ARGV: the marker, the bytes of tar of out/ to send at most (0: none), the pid file (''
+ * : none), then the program's argv, exec'd as a list (never through a shell) with the rlimits sh
+ * set and stdin/stdout/stderr untouched (perl writes nothing before the fork, so no buffer is
+ * copied). The child first leads its own process group (setpgrp) and records its pid there, so a
+ * signal exec (job-control.ts) reaches it and its children, never the waiter. The pid file is
+ * emptied before the fork because a session's sandbox still holds the one its previous execution
+ * wrote, and a signal must not reach that old pid.
+ *
+ * Once waitpid returns it writes, in one write, the marker then the end record
+ * `x CODE CPU_MS F` (exited) or `s SIGNAL CPU_MS F` (killed), F `f` when a tar of out/ follows
+ * (only if ./out exists: its cwd is the exec's, /workspace, which the program cannot change, and
+ * the mount point cannot be renamed), `-` when nothing does. CPU_MS is `times`'s children's user +
+ * sys: the program and every child it waited for. Then it exits with the program's status (128+n
+ * for a signal death, as docker reports one), or execs sh for `tar | head`, which exits with it.
+ * The tar runs as the sandbox user, inside the sandbox, without -h: a symlink is archived as a
+ * link (the runner skips it), never followed, and `out` itself being a link archives just that
+ * link. No extra exec: docker exec is ~70 ms here; see README "Files".
+ */
+export const WAITER_SCRIPT = String.raw`my ($mark, $cap, $pidf, @argv) = @ARGV;
+if ($pidf ne '') { open(my $f, '>', $pidf) and close($f) }
+my $pid = fork;
+if (!defined $pid) { print STDERR "codeexec: could not start the program: $!\n"; exit 125 }
+if ($pid == 0) {
+  setpgrp(0, 0);
+  if ($pidf ne '' && open(my $f, '>', $pidf)) { print $f "$$\n"; close($f) }
+  exec { $argv[0] } @argv;
+  print STDERR "codeexec: cannot run $argv[0]: $!\n";
+  exit($! == 2 ? 127 : 126);
+}
+waitpid($pid, 0);
+my $st = $?;
+my (undef, undef, $cu, $cs) = times;
+my $sig = $st & 127;
+my $code = $sig ? 128 + $sig : $st >> 8;
+my $files = $cap > 0 && -d 'out';
+$| = 1;
+printf "%s%s %d %d %s\n", $mark, $sig ? 's' : 'x', $sig || $code, ($cu + $cs) * 1000 + 0.5, $files ? 'f' : '-';
+exit $code unless $files;
+exec 'sh', '-c', 'tar -c -f - --format=gnu --sort=name out 2>/dev/null | head -c "$1"; exit "$2"', 'sh', $cap, $code;
+exit $code;
+`;
+
 /** Where the run stage records the program's pid (= its process group), for signals. */
 export const PROGRAM_PID_FILE = '/tmp/.codeexec-program.pid';
 
-export const STAGE_SCRIPT = [
-  'n=$1 cs=$2 ch=$3 fs=$4 nf=$5 mark=$6 cap=$7',
-  'shift 7',
-  'if [ "$n" -gt 0 ]; then head -c "$n" | tar -x -f - || { echo "codeexec: could not unpack the files" >&2; exit 125; }; fi',
-  'ulimit -S -t "$cs" && ulimit -H -t "$ch" && ulimit -f "$fs" && ulimit -n "$nf" || exit 125',
-  '[ -n "$mark" ] || exec "$@"',
-  `true 2>/dev/null >${PROGRAM_PID_FILE}`,
-  `setsid sh -c 'echo $$ >${PROGRAM_PID_FILE} 2>/dev/null; exec "$@"' sh "$@"`,
-  's=$?',
-  'if [ -d out ]; then printf %s "$mark" && tar -c -f - --format=gnu --sort=name out 2>/dev/null | head -c "$cap"; fi',
-  'exit "$s"',
-].join('\n');
-
-/** How the run stage sends back /workspace/out: after this marker on stdout, at most this many bytes of tar. */
-export interface FileCollection {
+/**
+ * What the stage script appends to the program's stdout once the program ended: this marker, the
+ * end record, then (run stage, when out/ exists) at most archiveBytes of tar (0: never).
+ */
+export interface StageTrailer {
   marker: string;
   archiveBytes: number;
 }
@@ -56,8 +84,8 @@ export interface FileCollection {
 const MARKER = /^\u001e[A-Za-z0-9:_-]{16,128}$/;
 
 /** A fresh marker for one job; random, so no program prints it by accident. */
-export function newFileCollection(archiveBytes: number): FileCollection {
-  return { marker: `\u001ecodeexec-files:${randomBytes(16).toString('hex')}`, archiveBytes };
+export function newStageTrailer(archiveBytes: number): StageTrailer {
+  return { marker: `\u001ecodeexec-end:${randomBytes(16).toString('hex')}`, archiveBytes };
 }
 
 export const SETUP_FAILED_EXIT = 125;
@@ -94,12 +122,16 @@ export function stageUlimits(limits: Limits, max: Limits): StageUlimits {
   };
 }
 
-/** argv for `docker exec`: sh -c STAGE_SCRIPT with the numbers and the program as parameters. */
+/**
+ * argv for `docker exec`: sh -c STAGE_SCRIPT with the numbers, the waiter, and the program as
+ * parameters. recordPid: the program's pid goes to PROGRAM_PID_FILE for signals (run stage).
+ */
 export function stageArgv(
   tarBytes: number,
   ulimits: StageUlimits,
   program: readonly string[],
-  collect: FileCollection | null = null,
+  trailer: StageTrailer,
+  recordPid = false,
 ): string[] {
   if (program.length === 0) throw new Error('A stage needs a program to run');
   const numbers = [
@@ -108,13 +140,12 @@ export function stageArgv(
     ulimits.cpuHardSeconds,
     ulimits.fsizeBlocks,
     ulimits.nofile,
-    collect?.archiveBytes ?? 0,
+    trailer.archiveBytes,
   ];
   for (const n of numbers) {
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Stage parameter is not a count: ${n}`);
   }
-  if (collect !== null && !MARKER.test(collect.marker))
-    throw new Error('The output-files marker is malformed');
+  if (!MARKER.test(trailer.marker)) throw new Error('The stage trailer marker is malformed');
   const [tar, cpuSoft, cpuHard, fsize, nofile, cap] = numbers.map(String) as [
     string,
     string,
@@ -133,8 +164,10 @@ export function stageArgv(
     cpuHard,
     fsize,
     nofile,
-    collect?.marker ?? '',
+    WAITER_SCRIPT,
+    trailer.marker,
     cap,
+    recordPid ? PROGRAM_PID_FILE : '',
     ...program,
   ];
 }
