@@ -31,7 +31,7 @@ export interface JobPage {
  * as undefined is left as it was (JSON could not store it anyway); null is how a field is cleared.
  */
 export type TransitionPatch = Partial<Omit<JobRecord, 'id' | 'status'>>;
-/** Fields an update may set: neither the state (that is a transition) nor the owner. */
+/** Fields an update may set: neither the state (that is a transition) nor the owner; undefined as above. */
 export type UpdatePatch = Partial<Omit<JobRecord, 'id' | 'status' | 'client'>>;
 
 export interface JobStore {
