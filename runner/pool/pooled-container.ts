@@ -25,15 +25,18 @@ export class PooledContainer {
   /** The memory and pids limits it currently has (a job with other limits updates them). */
   memoryBytes: number;
   pids: number;
+  /** Its CPU quota (a job after the runner's caps changed updates it). */
+  cpus: number;
   /** The pool was closed while a job held it: that job's result is not the program's doing. */
   closedUnderJob = false;
   /** Set by the session that holds it: told when the container died or the pool is closing. */
   onLost: ((why: string) => void) | null = null;
 
-  constructor(language: string, limits: { memoryBytes: number; pids: number }) {
+  constructor(language: string, limits: { memoryBytes: number; pids: number; cpus: number }) {
     this.language = language;
     this.memoryBytes = limits.memoryBytes;
     this.pids = limits.pids;
+    this.cpus = limits.cpus;
   }
 
   get state(): PooledState {

@@ -9,6 +9,7 @@ import {
   type PreparedExec,
   type SandboxContainerSpec,
 } from '../docker/docker-sandbox.js';
+import { EngineUnreachableError } from '../docker/sandbox-errors.js';
 import type { JobSpec } from '../execution/execute-job.js';
 import { type PoolDriver, type PoolOptions, SandboxPool } from './sandbox-pool.js';
 
@@ -103,7 +104,7 @@ export class FakeDocker implements PoolDriver {
   readonly images = new Set(['img/python']);
   readonly live = new Map<string, SandboxContainerSpec>();
   readonly removed: string[] = [];
-  readonly updates: { id: string; memoryBytes: number; pids: number }[] = [];
+  readonly updates: { id: string; memoryBytes: number; pids: number; cpus?: number }[] = [];
   /** Containers on which exec fails as if the container had stopped. */
   readonly dead = new Set<string>();
   /** Containers whose job leaves a process behind: usage reports one pid more than idle. */
@@ -119,6 +120,8 @@ export class FakeDocker implements PoolDriver {
   gate: Promise<void> | null = null;
   /** While set, stage execs (jobs) wait for it after they started. */
   jobGate: Promise<void> | null = null;
+  /** While set, the engine does not answer its ping, as when Docker is not running. */
+  down = false;
   onDie: (id: string) => void = () => {};
   prepareExec?: PoolDriver['prepareExec'];
   usage?: PoolDriver['usage'];
@@ -136,6 +139,12 @@ export class FakeDocker implements PoolDriver {
       pids: !this.live.has(id) ? 0 : this.leftovers.has(id) ? 3 : 2,
       memoryBytes: 1024 * 1024,
     });
+  }
+
+  async ping(): Promise<void> {
+    if (!this.down) return;
+    const refused = Object.assign(new Error('connect ENOENT /fake/docker.sock'), { code: 'ENOENT' });
+    throw new EngineUnreachableError(refused, 'unix:///fake/docker.sock');
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -187,11 +196,11 @@ export class FakeDocker implements PoolDriver {
     this.removed.push(id);
   }
 
-  async listByLabel(_key: string, value: string): Promise<string[]> {
-    return [...this.live].filter(([, spec]) => Object.values(spec.labels).includes(value)).map(([id]) => id);
+  async listByLabel(key: string, value: string): Promise<string[]> {
+    return [...this.live].filter(([, spec]) => spec.labels[key] === value).map(([id]) => id);
   }
 
-  async update(id: string, limits: { memoryBytes: number; pids: number }): Promise<void> {
+  async update(id: string, limits: { memoryBytes: number; pids: number; cpus?: number }): Promise<void> {
     this.updates.push({ id, ...limits });
   }
 

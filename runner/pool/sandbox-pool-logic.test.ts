@@ -5,34 +5,39 @@ import { describe, expect, it } from 'vitest';
 import type { LanguageSpec } from '../../shared/languages.js';
 import { DEFAULT_LIMITS } from '../../shared/limits.js';
 import type { SandboxContainerSpec } from '../docker/docker-sandbox.js';
+import { LANGUAGE_LABEL, RUNNER_ID_LABEL, RUNNER_LABEL } from './sandbox-pool.js';
 import { FAKE_PYTHON, FakeDocker, fakeJob, fakePool, Gate } from './sandbox-pool-fake.js';
 
 const PY = FAKE_PYTHON;
 const GONE: LanguageSpec = { ...PY, name: 'gone', aliases: [], image: 'img/missing' };
 
 describe('SandboxPool (fake driver)', () => {
-  it('removes orphans first and reports only languages whose image exists', async () => {
+  it('removes its orphans first (by identity, not name) and reports only languages whose image exists', async () => {
     const docker = new FakeDocker();
-    docker.live.set('orphan', {
-      labels: { 'org.codeexec.runner': 'unit' },
-    } as unknown as SandboxContainerSpec);
-    const pool = fakePool(docker, { languages: [PY, GONE] });
+    const labelled = (id: string) =>
+      ({ labels: { [RUNNER_LABEL]: 'unit', [RUNNER_ID_LABEL]: id } }) as unknown as SandboxContainerSpec;
+    docker.live.set('orphan', labelled('unit-id'));
+    docker.live.set('namesake', labelled('other-id'));
+    const pool = fakePool(docker, { languages: [PY, GONE], runnerId: 'unit-id' });
     expect(await pool.start()).toEqual([{ name: 'python', version: '3.11.2', aliases: ['py'] }]);
     expect(docker.removed).toContain('orphan');
+    expect(docker.removed).not.toContain('namesake');
     expect(pool.unavailable.get('gone')).toMatch(/img\/missing not found/);
+    expect(pool.missingImages).toEqual(['gone']);
     await expect(pool.execute(fakeJob({ code: 'x', lang: 'gone' }), () => {})).rejects.toMatchObject({
       code: 'unknown_language',
     });
     await pool.close();
   });
 
-  it('labels every container with the runner and the language', async () => {
+  it('labels every container with the runner, its identity and the language', async () => {
     const docker = new FakeDocker();
-    const pool = fakePool(docker);
+    const pool = fakePool(docker, { runnerId: 'unit-id' });
     await pool.start();
     expect([...docker.live.values()][0]?.labels).toEqual({
-      'org.codeexec.runner': 'unit',
-      'org.codeexec.language': 'python',
+      [RUNNER_LABEL]: 'unit',
+      [RUNNER_ID_LABEL]: 'unit-id',
+      [LANGUAGE_LABEL]: 'python',
     });
     await pool.close();
   });

@@ -7,7 +7,7 @@ import { LANGUAGES } from '../../shared/languages.js';
 import type { LimitsInput } from '../../shared/limits.js';
 import type { RunnerLanguage } from '../../shared/runner-protocol.js';
 import type { JobSpec, OutputChunk } from '../execution/execute-job.js';
-import { LANGUAGE_LABEL, RUNNER_LABEL, SandboxPool } from './sandbox-pool.js';
+import { LANGUAGE_LABEL, RUNNER_ID_LABEL, RUNNER_LABEL, SandboxPool } from './sandbox-pool.js';
 
 const TESTED = ['python', 'javascript', 'go'];
 const languages = LANGUAGES.filter((lang) => TESTED.includes(lang.name));
@@ -237,9 +237,10 @@ describe('SandboxPool on the real engine', () => {
     expect(containersOf(name)).toEqual([]);
   });
 
-  it('removes its own orphans on start, and only its own', async () => {
+  it("removes its own orphans on start, and only its own: not a namesake runner's", async () => {
     const name = `${runnerName}-orphans`;
-    const start = (label: string) =>
+    // Two runners with one display name (two on one host): only the identity tells them apart.
+    const start = (id: string) =>
       execFileSync(
         'docker',
         [
@@ -248,23 +249,29 @@ describe('SandboxPool on the real engine', () => {
           '--network',
           'none',
           '--label',
-          `${RUNNER_LABEL}=${label}`,
+          `${RUNNER_LABEL}=${name}`,
+          '--label',
+          `${RUNNER_ID_LABEL}=${id}`,
           'codeexec/python:latest',
           'sleep',
           'infinity',
         ],
         { encoding: 'utf8' },
       ).trim();
-    const orphan = start(name);
-    const stranger = start(`${name}-other`);
-    const restarted = new SandboxPool({ runnerName: name, languages: languages.slice(0, 1) });
+    const orphan = start(`${name}-mine`);
+    const namesake = start(`${name}-theirs`);
+    const restarted = new SandboxPool({
+      runnerName: name,
+      runnerId: `${name}-mine`,
+      languages: languages.slice(0, 1),
+    });
     try {
       await restarted.start();
       expect(containersOf(name)).not.toContain(orphan);
-      expect(containersOf(`${name}-other`)).toEqual([stranger]);
+      expect(containersOf(name)).toContain(namesake);
     } finally {
       await restarted.close();
-      spawnSync('docker', ['rm', '-f', stranger], { stdio: 'ignore' });
+      spawnSync('docker', ['rm', '-f', namesake], { stdio: 'ignore' });
     }
   });
 

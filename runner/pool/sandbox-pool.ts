@@ -6,15 +6,10 @@
 import { CodeexecError } from '../../shared/errors.js';
 import type { RunResult } from '../../shared/job.js';
 import { LANGUAGES, type LanguageSpec } from '../../shared/languages.js';
-import { type Limits, type LimitsInput, MAX_LIMITS, resolveLimits } from '../../shared/limits.js';
+import type { Limits, LimitsInput } from '../../shared/limits.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import type { RunnerLanguage } from '../../shared/runner-protocol.js';
-import {
-  DockerSandbox,
-  ExecNotStartedError,
-  type SandboxContainerSpec,
-  type SandboxDriver,
-} from '../docker/docker-sandbox.js';
+import { DockerSandbox, ExecNotStartedError, type SandboxContainerSpec } from '../docker/docker-sandbox.js';
 import type { JobIo, JobSpec, OutputChunk } from '../execution/execute-job.js';
 import { cancelledBeforeStart, executeJob, sandboxFailure } from '../execution/execute-job.js';
 import type { StageSandbox } from '../execution/run-stage.js';
@@ -22,60 +17,21 @@ import { containerUlimits } from '../execution/stage-command.js';
 import { PoolSession } from '../sessions/pool-session.js';
 import { ContainerReaper } from './container-reaper.js';
 import { DeathWatch } from './death-watch.js';
-import { LanguageLane, laneToFill, type Waiter } from './language-lane.js';
+import { type LanguageLane, laneToFill, type Waiter } from './language-lane.js';
+import { lostAwareContainer } from './lost-container.js';
 import { PoolActivity } from './pool-activity.js';
+import { type CapsChange, PoolCaps } from './pool-caps.js';
+import { describe, PoolLanes } from './pool-lanes.js';
+import type { PoolDriver, PoolOptions } from './pool-options.js';
 import { PooledContainer } from './pooled-container.js';
 
+export type { PoolDriver, PoolOptions } from './pool-options.js';
+
+/** The runner's display name, for people. */
 export const RUNNER_LABEL = 'org.codeexec.runner';
+/** The runner's identity: what orphan cleanup and the death watch go by. */
+export const RUNNER_ID_LABEL = 'org.codeexec.runner-id';
 export const LANGUAGE_LABEL = 'org.codeexec.language';
-
-/** The driver the pool needs; without prepareExec or usage it only skips those optimisations. */
-export type PoolDriver = SandboxDriver & Partial<Pick<DockerSandbox, 'prepareExec' | 'usage'>>;
-
-export interface PoolOptions {
-  /** Labels containers; orphan cleanup is by this name. */
-  runnerName: string;
-  /** Default: LANGUAGES from shared/languages.ts. */
-  languages?: readonly LanguageSpec[];
-  /** Warm containers per language, default 1. */
-  minWarm?: number;
-  /** Most warm containers per language, default 2 (reached while jobs of it are running). */
-  maxWarm?: number;
-  /** The runner's own caps; default MAX_LIMITS. */
-  maxLimits?: Limits;
-  /** The Docker driver; default a DockerSandbox on the local engine. Tests may inject a fake. */
-  docker?: PoolDriver;
-  /** CPUs per container, default 1. */
-  cpus?: number;
-  /**
-   * Background creations (refills, version probes) at a time, default 2: create+start is CPU-heavy
-   * for the engine. A job waiting for a container always gets a creation of its own at once, as
-   * it would without a pool.
-   */
-  createConcurrency?: number;
-  /** Start each warm container's first exec ahead of its job (bash waits in it), default true. */
-  prepareExecs?: boolean;
-  /** Idle spent containers whose removal may wait for idle time, default maxWarm (0: never). */
-  maxDeferred?: number;
-  /**
-   * How long a stretch of jobs counts as a burst, default 1000 ms: only then do removals wait for
-   * idle time (under sustained load that would only move the same work to its end).
-   */
-  burstMs?: number;
-  /**
-   * How long no job must run or wait before the pool counts as idle, default 50 ms: then it removes
-   * deferred containers and refills up to minWarm. While busy it keeps one warm container per job
-   * running (within maxWarm), so a burst drains the stock without engine work beside its jobs.
-   */
-  quietMs?: number;
-  /** Wall-time cap of a compile stage, default 30 s. */
-  compileWallMs?: number;
-  /** Size caps of the /workspace and /tmp tmpfs (their pages also count against memory). */
-  workspaceBytes?: number;
-  tmpBytes?: number;
-  /** Where the pool reports what it cannot throw (failed refills, lost containers). */
-  log?: Logger;
-}
 
 type PoolPhase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
@@ -85,24 +41,21 @@ const ATTEMPTS = 3;
 
 export class SandboxPool {
   private readonly runnerName: string;
+  private readonly runnerId: string;
   private readonly specs: readonly LanguageSpec[];
   private readonly minWarm: number;
   private readonly maxWarm: number;
-  private readonly maxLimits: Limits;
+  private readonly caps: PoolCaps;
   private readonly docker: PoolDriver;
-  private readonly cpus: number;
   private readonly createConcurrency: number;
   private readonly prepareExecs: boolean;
   private readonly compileWallMs: number;
   private readonly workspaceBytes: number;
   private readonly tmpBytes: number;
   private readonly log: Logger;
-  /** Memory and pids every container is created with: the default job's (others get an update). */
-  private readonly baseLimits: { memoryBytes: number; pids: number };
 
   private phase: PoolPhase = 'new';
-  private readonly lanes = new Map<string, LanguageLane>();
-  private readonly missing = new Map<string, string>();
+  private readonly lanes = new PoolLanes();
   /** Every container made and not yet gone, by docker id once it has one. */
   private readonly containers = new Set<PooledContainer>();
   private readonly byId = new Map<string, PooledContainer>();
@@ -118,12 +71,12 @@ export class SandboxPool {
 
   constructor(options: PoolOptions) {
     this.runnerName = options.runnerName;
+    this.runnerId = options.runnerId ?? options.runnerName;
     this.specs = options.languages ?? LANGUAGES;
     this.minWarm = options.minWarm ?? 1;
     this.maxWarm = Math.max(options.maxWarm ?? 2, this.minWarm);
-    this.maxLimits = options.maxLimits ?? MAX_LIMITS;
+    this.caps = new PoolCaps({ cpus: options.cpus, maxLimits: options.maxLimits });
     this.docker = options.docker ?? new DockerSandbox();
-    this.cpus = options.cpus ?? 1;
     this.createConcurrency = Math.max(1, options.createConcurrency ?? 2);
     this.prepareExecs = (options.prepareExecs ?? true) && this.docker.prepareExec !== undefined;
     this.activity = new PoolActivity({
@@ -138,11 +91,9 @@ export class SandboxPool {
     this.workspaceBytes = options.workspaceBytes ?? 64 * MiB;
     this.tmpBytes = options.tmpBytes ?? 256 * MiB;
     this.log = options.log ?? silentLogger;
-    const base = resolveLimits(undefined, this.maxLimits).limits;
-    this.baseLimits = { memoryBytes: base.memory_bytes, pids: base.pids };
     this.deaths = new DeathWatch(
       this.docker,
-      [RUNNER_LABEL, this.runnerName],
+      [RUNNER_ID_LABEL, this.runnerId],
       (id) => this.onDeath(id),
       this.log,
     );
@@ -158,11 +109,17 @@ export class SandboxPool {
 
   /** Languages that cannot run here, with why (image missing, version command failed). */
   get unavailable(): ReadonlyMap<string, string> {
-    const all = new Map(this.missing);
-    for (const lane of this.lanes.values()) {
-      if (lane.unavailable !== null) all.set(lane.spec.name, lane.unavailable);
-    }
-    return all;
+    return this.lanes.unavailable;
+  }
+
+  /** Languages whose image was missing when last looked for (at start, or by addLanguage). */
+  get missingImages(): string[] {
+    return this.lanes.missingImages;
+  }
+
+  /** CPUs per container and the memory cap, for containers created and jobs started from now on. */
+  setCaps(change: CapsChange): void {
+    this.caps.set(change);
   }
 
   /**
@@ -182,26 +139,44 @@ export class SandboxPool {
       await this.removeOrphans();
       await this.deaths.start();
       for (const spec of this.specs) {
-        if (await this.docker.imageExists(spec.image)) this.lanes.set(spec.name, new LanguageLane(spec));
-        else this.missing.set(spec.name, `image ${spec.image} not found`);
+        if (await this.docker.imageExists(spec.image)) this.lanes.add(spec);
+        else this.lanes.imageMissing(spec);
       }
     } catch (err) {
       throw sandboxFailure(err, 'The Docker engine did not answer');
     }
     if (this.phase !== 'starting') return [];
     this.pump();
-    await Promise.all([...this.lanes.values()].map((lane) => lane.probed));
+    await Promise.all([...this.lanes].map((lane) => lane.probed));
     if (this.phase !== 'starting') return [];
     this.phase = 'running';
     this.maybeQuiet();
     this.pump();
-    return [...this.lanes.values()]
-      .filter((lane) => lane.unavailable === null && lane.version !== null)
-      .map((lane) => ({
-        name: lane.spec.name,
-        version: lane.version ?? '',
-        aliases: [...lane.spec.aliases],
-      }));
+    return this.lanes.offered();
+  }
+
+  /**
+   * Start a lane for `spec` once the pool runs (its image was built meanwhile): detect its version
+   * (which proves the image runs) and keep it warm. Rejects when the image is missing or does not
+   * run; a language that already runs here resolves at once.
+   */
+  async addLanguage(spec: LanguageSpec): Promise<RunnerLanguage> {
+    if (this.phase !== 'running')
+      throw new CodeexecError('sandbox_failed', 'The sandbox pool is not running');
+    let lane = this.lanes.get(spec.name);
+    if (lane === undefined || lane.unavailable !== null) {
+      if (!(await this.docker.imageExists(spec.image))) {
+        this.lanes.imageMissing(spec);
+        throw new Error(`image ${spec.image} not found`);
+      }
+      if (this.phase !== 'running') throw new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
+      lane = this.lanes.add(spec);
+      this.pump();
+    }
+    await lane.probed;
+    const [offered] = lane.unavailable === null ? describe(lane) : [];
+    if (offered === undefined) throw new Error(lane.unavailable ?? `${spec.name}: no version was detected`);
+    return offered;
   }
 
   /**
@@ -275,7 +250,7 @@ export class SandboxPool {
     this.deaths.close();
     this.activity.close();
     const closing = new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
-    for (const lane of this.lanes.values()) {
+    for (const lane of this.lanes) {
       clearTimeout(lane.retryTimer);
       for (const waiter of lane.waiters.splice(0)) waiter.reject(closing);
       lane.settleProbe();
@@ -300,7 +275,7 @@ export class SandboxPool {
   }
 
   private async removeOrphans(): Promise<void> {
-    const ids = await this.docker.listByLabel(RUNNER_LABEL, this.runnerName);
+    const ids = await this.docker.listByLabel(RUNNER_ID_LABEL, this.runnerId);
     await Promise.all(ids.map((id) => this.docker.remove(id)));
   }
 
@@ -313,7 +288,7 @@ export class SandboxPool {
   private laneFor(lang: string): LanguageLane {
     if (this.phase !== 'running')
       throw new CodeexecError('sandbox_failed', 'The sandbox pool is not running');
-    const lane = [...this.lanes.values()].find((l) => l.unavailable === null && l.matches(lang));
+    const lane = this.lanes.serving(lang);
     if (lane === undefined) {
       throw new CodeexecError('unknown_language', `The language ${lang} is not available on this runner`);
     }
@@ -322,7 +297,7 @@ export class SandboxPool {
 
   /** Never trust the gateway's numbers: clamp to this runner's own maximums. */
   private clamp(requested: LimitsInput | null | undefined): Limits {
-    return resolveLimits(requested ?? undefined, this.maxLimits).limits;
+    return this.caps.clamp(requested);
   }
 
   /** One job in a leased container: the one place a job's context is built (pooled jobs and sessions). */
@@ -340,10 +315,10 @@ export class SandboxPool {
       containerId: container.id ?? '',
       language: lane.spec,
       limits,
-      maxLimits: this.maxLimits,
-      cpus: this.cpus,
+      maxLimits: this.caps.maxLimits,
+      cpus: container.cpus,
       compileWallMs: this.compileWallMs,
-      sandbox,
+      sandbox: sandbox ?? lostAwareContainer(this.docker, container.id ?? ''),
     });
     if (container.closedUnderJob) throw new Error('The sandbox pool closed while the job ran');
     return result;
@@ -419,8 +394,7 @@ export class SandboxPool {
 
   /** Some job waits for a container to be created. */
   private get waiting(): boolean {
-    for (const lane of this.lanes.values()) if (lane.waiters.length > 0) return true;
-    return false;
+    return this.lanes.waiting;
   }
 
   /**
@@ -436,12 +410,19 @@ export class SandboxPool {
     if (this.active === 0 && !this.waiting && this.phase === 'running') this.activity.quiet();
   }
 
-  /** Give the container the job's memory and pids limits when they differ from what it has. */
+  /** Give the container the job's memory and pids limits, and the CPU cap, where they differ. */
   private async fit(container: PooledContainer, limits: Limits): Promise<void> {
-    if (container.memoryBytes === limits.memory_bytes && container.pids === limits.pids) return;
-    await this.docker.update(container.id ?? '', { memoryBytes: limits.memory_bytes, pids: limits.pids });
+    const { cpus } = this.caps;
+    const same = container.memoryBytes === limits.memory_bytes && container.pids === limits.pids;
+    if (same && container.cpus === cpus) return;
+    await this.docker.update(container.id ?? '', {
+      memoryBytes: limits.memory_bytes,
+      pids: limits.pids,
+      ...(container.cpus === cpus ? {} : { cpus }),
+    });
     container.memoryBytes = limits.memory_bytes;
     container.pids = limits.pids;
+    container.cpus = cpus;
   }
 
   /** Start creations: one per waiting job, then version probes and refills while there is capacity. */
@@ -458,7 +439,7 @@ export class SandboxPool {
     if (this.phase === 'closed') return true;
     if (this.phase !== 'running' || this.creatingTotal > 0 || !this.reaper.idle) return false;
     const now = performance.now();
-    return [...this.lanes.values()].every(
+    return [...this.lanes].every(
       (lane) =>
         lane.unavailable !== null ||
         lane.retryAt > now ||
@@ -472,7 +453,7 @@ export class SandboxPool {
   }
 
   private nextLane(background: boolean): LanguageLane | null {
-    return laneToFill(this.lanes.values(), {
+    return laneToFill(this.lanes, {
       minWarm: this.minWarm,
       maxWarm: this.maxWarm,
       idle: this.activity.idle,
@@ -485,7 +466,7 @@ export class SandboxPool {
   private create(lane: LanguageLane): void {
     const probe = lane.needsProbe;
     lane.needsProbe = false;
-    const container = new PooledContainer(lane.spec.name, this.baseLimits);
+    const container = new PooledContainer(lane.spec.name, { ...this.caps.baseLimits, cpus: this.caps.cpus });
     this.containers.add(container);
     lane.creating++;
     this.creatingTotal++;
@@ -580,11 +561,14 @@ export class SandboxPool {
   containerSpec(spec: LanguageSpec): SandboxContainerSpec {
     return {
       image: spec.image,
-      labels: { [RUNNER_LABEL]: this.runnerName, [LANGUAGE_LABEL]: spec.name },
-      memoryBytes: this.baseLimits.memoryBytes,
-      pids: this.baseLimits.pids,
-      cpus: this.cpus,
-      ulimits: containerUlimits(this.maxLimits),
+      labels: {
+        [RUNNER_LABEL]: this.runnerName,
+        [RUNNER_ID_LABEL]: this.runnerId,
+        [LANGUAGE_LABEL]: spec.name,
+      },
+      ...this.caps.baseLimits,
+      cpus: this.caps.cpus,
+      ulimits: containerUlimits(this.caps.maxLimits),
       workspaceBytes: this.workspaceBytes,
       tmpBytes: this.tmpBytes,
       shmBytes: 64 * MiB,
