@@ -193,12 +193,13 @@ describe('stageArgv', () => {
     expect(out.stderr).toMatch(/codeexec: cannot run \/nonexistent\/program/);
   });
 
-  it('runs the program in its own process group, its signals at their defaults', () => {
-    const out = stage(['sh', '-c', 'cut -d" " -f1,5 /proc/$$/stat; grep SigIgn /proc/$$/status']);
-    const [ids, ignored] = out.program.trim().split('\n');
+  it('runs the program in its own process group, its signals at their defaults, first to go on OOM', () => {
+    const script = 'cut -d" " -f1,5 /proc/$$/stat; grep SigIgn /proc/$$/status; cat /proc/$$/oom_score_adj';
+    const [ids, ignored, oomScore] = stage(['sh', '-c', script]).program.trim().split('\n');
     const [pid, group] = ids?.split(' ') ?? [];
     expect(group).toBe(pid);
     expect(ignored).toMatch(/^SigIgn:\s+0+$/);
+    expect(oomScore).toBe('500');
   });
 
   it('records the pid for signals when asked, after emptying what a previous run left', () => {

@@ -29,7 +29,11 @@ export const STAGE_SCRIPT = [
  * : none), then the program's argv, exec'd as a list (never through a shell) with the rlimits sh
  * set and stdin/stdout/stderr untouched (perl writes nothing before the fork, so no buffer is
  * copied). The child first leads its own process group (setpgrp) and records its pid there, so a
- * signal exec (job-control.ts) reaches it and its children, never the waiter. The pid file is
+ * signal exec (job-control.ts) reaches it and its children, never the waiter. It also raises its
+ * oom_score_adj to 500 (anyone may raise their own): when the sandbox runs out of memory, the
+ * kernel kills the program or its children before the waiter or a session's stop agent, which
+ * are often bigger than each of a fork bomb's processes (the program may lower it back to 0, not
+ * below: then they are on equal terms). The pid file is
  * emptied before the fork because a session's sandbox still holds the one its previous execution
  * wrote, and a signal must not reach that old pid.
  *
@@ -49,6 +53,7 @@ my $pid = fork;
 if (!defined $pid) { print STDERR "codeexec: could not start the program: $!\n"; exit 125 }
 if ($pid == 0) {
   setpgrp(0, 0);
+  if (open(my $o, '>', '/proc/self/oom_score_adj')) { print $o "500\n"; close($o) }
   if ($pidf ne '' && open(my $f, '>', $pidf)) { print $f "$$\n"; close($f) }
   exec { $argv[0] } @argv;
   print STDERR "codeexec: cannot run $argv[0]: $!\n";
