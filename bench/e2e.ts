@@ -12,9 +12,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway } from '../gateway/gateway.js';
 import { newJob } from '../gateway/jobs/new-job.js';
+import { createRunner } from '../runner/create-runner.js';
 import { DockerSandbox } from '../runner/docker/docker-sandbox.js';
 import { RUNNER_LABEL, SandboxPool } from '../runner/pool/sandbox-pool.js';
-import { Runner } from '../runner/runner.js';
+import type { Runner } from '../runner/runner.js';
 import { type JobRecord, LANGUAGES, silentLogger } from '../shared/index.js';
 import { percentile } from './pool-stats.js';
 
@@ -64,16 +65,18 @@ async function startStack(label: string, durableBeforeOffer: boolean, storeJobs:
     log: silentLogger,
     durableBeforeOffer,
   });
-  const runner = await Runner.start({
+  const runner = await createRunner({
     gatewayUrl: gateway.url,
     token,
     name: `bench-e2e-${label}-${process.pid}`,
+    dataDir: join(dataDir, 'runner'),
     languages: ['python'],
     slots: 1,
     minWarm: 2,
     maxWarm: 2,
     log: silentLogger,
   });
+  await runner.start();
   await runner.connected();
   return { label, gateway, runner, dataDir };
 }

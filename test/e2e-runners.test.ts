@@ -1,21 +1,23 @@
 // End to end: how the gateway treats runners it should refuse, and jobs no runner can take.
 import { describe, expect, it } from 'vitest';
-import { Runner } from '../runner/runner.js';
+import { createRunner } from '../runner/create-runner.js';
 import { silentLogger } from '../shared/index.js';
-import { containersOf, post, startGateway, uniqueName } from './helpers.js';
+import { containersOf, post, startGateway, tempDir, uniqueName } from './helpers.js';
 
 describe('runner enrollment', () => {
   it('refuses a runner with a wrong token, clearly, and the runner stops', async () => {
     const { url } = await startGateway();
     const name = uniqueName('bad-token');
-    const runner = await Runner.start({
+    const runner = await createRunner({
       gatewayUrl: url,
       token: 'not-the-token',
       name,
+      dataDir: await tempDir(),
       log: silentLogger,
       minWarm: 0,
     });
     try {
+      await runner.start();
       await expect(runner.connected()).rejects.toThrow(/4401.*token is not valid/);
     } finally {
       await runner.close();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, onTestFinished } from 'vitest';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
-import { Runner, type RunnerOptions } from '../runner/runner.js';
+import { createRunner, type RunnerOptions } from '../runner/create-runner.js';
 import { silentLogger } from '../shared/index.js';
 
 /**
@@ -60,8 +60,9 @@ export async function startGateway(
 }
 
 export async function startRunner(options: Partial<RunnerOptions> & { gatewayUrl: string; token: string }) {
-  const runner = await Runner.start({
+  const runner = await createRunner({
     name: uniqueName('test-runner'),
+    dataDir: await tempDir(),
     log: silentLogger,
     minWarm: 1,
     maxWarm: 2,
@@ -70,7 +71,7 @@ export async function startRunner(options: Partial<RunnerOptions> & { gatewayUrl
     ...options,
   });
   teardown(() => runner.close());
-  return runner;
+  return runner.start();
 }
 
 /** POST JSON (or a raw string) and parse the JSON answer. */

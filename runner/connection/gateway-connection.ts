@@ -1,6 +1,5 @@
 // The runner's line to the gateway: dials out with `ws`, says hello, keeps heartbeats going,
 // and reconnects with capped, jittered backoff. Knows nothing of jobs; it delivers frames.
-import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
   type GatewayToRunner,
@@ -11,6 +10,7 @@ import {
   parseJson,
   type RunnerToGateway,
 } from '../../shared/index.js';
+import { TypedEmitter } from '../typed-emitter.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
 
@@ -22,6 +22,21 @@ export interface GatewayConnectionOptions {
   log: Logger;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+}
+
+type WelcomeFrame = Extract<GatewayToRunner, { type: 'welcome' }>;
+
+export interface ConnectionEvents {
+  /** A gateway frame after the welcome, parsed. */
+  frame: GatewayToRunner;
+  welcome: WelcomeFrame;
+  /** Time for a heartbeat (at the interval the welcome chose). */
+  heartbeat: undefined;
+  disconnected: { code: number; reason: string };
+  /** The next try is in `in_ms`. */
+  retrying: { in_ms: number };
+  /** The connection stopped for good: reconnecting cannot help (a refused token). */
+  fatal: Error;
 }
 
 /** Close codes after which reconnecting cannot help. */
@@ -37,11 +52,7 @@ export function runnerSocketUrl(gatewayUrl: string): string {
   return url.href;
 }
 
-/**
- * Events: `frame` (a parsed gateway frame after the welcome), `welcome`, `fatal` (an Error;
- * the connection stopped for good), `disconnected`.
- */
-export class GatewayConnection extends EventEmitter {
+export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   state: ConnectionState = 'connecting';
   readonly #options: GatewayConnectionOptions;
   readonly #url: string;
@@ -100,7 +111,7 @@ export class GatewayConnection extends EventEmitter {
       this.#stopTimers();
       const reason = reasonBuffer.toString();
       if (this.state === 'closed') return;
-      this.emit('disconnected', code, reason);
+      this.emit('disconnected', { code, reason });
       if (FATAL_CLOSE_CODES.has(code)) {
         this.state = 'closed';
         this.emit('fatal', new Error(`the gateway refused this runner (${code}): ${reason}`));
@@ -122,7 +133,7 @@ export class GatewayConnection extends EventEmitter {
     if (frame.type === 'welcome') {
       this.state = 'ready';
       this.#failures = 0;
-      this.#heartbeat = setInterval(() => this.emit('heartbeat'), frame.heartbeat_ms);
+      this.#heartbeat = setInterval(() => this.emit('heartbeat', undefined), frame.heartbeat_ms);
       this.emit('welcome', frame);
       return;
     }
@@ -145,6 +156,7 @@ export class GatewayConnection extends EventEmitter {
     this.#failures++;
     this.#options.log('info', 'gateway connection lost; reconnecting', { code, reason, delay_ms: delay });
     this.#retry = setTimeout(() => this.#connect(), delay);
+    this.emit('retrying', { in_ms: delay });
   }
 
   #stopTimers(): void {

@@ -4,13 +4,17 @@
 // sessions gone with the socket, and the stage frame ahead of a compiled program's output.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { silentLogger } from '../../shared/log.js';
 import type { GatewayToRunner, OfferedJob, RunnerToGateway } from '../../shared/runner-protocol.js';
+import { createRunner } from '../create-runner.js';
 import { RUNNER_LABEL } from '../pool/sandbox-pool.js';
-import { Runner } from '../runner.js';
+import type { Runner } from '../runner.js';
 
 type Frame = RunnerToGateway;
 type Hello = Extract<Frame, { type: 'hello' }>;
@@ -144,10 +148,11 @@ function offer(code: string, extra: Partial<OfferedJob> = {}): OfferedJob {
 const HOSTNAME = 'import socket\nprint(socket.gethostname(), flush=True)';
 
 async function startRunner(gateway: FakeGateway, name: string): Promise<Runner> {
-  const runner = await Runner.start({
+  const runner = await createRunner({
     gatewayUrl: gateway.url,
     token: 'test-token',
     name,
+    dataDir: mkdtempSync(join(tmpdir(), 'codeexec-runner-')),
     slots: 2,
     languages: ['python', 'go'],
     minWarm: 1,
@@ -156,6 +161,7 @@ async function startRunner(gateway: FakeGateway, name: string): Promise<Runner> 
     maxBackoffMs: 200,
     log: silentLogger,
   });
+  await runner.start();
   await runner.connected();
   return runner;
 }

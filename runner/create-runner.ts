@@ -1,0 +1,33 @@
+// The runner library's entry point. createRunner() claims the runner's data directory (its
+// identity, and a lock: one live process per directory) and builds the runner; start() then
+// waits for the Docker engine, starts the warm pool and dials the gateway. Between the two an
+// embedder subscribes to the runner's events (engine.missing comes before start() resolves).
+//
+//   const runner = await createRunner({ gatewayUrl, token });
+//   runner.on('state', ({ state, reason }) => …);
+//   await runner.start();
+import { claimIdentity, defaultDataDir } from './identity/runner-identity.js';
+import { Runner } from './runner.js';
+import { languagesNamed } from './runner-languages.js';
+import { checkSlots, type RunnerOptions } from './runner-options.js';
+
+export { Runner } from './runner.js';
+export type { RunnerOptions } from './runner-options.js';
+
+/**
+ * Rejects with DataDirLockedError (runner/identity/data-dir-lock.ts) when a live process uses the
+ * data directory, and with an Error or RangeError for options that cannot work.
+ */
+export async function createRunner(options: RunnerOptions): Promise<Runner> {
+  // Configuration errors first, before anything is claimed.
+  if (options.slots !== undefined) checkSlots(options.slots);
+  languagesNamed(options.languages ?? []);
+  languagesNamed(options.building ?? []);
+  const identity = await claimIdentity(options.dataDir ?? defaultDataDir());
+  try {
+    return new Runner(options, identity);
+  } catch (err) {
+    await identity.release();
+    throw err;
+  }
+}
