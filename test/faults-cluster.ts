@@ -166,6 +166,8 @@ export class Cluster {
       CODEEXEC_GATEWAY_URL: gatewayUrl,
       CODEEXEC_RUNNER_TOKEN: this.token,
       CODEEXEC_RUNNER_NAME: name,
+      // Its identity and lock live with the cluster (a restart under the same name finds them).
+      CODEEXEC_RUNNER_DATA_DIR: join(this.#dataDir, 'runners', name),
       CODEEXEC_RUNNER_LANGUAGES: 'python',
       CODEEXEC_RUNNER_SLOTS: '2',
       CODEEXEC_POOL_MIN: '2',
