@@ -1,0 +1,75 @@
+// `codeexec runner`'s environment: the Docker engine it names, and the data directory it picks
+// (a default one held by a live runner gives way to the next; an explicit or named one does not).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
+import type { Runner } from '../runner/runner.js';
+import { silentLogger } from '../shared/log.js';
+import { createRunnerFromEnv, dockerFromEnv, runnerOptionsFromEnv } from './runner.js';
+
+describe('dockerFromEnv', () => {
+  it.each([
+    [{}, undefined],
+    [{ CODEEXEC_DOCKER_SOCKET: '/run/user/1000/docker.sock' }, { socketPath: '/run/user/1000/docker.sock' }],
+    [{ CODEEXEC_DOCKER_HOST: 'unix:///var/run/docker.sock' }, { socketPath: '/var/run/docker.sock' }],
+    [{ CODEEXEC_DOCKER_HOST: 'tcp://10.0.0.5:2375' }, { host: '10.0.0.5', port: 2375, protocol: 'http' }],
+    [{ CODEEXEC_DOCKER_HOST: 'tcp://engine' }, { host: 'engine', port: 2375, protocol: 'http' }],
+    [{ CODEEXEC_DOCKER_HOST: 'https://engine:2376' }, { host: 'engine', port: 2376, protocol: 'https' }],
+  ])('%j → %j', (env, expected) => {
+    expect(dockerFromEnv(env)).toEqual(expected);
+  });
+
+  it.each([
+    [{ CODEEXEC_DOCKER_HOST: 'ssh://me@engine' }, /CODEEXEC_DOCKER_HOST must be/],
+    [{ CODEEXEC_DOCKER_HOST: 'engine:2375' }, /CODEEXEC_DOCKER_HOST must be/],
+    [{ CODEEXEC_DOCKER_HOST: 'tcp://a:1', CODEEXEC_DOCKER_SOCKET: '/s' }, /not both/],
+  ])('refuses %j', (env, message) => {
+    expect(() => dockerFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('createRunnerFromEnv', () => {
+  async function dataDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'codeexec-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  async function create(env: Record<string, string>): Promise<Runner> {
+    const options = runnerOptionsFromEnv(env, 'http://127.0.0.1:9', 'token', silentLogger);
+    const runner = await createRunnerFromEnv(options, env);
+    onTestFinished(() => runner.close());
+    return runner;
+  }
+
+  it('gives a second unnamed runner the next default directory, and a name of its own', async () => {
+    const base = await dataDir();
+    const first = await create({ CODEEXEC_DATA_DIR: base });
+    const second = await create({ CODEEXEC_DATA_DIR: base });
+    expect(first.dataDir).toBe(join(base, 'runners', 'default'));
+    expect(second.dataDir).toBe(join(base, 'runners', 'default-2'));
+    expect(second.id).not.toBe(first.id);
+    expect(second.name).not.toBe(first.name);
+  });
+
+  it('keeps a named runner in its own directory, and refuses a second one of that name', async () => {
+    const base = await dataDir();
+    const named = await create({ CODEEXEC_DATA_DIR: base, CODEEXEC_RUNNER_NAME: 'build/box 1' });
+    expect(named.dataDir).toBe(join(base, 'runners', 'build-box-1'));
+    expect(named.name).toBe('build/box 1');
+    await expect(
+      create({ CODEEXEC_DATA_DIR: base, CODEEXEC_RUNNER_NAME: 'build/box 1' }),
+    ).rejects.toBeInstanceOf(DataDirLockedError);
+  });
+
+  it('uses CODEEXEC_RUNNER_DATA_DIR as it is, and refuses it while held', async () => {
+    const dir = join(await dataDir(), 'mine');
+    const runner = await create({ CODEEXEC_RUNNER_DATA_DIR: dir });
+    expect(runner.dataDir).toBe(dir);
+    await expect(create({ CODEEXEC_RUNNER_DATA_DIR: dir })).rejects.toThrow(/in use by process/);
+    await runner.close();
+    expect((await create({ CODEEXEC_RUNNER_DATA_DIR: dir })).id).toBe(runner.id);
+  });
+});
