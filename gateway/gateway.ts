@@ -1,20 +1,30 @@
-// The gateway: store, dispatcher, runner hub and REST routes on one server transport.
-// A library entry point: `Gateway.start(options)` in tests and in the CLI alike.
+// The gateway: the composition root. It builds the store, the job book, the bus and JobEvents,
+// the runner registry, the dispatcher and the session broker, and puts the REST routes and the
+// three sockets on one server transport. A library entry point: `Gateway.start(options)` in
+// tests and in the CLI alike.
 import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
+import type { Bus } from './bus/bus.js';
+import { InProcessBus } from './bus/in-process-bus.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
+import { JobEvents } from './events/job-events.js';
+import { logEvents } from './events/log-events.js';
 import { ClientAuth } from './http/client-auth.js';
 import { buildOpenApi } from './http/openapi.js';
 import { errorResponse, json } from './http/router.js';
 import { createRoutes } from './http/routes.js';
 import { Admission } from './jobs/admission.js';
 import { Dispatcher } from './jobs/dispatcher.js';
+import { JobBook } from './jobs/job-book.js';
 import { JobIntake } from './jobs/job-intake.js';
 import { Retention } from './jobs/retention.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
 import { RunnerHub } from './runners/runner-hub.js';
+import { RunnerRegistry } from './runners/runner-registry.js';
+import { realClock } from './scheduling/clock.js';
 import { SessionBroker } from './sessions/session-broker.js';
-import { JobStore } from './store/job-store.js';
+import type { JobStore } from './store/job-store-api.js';
+import { LowdbJobStore } from './store/lowdb-job-store.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
@@ -101,41 +111,44 @@ export function listenPolicy(
   return allowOpenPublic ? 'warn' : 'refuse';
 }
 
+/** What the gateway holds on to so it can close it. */
+interface GatewayParts {
+  retention: Retention;
+  transport: ServerTransport;
+  hub: RunnerHub;
+  registry: RunnerRegistry;
+  dispatcher: Dispatcher;
+  sessions: SessionBroker;
+  bus: Bus;
+  stopLogging: () => void;
+}
+
 export class Gateway {
   readonly port: number;
   readonly host: string;
   readonly store: JobStore;
+  /** The typed stream of what happens to jobs and runners (metrics, dashboards, tests). */
+  readonly events: JobEvents;
   /** Callback deliveries (tests await `callbacks.idle()`). */
   readonly callbacks: CallbackSender;
-  readonly #retention: Retention;
-  readonly #transport: ServerTransport;
-  readonly #hub: RunnerHub;
-  readonly #dispatcher: Dispatcher;
-  readonly #sessions: SessionBroker;
+  readonly #parts: GatewayParts;
   #closed = false;
 
   private constructor(
     host: string,
     port: number,
     store: JobStore,
-    transport: ServerTransport,
-    hub: RunnerHub,
-    dispatcher: Dispatcher,
-    sessions: SessionBroker,
+    events: JobEvents,
     callbacks: CallbackSender,
-    retention: Retention,
+    parts: GatewayParts,
   ) {
     this.host = host;
     this.port = port;
     this.store = store;
+    this.events = events;
     this.callbacks = callbacks;
-    this.#retention = retention;
-    this.#transport = transport;
-    this.#hub = hub;
-    this.#dispatcher = dispatcher;
-    this.#sessions = sessions;
+    this.#parts = parts;
   }
-
   static async start(options: GatewayOptions): Promise<Gateway> {
     if (options.runnerTokens.length === 0) {
       throw new Error('the gateway needs at least one runner token (CODEEXEC_RUNNER_TOKENS)');
@@ -156,12 +169,62 @@ export class Gateway {
         host,
       });
     }
-    const store = new JobStore(options.dataDir, (err) =>
-      log('error', 'writing the job store failed', { error: err.message }),
-    );
+    const store = new LowdbJobStore(options.dataDir, {
+      onError: (err) => log('error', 'the job store failed in the background', { error: err.message }),
+    });
     await store.open();
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
+    const queueTimeoutMs = options.queueTimeoutMs ?? 30_000;
+    const clock = realClock;
+    const bus = new InProcessBus();
+    const events = new JobEvents(bus);
+    const stopLogging = logEvents(events, log);
+    const book = new JobBook(store, (err, job) =>
+      log('error', 'writing the job store failed', { job: job.id, error: err.message }),
+    );
+    const registry = new RunnerRegistry({
+      events,
+      clock,
+      log,
+      offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
+      leaseMs,
+    });
+    const dispatcher = new Dispatcher({
+      book,
+      registry,
+      events,
+      bus,
+      clock,
+      log,
+      queueTimeoutMs,
+      maxAttempts: options.maxAttempts ?? 3,
+      storeOutputBytes: options.storeOutputBytes ?? defaults.storeOutputBytes,
+      durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
+    });
+    const admission = new Admission(book, {
+      maxQueue: options.maxQueue ?? defaults.maxQueue,
+      maxPerClient: options.maxJobsPerClient ?? defaults.maxJobsPerClient,
+    });
+    const intake = new JobIntake({ book, dispatcher, registry, admission });
+    const sessions = new SessionBroker({
+      dispatcher,
+      intake,
+      registry,
+      clock,
+      log,
+      placeTimeoutMs: queueTimeoutMs,
+      openTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
+    });
+    const hub = new RunnerHub({
+      dispatcher,
+      registry,
+      sessions,
+      log,
+      tokens: options.runnerTokens,
+      heartbeatMs,
+      leaseMs,
+    });
     const callbacks = new CallbackSender({
       store,
       log,
@@ -172,6 +235,7 @@ export class Gateway {
       secret: options.callbacks?.secret ?? null,
       userAgent: `codeexec/${GATEWAY_VERSION}`,
     });
+    events.on('job.finished', ({ job }) => callbacks.deliver(job));
     const retention = new Retention({
       store,
       log,
@@ -179,49 +243,21 @@ export class Gateway {
       maxAgeMs: options.retainMs ?? defaults.retainMs,
       intervalMs: options.retentionSweepMs ?? defaults.retentionSweepMs,
     });
-    const dispatcher = new Dispatcher({
-      store,
-      log,
-      queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
-      offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
-      maxAttempts: options.maxAttempts ?? 3,
-      leaseMs,
-      admission: new Admission(store, {
-        maxQueue: options.maxQueue ?? defaults.maxQueue,
-        maxPerClient: options.maxJobsPerClient ?? defaults.maxJobsPerClient,
-      }),
-      storeOutputBytes: options.storeOutputBytes ?? defaults.storeOutputBytes,
-      durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
-      onFinish: (job) => callbacks.deliver(job),
-    });
-    const sessions = new SessionBroker({
-      dispatcher,
-      log,
-      placeTimeoutMs: options.queueTimeoutMs ?? 30_000,
-      openTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
-    });
-    const hub = new RunnerHub({
-      dispatcher,
-      sessions,
-      log,
-      tokens: options.runnerTokens,
-      heartbeatMs,
-      leaseMs,
-    });
-    const intake = new JobIntake(dispatcher, hub);
     const openapi = buildOpenApi(GATEWAY_VERSION);
+    const authorize = auth.identify.bind(auth);
     const Transport = (options.transport ?? 'uws') === 'ws' ? WsTransport : UwsTransport;
+    const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes;
     const transport = new Transport({
       http: createRoutes({
         dispatcher,
         intake,
-        store,
-        hub,
+        book,
+        registry,
         auth,
         log,
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
-          ...pistonRoutes({ dispatcher, intake, hub, log }),
+          ...pistonRoutes({ dispatcher, intake, registry, log }),
         ],
       }),
       sockets: {
@@ -231,52 +267,69 @@ export class Gateway {
           intake,
           sessions,
           log,
-          authorize: (upgrade, address) => auth.identify(upgrade.headers, address),
+          authorize: (upgrade, address) => authorize(upgrade.headers, address),
         }),
         '/api/v2/connect': new PistonSockets({
           dispatcher,
           intake,
-          hub,
+          registry,
           log,
-          authorize: (upgrade, address) => auth.identify(upgrade.headers, address),
+          authorize: (upgrade, address) => authorize(upgrade.headers, address),
         }),
       },
-      maxBodyBytes: options.maxBodyBytes ?? defaults.maxBodyBytes,
+      maxBodyBytes,
       maxFrameBytes: MAX_RUNNER_FRAME_BYTES,
       bodyTooLarge: () =>
         errorResponse(
           new CodeexecError(
             'body_too_large',
-            `The body is larger than ${options.maxBodyBytes ?? defaults.maxBodyBytes} bytes (CODEEXEC_MAX_BODY_BYTES)`,
+            `The body is larger than ${maxBodyBytes} bytes (CODEEXEC_MAX_BODY_BYTES)`,
           ),
         ),
     });
     const port = await transport.listen(host, options.port ?? 8080);
-    dispatcher.recover();
-    for (const job of store.pendingCallbacks()) callbacks.deliver(job);
+    await dispatcher.recover();
+    for (const job of await store.pendingCallbacks()) callbacks.deliver(job);
     retention.start();
     log('info', 'gateway listening', {
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-      data: store.file,
+      url: urlOf(host, port),
+      data: options.dataDir,
       api_keys: auth.enabled,
     });
-    return new Gateway(host, port, store, transport, hub, dispatcher, sessions, callbacks, retention);
+    return new Gateway(host, port, store, events, callbacks, {
+      retention,
+      transport,
+      hub,
+      registry,
+      dispatcher,
+      sessions,
+      bus,
+      stopLogging,
+    });
   }
 
   get url(): string {
-    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    return urlOf(this.host, this.port);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#hub.shutdown();
-    await this.#transport.close();
-    this.#retention.stop();
+    const parts = this.#parts;
+    parts.hub.shutdown();
+    await parts.transport.close();
+    parts.retention.stop();
     // Pending callbacks stay pending in the store: the next start resumes them.
     await this.callbacks.close();
-    this.#dispatcher.close();
-    this.#sessions.shutdown();
-    await this.store.flush();
+    parts.dispatcher.close();
+    parts.registry.close();
+    parts.sessions.shutdown();
+    parts.stopLogging();
+    await parts.bus.close();
+    await this.store.close();
   }
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

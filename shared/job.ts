@@ -106,6 +106,8 @@ export const JobRecordSchema = v.object({
   callback_url: v.optional(v.nullable(v.string()), null),
   /** How delivering the finished job to callback_url went; null without a callback_url. */
   callback: v.optional(v.nullable(CallbackDeliverySchema), null),
+  /** How long it may wait for a runner (the request's queue_timeout_ms), or null: the gateway's. */
+  queue_timeout_ms: v.optional(v.nullable(v.number()), null),
   /** The client-socket session whose sandbox ran it (see docs/client-protocol.md), or null. */
   session_id: v.optional(v.nullable(v.string()), null),
   /** Who submitted it: `key:<fingerprint>` with API keys, `addr:<ip>` without (caps, listing). */

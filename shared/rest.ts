@@ -14,6 +14,8 @@ import {
 import { LimitsSchema } from './limits.js';
 
 const MAX_CODE_BYTES = 512 * 1024;
+/** The longest a client may ask a job to wait for a runner: one hour. */
+export const MAX_QUEUE_TIMEOUT_MS = 3_600_000;
 
 /** The body of POST /execute/code (and the job part of every other way to submit one). */
 export const ExecuteRequestSchema = v.strictObject({
@@ -28,6 +30,14 @@ export const ExecuteRequestSchema = v.strictObject({
   /** Limits of the compile stage, for compiled languages. */
   compile_limits: v.optional(LimitsSchema),
   task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  /**
+   * How long the job may wait for a runner that offers its language, ms. Without it, a language
+   * that no connected runner offers or builds is refused at once (503 no_runner), and a job waits
+   * the gateway's queue timeout (CODEEXEC_QUEUE_TIMEOUT_MS) for a runner that does.
+   */
+  queue_timeout_ms: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_QUEUE_TIMEOUT_MS)),
+  ),
 });
 export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
 

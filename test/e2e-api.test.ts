@@ -114,11 +114,25 @@ describe('the REST API', () => {
     expect(again.body.error.code).toBe('job_finished');
   });
 
-  it('a job requiring a label no runner has waits, and is cancelled while queued', async () => {
+  it('a job requiring a label no runner has is refused at once, unless it asks to wait', async () => {
+    const refused = await call('POST', '/execute/async', '/execute/async', {
+      lang: 'python',
+      code: 'print(1)',
+      labels: ['has-a-gpu'],
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toMatchObject({
+      code: 'no_runner',
+      message: expect.stringMatching(/has-a-gpu/),
+    });
+  });
+
+  it('a job requiring a label no runner has waits when asked to, and is cancelled while queued', async () => {
     const accepted = await call('POST', '/execute/async', '/execute/async', {
       lang: 'python',
       code: 'print(1)',
       labels: ['has-a-gpu'],
+      queue_timeout_ms: 60_000,
     });
     const status = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
     expect(status.body.status).toBe('queued');
@@ -209,11 +223,11 @@ describe('the REST API', () => {
 
 describe('clients: API keys, the per-key cap and the queue bound', () => {
   // A second gateway, with three keys, one unfinished job per key and a queue of two. It has no
-  // runner, so what it accepts stays queued until the test cancels it.
+  // runner, so what it accepts (asking to wait for one) stays queued until the test cancels it.
   const keys = { a: 'key-a-0123456789', b: 'key-b-0123456789', c: 'key-c-0123456789' };
   let base: string;
   const as = (key: string) => ({ base, headers: { authorization: `Bearer ${key}` } });
-  const job = { lang: 'python', code: 'print(1)' };
+  const job = { lang: 'python', code: 'print(1)', queue_timeout_ms: 60_000 };
 
   beforeAll(async () => {
     const gw = await startGateway({

@@ -46,6 +46,7 @@ describe('callbacks', () => {
       lang: 'python',
       code: 'print(1)',
       labels: ['no-runner-has-this'],
+      queue_timeout_ms: 60_000,
       callback_url: sink.url,
     });
     await fetch(`${url}/execute/${accepted.body.id}`, { method: 'DELETE' });

@@ -27,13 +27,31 @@ describe('runner enrollment', () => {
 });
 
 describe('no runner', () => {
-  it('answers 503 no_runner after the bounded wait, not a hang', async () => {
-    const { url } = await startGateway({ queueTimeoutMs: 500 });
+  it('answers 503 no_runner at once for a language no runner offers or builds', async () => {
+    const { url } = await startGateway({ queueTimeoutMs: 30_000 });
     const started = Date.now();
-    const res = await post(`${url}/execute/code`, { lang: 'python', code: 'print(1)' });
+    const res = await post(`${url}/execute/code`, { lang: 'rust', code: 'fn main() {}' });
+    expect(res.status).toBe(503);
+    expect(res.body.error).toMatchObject({
+      code: 'no_runner',
+      message: expect.stringMatching(/rust.*queue_timeout_ms/),
+    });
+    // Not after the 30 s queue timeout.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('waits when the client asks to (queue_timeout_ms), then answers 503 no_runner, not a hang', async () => {
+    const { url } = await startGateway();
+    const started = Date.now();
+    const res = await post(`${url}/execute/code`, {
+      lang: 'python',
+      code: 'print(1)',
+      queue_timeout_ms: 500,
+    });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('no_runner');
     expect(res.body.error.message).toMatch(/python/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

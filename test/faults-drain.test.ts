@@ -19,7 +19,10 @@ describe('runner drain', () => {
     runner.kill('SIGTERM');
     await runner.waitFor(draining);
     await gw.child.waitFor((line) => line.message === 'runner draining' && line.runner === name);
-    const later = await submit(gw.url, sink, { code: 'print("after")' });
+    // The only runner is draining: the job must ask to wait for another one (else: no_runner).
+    const refused = await rest(gw.url, 'POST', '/execute/async', { lang: 'python', code: 'print("x")' });
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: 'no_runner' } } });
+    const later = await submit(gw.url, sink, { code: 'print("after")', queue_timeout_ms: 120_000 });
 
     const end = await endOf(sink, held);
     expect(end.body).toMatchObject({ status: 'done', attempt: 1, runner_id: name });

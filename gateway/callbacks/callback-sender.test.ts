@@ -1,16 +1,16 @@
-// Callbacks against a real loopback HTTP server, with a real store: statuses, retries, signature.
+// Callbacks against a real loopback HTTP server, with an in-memory store: statuses, retries, signature.
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { type JobRecord, silentLogger } from '../../shared/index.js';
-import { CallbackSink, tempDir } from '../../test/helpers.js';
+import { CallbackSink } from '../../test/helpers.js';
 import { newJob } from '../jobs/new-job.js';
-import { JobStore } from '../store/job-store.js';
+import { MemoryJobStore } from '../store/memory-job-store.js';
 import { CallbackSender } from './callback-sender.js';
 
 async function setUp(url: string, options: { attempts?: number; previousAttempts?: number } = {}) {
-  const store = new JobStore(await tempDir());
+  const store = new MemoryJobStore();
   await store.open();
   const job: JobRecord = {
     ...newJob(
@@ -28,7 +28,7 @@ async function setUp(url: string, options: { attempts?: number; previousAttempts
       last_error: 'HTTP 500',
       delivered_at: null,
     };
-  store.insert(job);
+  await store.insert(job);
   const sender = new CallbackSender({
     store,
     log: silentLogger,
@@ -74,9 +74,9 @@ describe('CallbackSender', () => {
     sender.deliver(job);
     sender.deliver(job); // a second call while one is under way changes nothing
     await sender.idle();
-    expect(store.get(job.id)?.callback).toMatchObject({ state, attempts });
-    if (error === null) expect(store.get(job.id)?.callback?.last_error).toBeNull();
-    else expect(store.get(job.id)?.callback?.last_error).toMatch(error);
+    expect((await store.get(job.id))?.callback).toMatchObject({ state, attempts });
+    if (error === null) expect((await store.get(job.id))?.callback?.last_error).toBeNull();
+    else expect((await store.get(job.id))?.callback?.last_error).toMatch(error);
     expect(sink.received.map((d) => d.headers['x-codeexec-attempt'])).toEqual(
       Array.from({ length: attempts }, (_, i) => String(i + 1)),
     );
@@ -97,8 +97,8 @@ describe('CallbackSender', () => {
     const { store, job, sender } = await setUp(`http://127.0.0.1:${port}/hook`, { attempts: 2 });
     sender.deliver(job);
     await sender.idle();
-    expect(store.get(job.id)?.callback).toMatchObject({ state: 'failed', attempts: 2 });
-    expect(store.get(job.id)?.callback?.last_error).toMatch(/ECONNREFUSED/);
+    expect((await store.get(job.id))?.callback).toMatchObject({ state: 'failed', attempts: 2 });
+    expect((await store.get(job.id))?.callback?.last_error).toMatch(/ECONNREFUSED/);
   });
 
   it('resumes a pending delivery where the previous process left it (attempts count across restarts)', async () => {
@@ -107,7 +107,7 @@ describe('CallbackSender', () => {
     sender.deliver(job);
     await sender.idle();
     expect(sink.received.map((d) => d.headers['x-codeexec-attempt'])).toEqual(['3']);
-    expect(store.get(job.id)?.callback).toMatchObject({
+    expect((await store.get(job.id))?.callback).toMatchObject({
       state: 'failed',
       attempts: 3,
       last_error: 'HTTP 500',
@@ -121,7 +121,7 @@ describe('CallbackSender', () => {
     sender.deliver(job);
     await recorded;
     await sender.close();
-    expect(store.get(job.id)?.callback).toMatchObject({ state: 'pending', attempts: 1 });
+    expect((await store.get(job.id))?.callback).toMatchObject({ state: 'pending', attempts: 1 });
     sender.deliver(job); // a closed sender starts nothing
     await sender.idle();
     expect(sink.received).toHaveLength(1);

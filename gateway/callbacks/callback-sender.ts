@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallbackDelivery, JobRecord, Logger } from '../../shared/index.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore } from '../store/job-store-api.js';
 
 export interface CallbackOptions {
   store: JobStore;
@@ -61,22 +61,22 @@ export class CallbackSender extends EventEmitter {
 
   async #run(id: string, url: string): Promise<void> {
     const { store, attempts: max, log } = this.#options;
-    let attempts = store.get(id)?.callback?.attempts ?? 0;
+    let attempts = (await store.get(id))?.callback?.attempts ?? 0;
     while (attempts < max) {
       if (attempts > 0 && !(await this.#backoff(attempts))) return;
-      const job = store.get(id);
+      const job = await store.get(id);
       if (!job) return; // pruned by retention meanwhile
       attempts++;
       const outcome = await this.#post(url, job, attempts);
       if ('stopped' in outcome) return;
       if (outcome.ok) {
         const delivered_at = new Date().toISOString();
-        this.#record(id, { state: 'delivered', attempts, last_error: null, delivered_at });
+        await this.#record(id, { state: 'delivered', attempts, last_error: null, delivered_at });
         return;
       }
       const final = outcome.permanent || attempts >= max;
       const state = final ? 'failed' : 'pending';
-      this.#record(id, { state, attempts, last_error: outcome.error, delivered_at: null });
+      await this.#record(id, { state, attempts, last_error: outcome.error, delivered_at: null });
       log(final ? 'warn' : 'info', final ? 'callback failed for good' : 'callback attempt failed', {
         job: id,
         attempt: attempts,
@@ -86,8 +86,12 @@ export class CallbackSender extends EventEmitter {
     }
   }
 
-  #record(id: string, delivery: CallbackDelivery): void {
-    this.#options.store.update(id, { callback: delivery });
+  async #record(id: string, delivery: CallbackDelivery): Promise<void> {
+    try {
+      await this.#options.store.update(id, { callback: delivery });
+    } catch (err) {
+      this.#options.log('error', 'recording a callback attempt failed', { job: id, error: String(err) });
+    }
     this.emit('attempt', id, delivery);
   }
 

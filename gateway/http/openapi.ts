@@ -50,7 +50,8 @@ const runErrors = {
   500: error('The runner could not run the job (sandbox_failed) or an internal error'),
   502: error('The runner went away and the job had no attempts left (runner_lost)'),
   503: error(
-    'The queue is full (queue_full), no runner for the language took the job in time (no_runner), ' +
+    'The queue is full (queue_full), no connected runner offers or builds the language (no_runner, at ' +
+      'once unless queue_timeout_ms asks to wait) or none took the job in time (no_runner), ' +
       'or every runner rejected it (runner_rejected)',
   ),
 };

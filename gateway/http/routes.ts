@@ -13,9 +13,9 @@ import {
   parseJson,
 } from '../../shared/index.js';
 import { type Dispatcher, isFinished } from '../jobs/dispatcher.js';
+import type { JobBook } from '../jobs/job-book.js';
 import type { JobIntake } from '../jobs/job-intake.js';
-import type { RunnerHub } from '../runners/runner-hub.js';
-import type { JobStore } from '../store/job-store.js';
+import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { HttpHandler, HttpRequest } from '../transport/transport.js';
 import type { ClientAuth } from './client-auth.js';
 import { createRouter, json, type Route } from './router.js';
@@ -23,8 +23,8 @@ import { createRouter, json, type Route } from './router.js';
 export interface RoutesDeps {
   dispatcher: Dispatcher;
   intake: JobIntake;
-  store: JobStore;
-  hub: RunnerHub;
+  book: JobBook;
+  registry: RunnerRegistry;
   auth: ClientAuth;
   log: Logger;
   /** Extra routes (the OpenAPI document, later the web page). */
@@ -39,8 +39,8 @@ const CANCEL_WAIT_MS = 10_000;
 export function createRoutes({
   dispatcher,
   intake,
-  store,
-  hub,
+  book,
+  registry,
   auth,
   log,
   extra = [],
@@ -58,13 +58,11 @@ export function createRoutes({
     req: HttpRequest,
     schema: typeof ExecuteRequestSchema | typeof AsyncRequestSchema,
     client: string,
-  ): JobRecord => {
-    return intake.submit(parse(schema, readJson(req)), false, client);
-  };
+  ) => intake.submit(parse(schema, readJson(req)), false, client);
 
   /** With API keys, a client sees only its own jobs: another key's job is as good as absent. */
-  const jobOf = (id: string, client: string): JobRecord => {
-    const job = store.get(id);
+  const jobOf = async (id: string, client: string): Promise<JobRecord> => {
+    const job = await book.find(id);
     if (!job || (auth.enabled && job.client !== client)) throw new CodeexecError('not_found', `No job ${id}`);
     return job;
   };
@@ -87,7 +85,7 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/code',
       handle: async ({ req, client }) => {
-        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema, client).id);
+        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema, client).job.id);
         failedAsError(job);
         return json(200, toExecuteResponse(job));
       },
@@ -96,7 +94,7 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/sync',
       handle: async ({ req, client }) => {
-        const job = await dispatcher.wait(submit(req, AsyncRequestSchema, client).id);
+        const job = await dispatcher.wait(submit(req, AsyncRequestSchema, client).job.id);
         failedAsError(job);
         return json(200, job);
       },
@@ -105,22 +103,22 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/async',
       handle: async ({ req, client }) => {
-        const job = submit(req, AsyncRequestSchema, client);
+        const { job, durable } = submit(req, AsyncRequestSchema, client);
         // Accepted means stored: the 202 is sent only once the job is on disk.
-        await store.flush();
+        await durable;
         return json(202, { id: job.id, status: job.status }, { location: `/execute/${job.id}/result` });
       },
     },
     {
       method: 'GET',
       path: '/execute/:id/status',
-      handle: async ({ params, client }) => json(200, toStatus(jobOf(params.id!, client))),
+      handle: async ({ params, client }) => json(200, toStatus(await jobOf(params.id!, client))),
     },
     {
       method: 'GET',
       path: '/execute/:id/result',
       handle: async ({ params, client }) => {
-        const job = jobOf(params.id!, client);
+        const job = await jobOf(params.id!, client);
         // Not finished yet: 202 with the status, and when to ask again.
         if (!isFinished(job)) return json(202, toStatus(job), { 'retry-after': '1' });
         return json(200, job);
@@ -131,18 +129,20 @@ export function createRoutes({
       path: '/execute/:id',
       handle: async ({ params, client }) => {
         const id = params.id!;
-        const before = jobOf(id, client);
+        const before = await jobOf(id, client);
         if (isFinished(before)) {
           throw new CodeexecError('job_finished', `Job ${id} already ended as ${before.status}`, { id });
         }
-        let job = dispatcher.cancel(id);
+        let job = dispatcher.cancel(id) ?? (await jobOf(id, client));
         if (!isFinished(job)) {
+          let timer: NodeJS.Timeout | undefined;
           job = await Promise.race([
             dispatcher.wait(id),
-            new Promise<JobRecord>((resolve) =>
-              setTimeout(() => resolve(jobOf(id, client)), CANCEL_WAIT_MS).unref(),
-            ),
+            new Promise<JobRecord>((resolve) => {
+              timer = setTimeout(() => resolve(jobOf(id, client)), CANCEL_WAIT_MS);
+            }),
           ]);
+          clearTimeout(timer);
         }
         return json(isFinished(job) ? 200 : 202, toStatus(job));
       },
@@ -154,7 +154,7 @@ export function createRoutes({
         const taskId = req.query.get('task_id') ?? undefined;
         const limit = pageSize(req.query.get('limit'));
         const offset = decodeCursor(req.query.get('cursor'));
-        const page = store.list(
+        const page = await book.store.list(
           { ...(taskId === undefined ? {} : { task_id: taskId }), ...(auth.enabled ? { client } : {}) },
           offset,
           limit,
@@ -169,7 +169,9 @@ export function createRoutes({
       method: 'GET',
       path: '/languages',
       handle: async () => {
-        const languages = [...hub.languageSummary().values()].sort((a, b) => a.name.localeCompare(b.name));
+        const languages = [...registry.languageSummary().values()].sort((a, b) =>
+          a.name.localeCompare(b.name),
+        );
         return json(200, { languages });
       },
     },

@@ -1,7 +1,7 @@
 // Whether one more job may be accepted: a bounded queue for everyone, a cap per client.
-// Both read the store's live counts, so a restarted gateway enforces them on what it recovered.
+// Both read the job book's live counts, so a restarted gateway enforces them on what it recovered.
 import { CodeexecError } from '../../shared/index.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobBook } from './job-book.js';
 
 export interface AdmissionLimits {
   /** Jobs waiting for a runner, all clients together (0: no bound). */
@@ -11,18 +11,18 @@ export interface AdmissionLimits {
 }
 
 export class Admission {
-  readonly #store: JobStore;
+  readonly #book: JobBook;
   readonly #limits: AdmissionLimits;
 
-  constructor(store: JobStore, limits: AdmissionLimits) {
-    this.#store = store;
+  constructor(book: JobBook, limits: AdmissionLimits) {
+    this.#book = book;
     this.#limits = limits;
   }
 
   /** Throws too_many_jobs (429) or queue_full (503); the client's own cap is checked first. */
   check(client: string | null): void {
     const { maxQueue, maxPerClient } = this.#limits;
-    if (client !== null && maxPerClient > 0 && this.#store.unfinishedOf(client) >= maxPerClient) {
+    if (client !== null && maxPerClient > 0 && this.#book.unfinishedOf(client) >= maxPerClient) {
       throw new CodeexecError(
         'too_many_jobs',
         `This client already has ${maxPerClient} jobs queued or running (CODEEXEC_MAX_JOBS_PER_KEY); ` +
@@ -30,7 +30,7 @@ export class Admission {
         { max: maxPerClient },
       );
     }
-    if (maxQueue > 0 && this.#store.queuedCount >= maxQueue) {
+    if (maxQueue > 0 && this.#book.queuedCount >= maxQueue) {
       throw new CodeexecError(
         'queue_full',
         `The queue already holds ${maxQueue} jobs (CODEEXEC_MAX_QUEUE); try again later`,

@@ -1,182 +1,122 @@
-// The queue and the scheduler: takes accepted jobs, offers each to the least-loaded runner that
-// has its language and a free slot, tracks accept/reject, output and results, and re-queues the
-// jobs of a runner that goes away (an infrastructure failure, so attempt + 1, up to a cap).
+// The dispatcher: the shell around the pure scheduler. It carries out what scheduler.ts decides —
+// offers queued jobs to runners, adopts accepted ones, relays their output, stores their ends,
+// and re-queues the jobs of a runner that went away (an infrastructure failure: attempt + 1, up
+// to a cap) — keeping the job book, the runner registry and the queue consistent, and telling
+// JobEvents (and through the bus, every watcher) what happened.
 import {
-  type AsyncRequest,
   CodeexecError,
   type JobRecord,
   type Logger,
-  type OfferedJob,
   type RunResult,
-  type Signal,
   type StageResult,
 } from '../../shared/index.js';
-import type { RunnerSession } from '../runners/runner-session.js';
+import type { Bus, ControlMessage } from '../bus/bus.js';
+import type { JobEvents, OutputEvent, Watcher } from '../events/job-events.js';
+import type { RunnerConnection } from '../runners/runner-connection.js';
+import type { RunnerRegistry } from '../runners/runner-registry.js';
+import type { Clock } from '../scheduling/clock.js';
 import { JobQueue } from '../scheduling/job-queue.js';
-import type { JobStore } from '../store/job-store.js';
-import type { Admission } from './admission.js';
-import { type NewJobOptions, newJob } from './new-job.js';
+import { afterRunnerLost, plan, type SchedJob, waitVerdict } from '../scheduling/scheduler.js';
+import { isUnfinished } from '../store/job-transitions.js';
+import type { JobBook } from './job-book.js';
+import { JobInput } from './job-input.js';
+import { JobLifecycle } from './job-lifecycle.js';
+import { offeredJob } from './offered-job.js';
 import { storedResult } from './stored-result.js';
 
 export interface DispatcherOptions {
-  store: JobStore;
+  book: JobBook;
+  registry: RunnerRegistry;
+  events: JobEvents;
+  bus: Bus;
+  clock: Clock;
   log: Logger;
-  /**
-   * How long a job may wait while no connected runner could ever take it (language, labels)
-   * before it fails with no_runner. Busy runners that could take it keep it waiting.
-   */
+  /** How long a job may wait for a runner (unless it says otherwise) before the scheduler judges. */
   queueTimeoutMs: number;
-  /** How long a runner has to accept or reject an offer. */
-  offerTimeoutMs: number;
   /** Attempts per job; a job whose runner vanished is re-queued until this many. */
   maxAttempts: number;
-  /** How long a running job waits for its vanished runner to come back before it is re-queued. */
-  leaseMs: number;
-  /** The queue bound and the per-client cap, checked on every submission. */
-  admission: Admission;
   /** Most bytes stored per stdout/stderr/output field of a result; past it the text is cut. */
   storeOutputBytes: number;
   /**
-   * Offer a job only once it is on disk, so a crash between the offer and the next write cannot
-   * lose a job a runner is already running. Costs one (coalesced) store write per submission.
+   * Offer a job only once it is durable, so a crash between the offer and the write cannot lose
+   * a job a runner is already running.
    */
   durableBeforeOffer: boolean;
-  /** Called once when a job ends (done, failed or cancelled): callbacks hang here. */
-  onFinish?: (job: JobRecord) => void;
 }
 
-export interface OutputEvent {
-  stream: 'stdout' | 'stderr';
-  seq: number;
-  data: string;
-}
-
-/** Interactive input for a running job, as the runner protocol carries it. */
-export type ControlFrame =
-  | { type: 'stdin'; job_id: string; data: string }
-  | { type: 'stdin_eof'; job_id: string }
-  | { type: 'signal'; job_id: string; signal: Signal };
-
-/** How much input may wait for a job that has not started yet. */
-const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
-
-/** Someone following a job live: its start (accepted by a runner), its stages, its output, its end. */
-export interface Watcher {
-  start?: (job: JobRecord) => void;
-  /** A compiled language's run stage begins: output from here on is the program's. */
-  stage?: (stage: 'compile' | 'run', compile?: StageResult) => void;
-  output?: (event: OutputEvent) => void;
-  end: (job: JobRecord) => void;
+export function isFinished(job: JobRecord): boolean {
+  return !isUnfinished(job.status);
 }
 
 export class Dispatcher {
-  readonly #options: DispatcherOptions;
-  readonly #runners = new Set<RunnerSession>();
-  /** Job ids waiting for a runner, in order. */
+  readonly #o: DispatcherOptions;
   readonly #queue: JobQueue;
-  readonly #offerTimers = new Map<string, NodeJS.Timeout>();
-  /** Runners that refused a job, so it is not offered to them again. */
-  readonly #refusedBy = new Map<string, Set<RunnerSession>>();
-  readonly #watchers = new Map<string, Set<Watcher>>();
-  /** Running jobs whose runner is gone: re-queued when the lease runs out, unless it comes back. */
-  readonly #leases = new Map<string, NodeJS.Timeout>();
-  /** Interactive input that arrived before a runner accepted the job: sent on accept. */
-  readonly #pendingControl = new Map<string, { frames: ControlFrame[]; bytes: number }>();
+  /** How jobs change state (book, queue, registry, events in step). */
+  readonly #life: JobLifecycle;
+  /** When each client last had a job offered (a counter): fair share serves the others first. */
+  readonly #lastServed = new Map<string, number>();
+  #served = 0;
+  /** Interactive input, held until a runner accepts the job. */
+  readonly #input: JobInput;
   /** Runs before queued jobs are offered: client sessions waiting for a slot go first. */
   #beforePump: () => void = () => {};
+  readonly #unsubscribe: (() => void)[] = [];
 
   constructor(options: DispatcherOptions) {
-    this.#options = options;
-    this.#queue = new JobQueue(options.queueTimeoutMs, (id) => this.#queueTimeout(id));
-  }
-
-  get #store(): JobStore {
-    return this.#options.store;
+    this.#o = options;
+    this.#queue = new JobQueue(options.clock, (id) => this.#queueTimeout(id));
+    this.#input = new JobInput(options.registry);
+    this.#life = new JobLifecycle({ ...options, queue: this.#queue, input: this.#input });
+    this.#unsubscribe.push(
+      options.bus.onControl((id, message) => this.#onControl(id, message)),
+      options.bus.onWake(() => this.pump()),
+    );
   }
 
   /**
    * Picks up what a previous gateway process left: queued jobs go back in the queue; running
    * ones wait a lease for their runner to reconnect and report them held.
    */
-  recover(): void {
-    for (const job of this.#store.unfinished()) {
+  async recover(): Promise<void> {
+    for (const job of await this.#o.book.load()) {
       if (job.session_id !== null) {
-        // Its session's sandbox ended with the client socket that held it.
-        this.#finish(job.id, 'failed', {
+        this.#life.finish(job.id, 'failed', {
           error: { code: 'session_closed', message: 'The gateway restarted; the session it ran in is gone' },
-          finished_at: new Date().toISOString(),
         });
-      } else if (job.status === 'running') this.#startLease(job.id);
-      else this.#queue.add(job.id);
+      } else if (job.status === 'running') this.#startLease(job.id, job.runner_id ?? 'unknown');
+      else this.#queue.add(job.id, this.#life.timeoutOf(job));
     }
-    this.#pump();
+    this.#life.depth();
+    this.pump();
   }
 
-  /**
-   * Stores a new job as queued and queues it. Throws too_many_jobs or queue_full (Admission).
-   * `client` is who submitted it (ClientAuth.identify), for the per-client cap.
-   */
-  submit(request: AsyncRequest, lang: string, interactive = false, client: string | null = null): JobRecord {
-    const job = this.#admit(request, { lang, interactive, client });
+  /** Queues a job just added to the book: offered once it is durable (durableBeforeOffer). */
+  enqueue(job: JobRecord): void {
+    this.#o.events.emit('job.queued', { job });
     this.#whenDurable(job.id, () => {
-      this.#queue.add(job.id);
-      this.#pump();
+      this.#queue.add(job.id, this.#life.timeoutOf(job));
+      this.#life.depth();
+      this.#o.bus.wake();
     });
-    return job;
-  }
-
-  /**
-   * Stores an execution of a client session as queued, under the same checks as submit. It is
-   * not queued for any runner: runInSession offers it when its session's turn comes.
-   */
-  submitToSession(
-    request: AsyncRequest,
-    lang: string,
-    interactive: boolean,
-    client: string | null,
-    sessionId: string,
-  ): JobRecord {
-    return this.#admit(request, { lang, interactive, client, sessionId });
-  }
-
-  /** Checks the queue bound and the client's cap, then stores the new job as queued. */
-  #admit(request: AsyncRequest, options: NewJobOptions): JobRecord {
-    this.#options.admission.check(options.client);
-    const job = newJob(request, options);
-    this.#store.insert(job);
-    return job;
   }
 
   /** Offers a session's execution to the runner that holds the session's sandbox. */
-  runInSession(runner: RunnerSession, id: string): void {
+  runInSession(runner: RunnerConnection, id: string): void {
     this.#whenDurable(id, () => {
-      if (!this.#runners.has(runner)) {
-        this.#finish(id, 'failed', {
+      if (this.#o.registry.get(runner.name) !== runner) {
+        this.#life.finish(id, 'failed', {
           error: { code: 'runner_lost', message: "The session's runner went away" },
-          finished_at: new Date().toISOString(),
         });
         return;
       }
-      this.#offer(runner, this.#store.get(id)!);
+      this.#offer(runner, this.#o.book.get(id)!);
     });
   }
 
   /** Ends a job that no runner has yet (a session's waiting execution whose session ended). */
   failQueued(id: string, error: { code: string; message: string }): void {
-    if (this.#store.get(id)?.status !== 'queued' || this.#offeredElsewhere(id)) return;
-    this.#finish(id, 'failed', { error, finished_at: new Date().toISOString() });
-  }
-
-  /** Calls `then` once the job is on disk (at once without durableBeforeOffer), if still queued. */
-  #whenDurable(id: string, then: () => void): void {
-    if (!this.#options.durableBeforeOffer) {
-      then();
-      return;
-    }
-    void this.#store.flush().then(() => {
-      // It may have been cancelled while the write was under way.
-      if (this.#store.get(id)?.status === 'queued') then();
-    });
+    if (this.#o.book.get(id)?.status !== 'queued' || this.#o.registry.isOffered(id)) return;
+    this.#life.finish(id, 'failed', { error });
   }
 
   /** `place` runs on every scheduling pass, before queued jobs are offered (session placement). */
@@ -184,196 +124,132 @@ export class Dispatcher {
     this.#beforePump = place;
   }
 
-  /** Offers what can be offered now (a session ended and freed a slot, say). */
-  pump(): void {
-    this.#pump();
-  }
-
-  /** The least-loaded ready runner with a free slot, the language and the labels; none: undefined. */
-  pickRunner(
-    lang: string,
-    labels: readonly string[] = [],
-    refused?: Set<RunnerSession>,
-  ): RunnerSession | undefined {
-    let best: RunnerSession | undefined;
-    for (const runner of this.#runners) {
-      if (runner.state !== 'ready' || runner.freeSlots <= 0 || !runner.offers(lang)) continue;
-      if (refused?.has(runner)) continue;
-      if (!labels.every((label) => runner.labels.includes(label))) continue;
-      if (!best || runner.load / runner.slots < best.load / best.slots) best = runner;
-    }
-    return best;
-  }
-
   /** Resolves with the job once it is done, failed or cancelled. */
-  wait(id: string): Promise<JobRecord> {
-    const job = this.#store.get(id);
-    if (!job) return Promise.reject(new CodeexecError('not_found', `no job ${id}`));
-    if (isFinished(job)) return Promise.resolve(job);
+  async wait(id: string): Promise<JobRecord> {
+    const job = await this.#o.book.find(id);
+    if (!job) throw new CodeexecError('not_found', `no job ${id}`);
+    if (isFinished(job)) return job;
     return new Promise((resolve) => this.watch(id, { end: resolve }));
   }
 
   /** Follows a job until it ends. Returns the function that stops following it. */
   watch(id: string, watcher: Watcher): () => void {
-    const job = this.#store.get(id);
-    if (job && isFinished(job)) {
-      watcher.end(job);
+    const job = this.#o.book.get(id);
+    if (job === undefined || isFinished(job)) {
+      // Not live here: it ended (or never was); the store has its last word.
+      void this.#o.book.find(id).then((found) => found && isFinished(found) && watcher.end(found));
       return () => {};
     }
-    const watchers = this.#watchers.get(id) ?? new Set();
-    watchers.add(watcher);
-    this.#watchers.set(id, watchers);
-    return () => {
-      watchers.delete(watcher);
-    };
+    return this.#o.events.watch(id, watcher);
   }
 
   /**
    * A runner said hello. Jobs it reports held are its again (their results will come); jobs the
-   * store says it was running but it does not hold were lost with its previous process.
+   * gateway thought it was running but it does not hold were lost with its previous process.
    */
-  runnerReady(runner: RunnerSession, held: readonly string[]): void {
+  runnerReady(runner: RunnerConnection, held: readonly string[]): void {
+    const { book, registry } = this.#o;
     for (const id of held) {
-      const job = this.#store.get(id);
+      const job = book.get(id);
       if (job?.status === 'running' && job.runner_id === runner.name) {
-        this.#clearLease(id);
-        runner.running.add(id);
-      } else if (job?.status === 'queued' && !this.#offeredElsewhere(id)) {
-        // The runner accepted it, but that news was lost (a gateway crash before the write, or
-        // a lease that ran out first): it is running there, so it is that runner's again.
-        this.#adopt(runner, id);
+        registry.hold(runner, id);
+      } else if (job?.status === 'queued' && !registry.isOffered(id)) {
+        // It accepted the job, but that news was lost (a gateway crash before the write, or a
+        // lease that ran out first): it runs there, so it is that runner's again.
+        this.#life.adopt(runner, id);
       } else {
         // Finished, or someone else's by now: the runner must not deliver it.
         runner.send({ type: 'cancel', job_id: id });
       }
     }
-    for (const id of [...this.#leases.keys()]) {
-      if (this.#store.get(id)?.runner_id === runner.name && !runner.running.has(id)) {
-        this.#clearLease(id);
-        this.#requeueLost(id, runner.name);
+    for (const id of registry.leasedTo(runner.name)) {
+      if (!runner.running.has(id)) {
+        registry.clearLease(id);
+        this.#life.lost(id, runner.name, 'its runner came back without it');
       }
     }
-    this.#runners.add(runner);
-    this.#pump();
+    registry.join(runner);
+    this.pump();
   }
 
   /**
    * A runner's socket closed: its offers go back to the queue. Its running jobs wait a lease for
-   * it to come back, unless it left for good (`final`: it closed normally, having given up its
-   * jobs), when they are re-queued at once.
+   * it to come back, unless it left for good (`final`), when they are re-queued at once.
    */
-  runnerGone(runner: RunnerSession, final = false): void {
-    this.#runners.delete(runner);
-    for (const id of runner.offered) {
-      this.#clearOfferTimer(id);
-      if (runner.sessionJobs.has(id)) this.#sessionLost(id);
-      else this.#queue.add(id, true);
+  runnerGone(runner: RunnerConnection, final: boolean, reason: string): void {
+    const inSession = new Set(runner.sessionJobs);
+    const { offered, running } = this.#o.registry.leave(runner, final, reason);
+    for (const id of offered) {
+      if (inSession.has(id)) this.#life.sessionLost(id);
+      else this.#queue.add(id, this.#life.timeoutOf(this.#o.book.get(id)), true);
     }
-    runner.offered.clear();
-    for (const id of runner.running) {
+    for (const id of running) {
       // A session's sandbox does not outlive its runner's socket: nothing to wait for.
-      if (runner.sessionJobs.has(id)) this.#sessionLost(id);
-      else if (final) this.#requeueLost(id, runner.name);
-      else this.#startLease(id);
+      if (inSession.has(id)) this.#life.sessionLost(id);
+      else if (final) this.#life.lost(id, runner.name, 'its runner left');
+      else this.#startLease(id, runner.name);
     }
-    runner.running.clear();
     runner.sessionJobs.clear();
     runner.sessions.clear();
-    this.#pump();
+    this.#life.depth();
+    this.pump();
   }
 
-  #sessionLost(id: string): void {
-    this.#finish(id, 'failed', {
-      error: { code: 'runner_lost', message: "The runner holding the job's session went away" },
-      finished_at: new Date().toISOString(),
-    });
-  }
-
-  accepted(runner: RunnerSession, id: string): void {
-    if (!runner.offered.delete(id)) {
-      this.#options.log('warn', 'accept for a job not offered', { runner: runner.name, job: id });
+  accepted(runner: RunnerConnection, id: string): void {
+    if (!this.#o.registry.answered(runner, id)) {
+      this.#o.log('warn', 'accept for a job not offered', { runner: runner.name, job: id });
       return;
     }
-    this.#clearOfferTimer(id);
-    if (this.#store.get(id)?.status !== 'queued') {
+    if (this.#o.book.get(id)?.status !== 'queued') {
       runner.send({ type: 'cancel', job_id: id });
       return;
     }
-    this.#adopt(runner, id);
+    this.#life.adopt(runner, id);
   }
 
-  /** A queued job becomes `running` on this runner: one more attempt. */
-  #adopt(runner: RunnerSession, id: string): void {
-    const job = this.#store.get(id)!;
-    this.#queue.drop(id);
-    runner.running.add(id);
-    const now = new Date();
-    const started = this.#store.transition(id, 'running', {
-      runner_id: runner.name,
-      attempt: job.attempt + 1,
-      started_at: now.toISOString(),
-      timings: { ...job.timings, queue_ms: now.getTime() - Date.parse(job.created_at) },
-    });
-    for (const watcher of this.#watchers.get(id) ?? []) watcher.start?.(started);
-    for (const frame of this.#pendingControl.get(id)?.frames ?? []) runner.send(frame);
-    this.#pendingControl.delete(id);
-  }
-
-  #offeredElsewhere(id: string): boolean {
-    for (const runner of this.#runners) if (runner.offered.has(id)) return true;
-    return false;
-  }
-
-  rejected(runner: RunnerSession, id: string, reason: string): void {
-    if (!runner.offered.delete(id)) return;
-    this.#clearOfferTimer(id);
-    this.#options.log('info', 'runner rejected a job', { runner: runner.name, job: id, reason });
-    if (runner.sessionJobs.delete(id)) {
+  rejected(runner: RunnerConnection, id: string, reason: string): void {
+    const inSession = runner.sessionJobs.delete(id);
+    if (!this.#o.registry.answered(runner, id)) return;
+    this.#o.log('info', 'runner rejected a job', { runner: runner.name, job: id, reason });
+    if (inSession) {
       // Only that runner holds the session's sandbox: there is nobody else to ask.
-      this.#finish(id, 'failed', {
+      this.#life.finish(id, 'failed', {
         error: { code: 'runner_rejected', message: `The session's runner rejected the execution: ${reason}` },
-        finished_at: new Date().toISOString(),
       });
-      this.#pump();
-      return;
+    } else if (this.#o.book.get(id)?.status === 'queued') {
+      this.#life.refused(id, runner.name);
     }
-    this.#refuse(id, runner);
-    this.#queue.add(id, true);
-    this.#pump();
+    this.pump();
   }
 
-  output(runner: RunnerSession, id: string, event: OutputEvent): void {
+  output(runner: RunnerConnection, id: string, event: OutputEvent): void {
     if (!runner.running.has(id)) return;
-    for (const watcher of this.#watchers.get(id) ?? []) watcher.output?.(event);
+    const job = this.#o.book.get(id);
+    if (job) this.#o.events.publish(job, { type: 'output', event });
   }
 
-  stage(runner: RunnerSession, id: string, stage: 'compile' | 'run', compile?: StageResult): void {
+  stage(runner: RunnerConnection, id: string, stage: 'compile' | 'run', compile?: StageResult): void {
     if (!runner.running.has(id)) return;
-    for (const watcher of this.#watchers.get(id) ?? []) watcher.stage?.(stage, compile);
+    const job = this.#o.book.get(id);
+    if (job) this.#o.events.publish(job, { type: 'stage', stage, ...(compile ? { compile } : {}) });
   }
 
   done(
-    runner: RunnerSession,
+    runner: RunnerConnection,
     id: string,
     result?: RunResult,
     error?: { code: string; message: string },
   ): void {
-    runner.sessionJobs.delete(id);
-    if (!runner.running.delete(id)) {
-      this.#options.log('warn', 'result for a job the runner does not hold', {
-        runner: runner.name,
-        job: id,
-      });
+    if (!this.#o.registry.release(runner, id)) {
+      this.#o.log('warn', 'result for a job the runner does not hold', { runner: runner.name, job: id });
       return;
     }
-    const job = this.#store.get(id);
+    const job = this.#o.book.get(id);
     if (job?.status === 'running') {
-      const finished = new Date();
-      const total_ms = finished.getTime() - Date.parse(job.created_at);
+      const total_ms = this.#o.clock.now() - Date.parse(job.created_at);
       if (result) {
-        this.#finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
-          ...storedResult(result, this.#options.storeOutputBytes),
-          finished_at: finished.toISOString(),
+        this.#life.finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
+          ...storedResult(result, this.#o.storeOutputBytes),
           timings: {
             ...job.timings,
             run_ms: result.wall_ms,
@@ -381,226 +257,160 @@ export class Dispatcher {
             total_ms,
           },
         });
+      } else if (
+        error?.code === 'sandbox_failed' &&
+        afterRunnerLost(job, this.#o.maxAttempts) === 'requeue'
+      ) {
+        // The engine failed under the job (not the program): run it again, as for a lost runner.
+        this.#life.requeue(job, runner.name, `sandbox failed: ${error.message}`);
       } else {
-        this.#finish(id, 'failed', {
+        this.#life.finish(id, 'failed', {
           error: error ?? { code: 'sandbox_failed', message: 'the runner sent no result' },
-          finished_at: finished.toISOString(),
           timings: { ...job.timings, total_ms },
         });
       }
     }
-    this.#pump();
+    this.pump();
   }
 
   /**
-   * Input for an interactive job (stdin, its end, a signal): straight to its runner, or held
-   * (bounded) until a runner accepts the job.
+   * Input for an interactive job (stdin, its end, a signal), routed through the bus to the
+   * process that holds it: straight to its runner, or held (bounded) until a runner accepts it.
    */
-  control(
-    id: string,
-    input: { type: 'stdin'; data: string } | { type: 'stdin_eof' } | { type: 'signal'; signal: Signal },
-  ): void {
-    const job = this.#store.get(id);
-    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
-    if (isFinished(job)) throw new CodeexecError('job_finished', `Job ${id} already ended as ${job.status}`);
-    const frame = { ...input, job_id: id } as ControlFrame;
-    const runner = [...this.#runners].find((r) => r.running.has(id));
-    if (runner) {
-      runner.send(frame);
-      return;
+  control(id: string, input: Exclude<ControlMessage, { type: 'cancel' }>): void {
+    const job = this.#o.book.get(id);
+    if (job !== undefined && isFinished(job)) {
+      throw new CodeexecError('job_finished', `Job ${id} already ended as ${job.status}`);
     }
-    const pending = this.#pendingControl.get(id) ?? { frames: [], bytes: 0 };
-    pending.bytes += frame.type === 'stdin' ? Buffer.byteLength(frame.data) : 0;
-    if (pending.bytes > MAX_PENDING_INPUT_BYTES) {
-      throw new CodeexecError(
-        'invalid_frame',
-        `more than ${MAX_PENDING_INPUT_BYTES} bytes of stdin before the job started`,
-      );
-    }
-    pending.frames.push(frame);
-    this.#pendingControl.set(id, pending);
+    if (!this.#o.bus.control(id, input)) throw new CodeexecError('not_found', `No unfinished job ${id}`);
   }
 
   /**
    * Cancels a job. A queued one ends at once; a running one is killed by its runner, and ends
    * when the runner reports it (or at once if its runner is gone). Finished jobs are unchanged.
    */
-  cancel(id: string): JobRecord {
-    const job = this.#store.get(id);
-    if (!job) throw new CodeexecError('not_found', `No job ${id}`);
+  cancel(id: string): JobRecord | undefined {
+    const job = this.#o.book.get(id);
+    if (job === undefined) {
+      // Not this process's: whichever holds it cancels it (a finished job is left as it is).
+      this.#o.bus.control(id, { type: 'cancel' });
+      return undefined;
+    }
     if (job.status === 'queued') {
       this.#queue.drop(id);
-      for (const runner of this.#runners) {
-        if (runner.offered.has(id)) runner.send({ type: 'cancel', job_id: id });
-      }
-      return this.#finish(id, 'cancelled', { reason: 'cancelled', finished_at: new Date().toISOString() });
+      this.#o.registry.holderOf(id)?.send({ type: 'cancel', job_id: id });
+      return this.#life.finish(id, 'cancelled', { reason: 'cancelled' });
     }
     if (job.status === 'running') {
-      const runner = [...this.#runners].find((r) => r.running.has(id));
+      const runner = this.#o.registry.holderOf(id);
       if (runner) runner.send({ type: 'cancel', job_id: id });
       else {
-        this.#clearLease(id);
-        return this.#finish(id, 'cancelled', { reason: 'cancelled', finished_at: new Date().toISOString() });
+        this.#o.registry.clearLease(id);
+        return this.#life.finish(id, 'cancelled', { reason: 'cancelled' });
       }
     }
     return job;
+  }
+
+  /** Offers what can be offered now: the scheduler's plan, carried out. */
+  pump(): void {
+    this.#beforePump();
+    const { registry, book } = this.#o;
+    if (this.#queue.size === 0 || !registry.hasFreeSlot) return;
+    const queue: SchedJob[] = [];
+    const stale = new Set<string>();
+    for (const entry of this.#queue.entries()) {
+      const job = book.get(entry.id);
+      if (job?.status !== 'queued') {
+        stale.add(entry.id);
+        continue;
+      }
+      queue.push(this.#schedJob(job, entry.requeued));
+    }
+    this.#queue.takeAll(stale);
+    const offers = plan({
+      queue,
+      runners: registry.views(),
+      running: book.runningByClient,
+      lastServed: this.#lastServed,
+    });
+    this.#queue.takeAll(new Set(offers.map((offer) => offer.jobId)));
+    for (const { jobId, runnerId } of offers) {
+      const job = book.get(jobId)!;
+      this.#lastServed.set(job.client ?? '', ++this.#served);
+      this.#offer(registry.get(runnerId)!, job);
+    }
+    if (offers.length > 0) this.#life.depth();
   }
 
   close(): void {
     this.#queue.close();
-    for (const timers of [this.#offerTimers, this.#leases]) {
-      for (const timer of timers.values()) clearTimeout(timer);
-      timers.clear();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+  }
+
+  #schedJob(job: JobRecord, requeued: boolean): SchedJob {
+    return {
+      id: job.id,
+      lang: job.lang,
+      labels: job.labels,
+      client: job.client,
+      attempt: job.attempt,
+      requeued,
+      refusedBy: this.#life.refusedBy(job.id),
+      trust: 'any',
+    };
+  }
+
+  #onControl(id: string, message: ControlMessage): boolean {
+    const job = this.#o.book.get(id);
+    if (job === undefined) return false;
+    if (message.type === 'cancel') {
+      this.cancel(id);
+      return true;
+    }
+    this.#input.deliver(id, message);
+    return true;
+  }
+
+  #offer(runner: RunnerConnection, job: JobRecord): void {
+    this.#o.registry.offer(runner, job.id, job.session_id !== null, () => {
+      this.#o.log('warn', 'runner did not answer an offer in time', { runner: runner.name, job: job.id });
+      this.rejected(runner, job.id, 'offer timed out');
+    });
+    if (!runner.send({ type: 'offer', job: offeredJob(job) })) {
+      this.#o.log('warn', 'offer delayed by backpressure', { runner: runner.name, job: job.id });
     }
   }
 
-  #startLease(id: string): void {
-    if (this.#leases.has(id)) return;
-    const timer = setTimeout(() => {
-      this.#leases.delete(id);
-      this.#requeueLost(id, this.#store.get(id)?.runner_id ?? 'unknown');
-      this.#pump();
-    }, this.#options.leaseMs);
-    timer.unref();
-    this.#leases.set(id, timer);
-  }
-
-  #clearLease(id: string): void {
-    clearTimeout(this.#leases.get(id));
-    this.#leases.delete(id);
+  #startLease(id: string, runnerName: string): void {
+    this.#o.registry.startLease(id, runnerName, () => {
+      this.#life.lost(id, runnerName, 'its lease ran out');
+      this.pump();
+    });
   }
 
   #queueTimeout(id: string): void {
     if (!this.#queue.has(id)) return; // offered or running by now
-    const job = this.#store.get(id);
-    if (!job) return;
-    if (this.#couldRun(job)) {
-      // A backlog is not an outage: runners that can take it are busy, so it keeps its place.
-      this.#queue.rearm(id);
+    const job = this.#o.book.get(id);
+    if (job?.status !== 'queued') return;
+    const timeoutMs = this.#life.timeoutOf(job);
+    const verdict = waitVerdict(this.#schedJob(job, false), this.#o.registry.views(), timeoutMs);
+    if (verdict.wait) {
+      this.#queue.rearm(id, timeoutMs);
       return;
     }
-    this.#queue.drop(id);
-    this.#finish(id, 'failed', {
-      error: this.#whyNotRun(job),
-      finished_at: new Date().toISOString(),
-    });
+    this.#life.finish(id, 'failed', { error: verdict.error });
   }
 
-  /** Whether a connected runner could ever take the job (a free slot or not). */
-  #couldRun(job: JobRecord): boolean {
-    const refused = this.#refusedBy.get(job.id);
-    for (const runner of this.#runners) {
-      if (runner.state !== 'ready' || !runner.offers(job.lang) || refused?.has(runner)) continue;
-      if (job.labels.every((label) => runner.labels.includes(label))) return true;
-    }
-    return false;
-  }
-
-  /** The clearest error for a job that waited a whole queue timeout with nobody able to run it. */
-  #whyNotRun(job: JobRecord): { code: string; message: string } {
-    const seconds = this.#options.queueTimeoutMs / 1000;
-    if (job.attempt > 0) {
-      return {
-        code: 'runner_lost',
-        message: `The runner went away during attempt ${job.attempt}, and no other runner took the job within ${seconds} s`,
-      };
-    }
-    if (this.#refusedBy.has(job.id)) {
-      return { code: 'runner_rejected', message: `Every runner that could run the job rejected it` };
-    }
-    const labels = job.labels.length > 0 ? ` with labels ${job.labels.join(', ')}` : '';
-    return {
-      code: 'no_runner',
-      message: `No runner offering ${job.lang}${labels} took the job within ${seconds} s`,
-    };
-  }
-
-  /** Offers queued jobs to runners, in queue order, while any runner can take them. */
-  #pump(): void {
-    this.#beforePump();
-    for (const id of this.#queue.ids()) {
-      const job = this.#store.get(id);
-      if (job?.status !== 'queued') {
-        this.#queue.take(id);
-        continue;
-      }
-      const runner = this.pickRunner(job.lang, job.labels, this.#refusedBy.get(job.id));
-      if (!runner) continue;
-      this.#queue.take(id);
-      this.#offer(runner, job);
-    }
-  }
-
-  #offer(runner: RunnerSession, job: JobRecord): void {
-    const offered: OfferedJob = {
-      id: job.id,
-      lang: job.lang,
-      code: job.code,
-      stdin: job.stdin,
-      args: job.args,
-      files: job.files,
-      limits: job.limits,
-      compile_limits: job.compile_limits,
-      interactive: job.interactive,
-      session_id: job.session_id,
-    };
-    runner.offered.add(job.id);
-    if (job.session_id !== null) runner.sessionJobs.add(job.id);
-    const timer = setTimeout(() => {
-      this.#options.log('warn', 'runner did not answer an offer in time', {
-        runner: runner.name,
-        job: job.id,
-      });
-      this.rejected(runner, job.id, 'offer timed out');
-    }, this.#options.offerTimeoutMs);
-    timer.unref();
-    this.#offerTimers.set(job.id, timer);
-    if (!runner.send({ type: 'offer', job: offered })) {
-      this.#options.log('warn', 'offer delayed by backpressure', { runner: runner.name, job: job.id });
-    }
-  }
-
-  /** The job's runner is gone for good: run it again elsewhere (an infrastructure failure). */
-  #requeueLost(id: string, runnerName: string): void {
-    const job = this.#store.get(id);
-    if (job?.status !== 'running') return;
-    this.#options.log('warn', 'runner lost while running a job', { runner: runnerName, job: id });
-    // An interactive job's input went to the lost runner and cannot be replayed: no retry.
-    if (job.attempt < this.#options.maxAttempts && !job.interactive && job.session_id === null) {
-      this.#store.transition(id, 'queued', { runner_id: null, started_at: null });
-      this.#queue.add(id, true);
+  /** Calls `then` once the job is durable (at once without durableBeforeOffer), if still queued. */
+  #whenDurable(id: string, then: () => void): void {
+    if (!this.#o.durableBeforeOffer) {
+      then();
       return;
     }
-    this.#finish(id, 'failed', {
-      error: { code: 'runner_lost', message: `The runner went away during attempt ${job.attempt}` },
-      finished_at: new Date().toISOString(),
+    void this.#o.book.durable(id).then(() => {
+      // It may have been cancelled while the write was under way.
+      if (this.#o.book.get(id)?.status === 'queued') then();
     });
   }
-
-  #refuse(id: string, runner: RunnerSession): void {
-    const refused = this.#refusedBy.get(id) ?? new Set();
-    refused.add(runner);
-    this.#refusedBy.set(id, refused);
-  }
-
-  #clearOfferTimer(id: string): void {
-    clearTimeout(this.#offerTimers.get(id));
-    this.#offerTimers.delete(id);
-  }
-
-  #finish(id: string, to: 'done' | 'failed' | 'cancelled', patch: Partial<JobRecord>): JobRecord {
-    const job = this.#store.transition(id, to, patch);
-    this.#queue.drop(id);
-    this.#refusedBy.delete(id);
-    this.#pendingControl.delete(id);
-    const watchers = this.#watchers.get(id);
-    this.#watchers.delete(id);
-    for (const watcher of watchers ?? []) watcher.end(job);
-    this.#options.onFinish?.(job);
-    return job;
-  }
-}
-
-export function isFinished(job: JobRecord): boolean {
-  return job.status === 'done' || job.status === 'failed' || job.status === 'cancelled';
 }

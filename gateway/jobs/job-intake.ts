@@ -1,5 +1,6 @@
 // Where every way of submitting a job meets (REST, the client socket, Piston): the checks a
-// valid body still needs — a known language, limits under the maximums — then the queue.
+// valid body still needs — a known language, limits under the maximums, a runner that could ever
+// run it, room under the admission caps — then the job book and the queue.
 import {
   type AsyncRequest,
   CodeexecError,
@@ -10,21 +11,30 @@ import {
   MAX_LIMITS,
   resolveLimits,
 } from '../../shared/index.js';
-import type { RunnerHub } from '../runners/runner-hub.js';
+import type { RunnerRegistry } from '../runners/runner-registry.js';
+import { canEverRun, whyNotRun } from '../scheduling/scheduler.js';
+import type { Admission } from './admission.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { JobBook } from './job-book.js';
+import { newJob } from './new-job.js';
+
+export interface JobIntakeOptions {
+  book: JobBook;
+  dispatcher: Dispatcher;
+  registry: RunnerRegistry;
+  admission: Admission;
+}
 
 export class JobIntake {
-  readonly #dispatcher: Dispatcher;
-  readonly #hub: RunnerHub;
+  readonly #o: JobIntakeOptions;
 
-  constructor(dispatcher: Dispatcher, hub: RunnerHub) {
-    this.#dispatcher = dispatcher;
-    this.#hub = hub;
+  constructor(options: JobIntakeOptions) {
+    this.#o = options;
   }
 
   /** Canonical name of a language: the table's, or one a connected runner offers. */
   resolveLanguage(name: string): string {
-    const offered = this.#hub.languages();
+    const offered = this.#o.registry.languages();
     const known = findLanguage(name)?.name ?? (offered.has(name) ? name : undefined);
     if (known) return known;
     const names = [...new Set([...offered.keys(), ...LANGUAGES.map((lang) => lang.name)])].sort();
@@ -34,14 +44,40 @@ export class JobIntake {
   }
 
   /**
-   * Checks a schema-valid request and queues it. `client` (ClientAuth.identify) is counted
-   * against the per-client cap; the dispatcher also refuses past the queue bound.
+   * Checks a schema-valid request, stores it and queues it. `client` (ClientAuth.identify) is
+   * counted against the per-client cap. Returns the new record; `durable` resolves once it is on
+   * disk (what a 202 waits for).
    */
-  submit(request: AsyncRequest, interactive = false, client: string | null = null): JobRecord {
+  submit(
+    request: AsyncRequest,
+    interactive = false,
+    client: string | null = null,
+  ): { job: JobRecord; durable: Promise<void> } {
     const lang = this.resolveLanguage(request.lang);
     checkLimits(request.limits);
     checkLimits(request.compile_limits);
-    return this.#dispatcher.submit(request, lang, interactive, client);
+    this.#checkRunnable(lang, request);
+    this.#o.admission.check(client);
+    const job = newJob(request, { lang, interactive, client });
+    const durable = this.#o.book.insert(job);
+    this.#o.dispatcher.enqueue(job);
+    return { job, durable };
+  }
+
+  /**
+   * Stores an execution of a client session as queued, under the same caps as submit. It is not
+   * queued for any runner: the session broker offers it when its session's turn comes.
+   */
+  submitToSession(
+    request: AsyncRequest,
+    interactive: boolean,
+    client: string | null,
+    sessionId: string,
+  ): JobRecord {
+    this.#o.admission.check(client);
+    const job = newJob(request, { lang: request.lang, interactive, client, sessionId });
+    void this.#o.book.insert(job).catch(() => {}); // a failed write is reported by the book
+    return job;
   }
 
   /**
@@ -72,6 +108,18 @@ export class JobIntake {
     checkLimits(limits);
     checkLimits(request.compile_limits);
     return { ...request, lang: session.lang, limits };
+  }
+
+  /**
+   * A job for a language no connected runner offers or builds would only wait out its queue
+   * timeout: refuse it now, unless the client asked to wait (queue_timeout_ms).
+   */
+  #checkRunnable(lang: string, request: AsyncRequest): void {
+    if (request.queue_timeout_ms !== undefined) return;
+    const placement = { lang, labels: request.labels ?? [], refusedBy: [], trust: 'any' as const };
+    if (canEverRun(placement, this.#o.registry.views()) !== 'no') return;
+    const error = whyNotRun({ ...placement, attempt: 0 }, null);
+    throw new CodeexecError('no_runner', error.message, { lang, labels: placement.labels });
   }
 }
 

@@ -42,6 +42,7 @@ export function newJob(
     callback: request.callback_url
       ? { state: 'pending', attempts: 0, last_error: null, delivered_at: null }
       : null,
+    queue_timeout_ms: request.queue_timeout_ms ?? null,
     session_id: sessionId,
     client,
     runner_id: null,

@@ -1,8 +1,8 @@
 // Retention: finished jobs are removed once older than the age limit, and past the count limit
-// (oldest first), so the store (one JSON file, rewritten on each write) stays small.
+// (oldest first), so the store stays small.
 // Queued and running jobs are never removed.
 import type { Logger } from '../../shared/index.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore } from '../store/job-store-api.js';
 
 export interface RetentionOptions {
   store: JobStore;
@@ -26,17 +26,22 @@ export class Retention {
   /** Sweeps now, then every intervalMs until stop(). */
   start(): void {
     if (this.#timer) return;
-    this.sweep();
-    this.#timer = setInterval(() => this.sweep(), this.#options.intervalMs);
+    void this.sweep();
+    this.#timer = setInterval(() => void this.sweep(), this.#options.intervalMs);
     this.#timer.unref();
   }
 
   /** Removes what is past the limits as of `now`; returns how many jobs went. */
-  sweep(now: Date = new Date()): number {
+  async sweep(now: Date = new Date()): Promise<number> {
     const { store, maxJobs, maxAgeMs, log } = this.#options;
-    const removed = store.prune(new Date(now.getTime() - maxAgeMs), maxJobs);
-    if (removed > 0) log('info', 'retention removed finished jobs', { removed, kept: store.size });
-    return removed;
+    try {
+      const removed = await store.prune(new Date(now.getTime() - maxAgeMs), maxJobs);
+      if (removed > 0) log('info', 'retention removed finished jobs', { removed, kept: await store.size() });
+      return removed;
+    } catch (err) {
+      log('error', 'retention could not prune the store', { error: String(err) });
+      return 0;
+    }
   }
 
   stop(): void {

@@ -17,13 +17,13 @@ import {
 import { json, type Route } from '../http/router.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import type { JobIntake } from '../jobs/job-intake.js';
-import type { RunnerHub } from '../runners/runner-hub.js';
+import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { HttpResponse, UpgradeInfo } from '../transport/transport.js';
 
 export interface PistonDeps {
   dispatcher: Dispatcher;
   intake: JobIntake;
-  hub: RunnerHub;
+  registry: RunnerRegistry;
   log: Logger;
   /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
   authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
@@ -47,14 +47,19 @@ function versionMatches(selector: string, version: string): boolean {
 }
 
 /** Our language and the version that will run, or Piston's "runtime is unknown". */
-export function resolveRuntime(hub: RunnerHub, intake: JobIntake, language: string, selector: string) {
+export function resolveRuntime(
+  registry: RunnerRegistry,
+  intake: JobIntake,
+  language: string,
+  selector: string,
+) {
   let name: string;
   try {
     name = intake.resolveLanguage(language);
   } catch {
     throw new CodeexecError('unknown_language', `${language}-${selector} runtime is unknown`);
   }
-  const offered = hub.languageSummary().get(name);
+  const offered = registry.languageSummary().get(name);
   const version = offered?.versions.find((candidate) => versionMatches(selector, candidate));
   if (!version) throw new CodeexecError('unknown_language', `${language}-${selector} runtime is unknown`);
   return { name, version };
@@ -148,7 +153,7 @@ export function pistonResult(job: JobRecord, language: string, version: string) 
   };
 }
 
-export function pistonRoutes({ dispatcher, intake, hub }: PistonDeps): Route[] {
+export function pistonRoutes({ dispatcher, intake, registry }: PistonDeps): Route[] {
   const guard = async (work: () => Promise<HttpResponse>): Promise<HttpResponse> => {
     try {
       return await work();
@@ -162,7 +167,7 @@ export function pistonRoutes({ dispatcher, intake, hub }: PistonDeps): Route[] {
       method: 'GET',
       path: '/api/v2/runtimes',
       handle: async () => {
-        const runtimes = [...hub.languageSummary().values()].flatMap((lang) =>
+        const runtimes = [...registry.languageSummary().values()].flatMap((lang) =>
           lang.versions.map((version) => ({ language: lang.name, version, aliases: lang.aliases })),
         );
         return json(200, runtimes);
@@ -180,9 +185,9 @@ export function pistonRoutes({ dispatcher, intake, hub }: PistonDeps): Route[] {
             throw new CodeexecError('invalid_json', 'The body is not valid JSON');
           }
           const body = parsePiston(raw);
-          const runtime = resolveRuntime(hub, intake, body.language, body.version);
+          const runtime = resolveRuntime(registry, intake, body.language, body.version);
           const job = await dispatcher.wait(
-            intake.submit(pistonToRequest(body, runtime.name), false, client).id,
+            intake.submit(pistonToRequest(body, runtime.name), false, client).job.id,
           );
           if (job.status === 'failed') {
             throw new CodeexecError('internal', job.error?.message ?? 'the job could not be run');

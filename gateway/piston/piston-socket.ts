@@ -141,12 +141,12 @@ export class PistonSockets implements SocketHandler {
   #init(connection: PistonConnection, frame: Extract<PistonClientMessage, { type: 'init' }>): void {
     clearTimeout(connection.initTimer);
     const { type: _type, ...body } = frame;
-    const { dispatcher, intake, hub } = this.#deps;
+    const { dispatcher, intake, registry } = this.#deps;
     let runtime: { name: string; version: string };
     let job: JobRecord;
     try {
-      runtime = resolveRuntime(hub, intake, body.language, body.version);
-      job = intake.submit(pistonToRequest(body, runtime.name), true, connection.client);
+      runtime = resolveRuntime(registry, intake, body.language, body.version);
+      job = intake.submit(pistonToRequest(body, runtime.name), true, connection.client).job;
     } catch (err) {
       connection.fail((err as Error).message);
       return;

@@ -1,24 +1,33 @@
-// One connected runner, as the gateway sees it: its handshake state, what it offers, what it holds.
+// One connected runner, as the gateway sees it: its handshake state, what it offers, what it
+// holds. The registry (runner-registry.ts) keeps the live ones; the hub drives the handshake.
 import type { RunnerLanguage } from '../../shared/index.js';
+import type { RunnerInfo } from '../events/job-events.js';
+import type { SchedRunner } from '../scheduling/scheduler.js';
 import type { SocketLike } from '../transport/transport.js';
 
-/** handshaking → ready → (draining →) closed. Only a `ready` runner is offered jobs. */
-export type RunnerSessionState = 'handshaking' | 'ready' | 'draining' | 'closed';
+/** handshaking → ready → (draining →) closed. Only a `ready`, unpaused runner is offered jobs. */
+export type RunnerConnectionState = 'handshaking' | 'ready' | 'draining' | 'closed';
 
-const NEXT: Record<RunnerSessionState, readonly RunnerSessionState[]> = {
+const NEXT: Record<RunnerConnectionState, readonly RunnerConnectionState[]> = {
   handshaking: ['ready', 'draining', 'closed'],
   ready: ['draining', 'closed'],
   draining: ['closed'],
   closed: [],
 };
 
-export class RunnerSession {
-  #state: RunnerSessionState = 'handshaking';
+export class RunnerConnection {
+  #state: RunnerConnectionState = 'handshaking';
   name = '';
   version = '';
   languages = new Map<string, RunnerLanguage>();
+  /** Languages whose images it is building: offered later. */
+  building: string[] = [];
   slots = 0;
   labels: string[] = [];
+  /** Paused by its owner: keeps what it holds, takes nothing new until resumed. */
+  paused = false;
+  /** Operator machines are `trusted`; volunteers' desktops will be `donor`. */
+  tier: 'trusted' | 'donor' = 'trusted';
   /** Jobs offered and not yet answered, and jobs accepted: both take a slot. */
   readonly offered = new Set<string>();
   readonly running = new Set<string>();
@@ -33,7 +42,7 @@ export class RunnerSession {
     this.socket = socket;
   }
 
-  get state(): RunnerSessionState {
+  get state(): RunnerConnectionState {
     return this.#state;
   }
 
@@ -42,8 +51,13 @@ export class RunnerSession {
     return this.#state === 'ready' || this.#state === 'draining';
   }
 
+  /** Whether it takes offers now. */
+  get accepting(): boolean {
+    return this.#state === 'ready' && !this.paused;
+  }
+
   /** Moves to `to` if that may follow the current state; says whether it did. */
-  moveTo(to: RunnerSessionState): boolean {
+  moveTo(to: RunnerConnectionState): boolean {
     if (!NEXT[this.#state].includes(to)) return false;
     this.#state = to;
     return true;
@@ -63,5 +77,34 @@ export class RunnerSession {
 
   send(frame: object): boolean {
     return this.socket.send(JSON.stringify(frame));
+  }
+
+  /** As the scheduler sees it. */
+  view(): SchedRunner & { connection: RunnerConnection } {
+    return {
+      id: this.name,
+      accepting: this.accepting,
+      draining: this.#state === 'draining',
+      languages: [...this.languages.keys()],
+      building: this.building,
+      labels: this.labels,
+      slots: this.slots,
+      load: this.load,
+      tier: this.tier,
+      connection: this,
+    };
+  }
+
+  /** As events describe it. */
+  info(): RunnerInfo {
+    return {
+      name: this.name,
+      version: this.version,
+      languages: [...this.languages.keys()],
+      building: [...this.building],
+      labels: [...this.labels],
+      slots: this.slots,
+      tier: this.tier,
+    };
   }
 }

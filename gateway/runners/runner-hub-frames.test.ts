@@ -22,8 +22,10 @@ function setUp() {
     output: (_runner: unknown, jobId: string, event: unknown) => relayed.push({ jobId, event }),
   } as unknown as Dispatcher;
   const sessions = { runnerGone: () => {} };
+  const registry = { get: () => undefined, size: 0 };
   const hub = new RunnerHub({
     dispatcher,
+    registry,
     sessions,
     log: silentLogger,
     tokens: ['secret-token'],

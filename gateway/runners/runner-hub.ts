@@ -1,6 +1,6 @@
 // The runner endpoint (/runners/connect): handshake with a token, heartbeats, and the frames of
-// the runner protocol, each parsed against its shared schema. What the frames mean for jobs is
-// the dispatcher's business.
+// the runner protocol, each parsed against its shared schema. Who is connected is the registry's
+// business; what the frames mean for jobs is the dispatcher's.
 import { timingSafeEqual } from 'node:crypto';
 import {
   CLOSE_CODES,
@@ -12,7 +12,6 @@ import {
   PROTOCOL_VERSION,
   parse,
   parseJson,
-  type RunnerLanguage,
   type RunnerToGateway,
   RunnerToGatewayFrame,
 } from '../../shared/index.js';
@@ -20,10 +19,12 @@ import { checkOutputFrame } from '../../shared/output-frame.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import type { SessionBroker } from '../sessions/session-broker.js';
 import type { SocketHandler, SocketLike } from '../transport/transport.js';
-import { RunnerSession } from './runner-session.js';
+import { RunnerConnection } from './runner-connection.js';
+import type { RunnerRegistry } from './runner-registry.js';
 
 export interface RunnerHubOptions {
   dispatcher: Dispatcher;
+  registry: RunnerRegistry;
   /** Client sessions whose sandboxes runners hold. */
   sessions: SessionBroker;
   log: Logger;
@@ -37,9 +38,8 @@ export interface RunnerHubOptions {
 
 export class RunnerHub implements SocketHandler {
   readonly #options: RunnerHubOptions;
-  readonly #sessions = new Map<SocketLike, RunnerSession>();
-  readonly #byName = new Map<string, RunnerSession>();
-  readonly #timers = new Map<RunnerSession, NodeJS.Timeout>();
+  readonly #sessions = new Map<SocketLike, RunnerConnection>();
+  readonly #timers = new Map<RunnerConnection, NodeJS.Timeout>();
   readonly #sweep: NodeJS.Timeout;
 
   constructor(options: RunnerHubOptions) {
@@ -49,40 +49,12 @@ export class RunnerHub implements SocketHandler {
     this.#sweep.unref();
   }
 
-  /** Languages offered by the connected runners, by canonical name. */
-  languages(): Map<string, RunnerLanguage> {
-    const out = new Map<string, RunnerLanguage>();
-    for (const runner of this.#byName.values()) {
-      for (const lang of runner.languages.values()) out.set(lang.name, lang);
-    }
-    return out;
-  }
-
-  /** Per language: every version offered, the aliases, and how many runners offer it. */
-  languageSummary(): Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }> {
-    const out = new Map<string, { name: string; versions: string[]; aliases: string[]; runners: number }>();
-    for (const runner of this.#byName.values()) {
-      for (const lang of runner.languages.values()) {
-        const entry = out.get(lang.name) ?? {
-          name: lang.name,
-          versions: [],
-          aliases: lang.aliases,
-          runners: 0,
-        };
-        if (!entry.versions.includes(lang.version)) entry.versions.push(lang.version);
-        entry.runners++;
-        out.set(lang.name, entry);
-      }
-    }
-    return out;
-  }
-
   get runnerCount(): number {
-    return this.#byName.size;
+    return this.#options.registry.size;
   }
 
   open(socket: SocketLike): void {
-    const session = new RunnerSession(socket);
+    const session = new RunnerConnection(socket);
     this.#sessions.set(socket, session);
     const timer = setTimeout(() => {
       if (session.state === 'handshaking') this.#fail(session, 'invalid_frame', 'no hello in time');
@@ -170,13 +142,11 @@ export class RunnerHub implements SocketHandler {
     this.#timers.delete(session);
     const wasLive = session.live;
     session.moveTo('closed');
-    if (this.#byName.get(session.name) === session) this.#byName.delete(session.name);
-    if (wasLive) {
+    if (wasLive && this.#options.registry.get(session.name) === session) {
       // 1000 is the runner closing on purpose (GatewayConnection.close): it gave up its jobs and
       // is not coming back for them, so waiting out their lease would only delay them.
       const final = code === CLOSE_CODES.normal;
-      this.#options.log('info', 'runner disconnected', { runner: session.name, code, reason, final });
-      this.#options.dispatcher.runnerGone(session, final);
+      this.#options.dispatcher.runnerGone(session, final, reason || `closed with ${code}`);
       this.#options.sessions.runnerGone(session);
     }
   }
@@ -189,7 +159,7 @@ export class RunnerHub implements SocketHandler {
     }
   }
 
-  #hello(session: RunnerSession, hello: Extract<RunnerToGateway, { type: 'hello' }>): void {
+  #hello(session: RunnerConnection, hello: Extract<RunnerToGateway, { type: 'hello' }>): void {
     if (!this.#tokenValid(hello.token)) {
       this.#fail(session, 'unauthorized', 'the runner token is not valid');
       return;
@@ -198,7 +168,7 @@ export class RunnerHub implements SocketHandler {
       this.#fail(session, 'invalid_frame', `protocol ${hello.protocol} is not supported`);
       return;
     }
-    if (this.#byName.has(hello.name)) {
+    if (this.#options.registry.get(hello.name) !== undefined) {
       this.#fail(session, 'duplicate_runner', `a runner named ${hello.name} is already connected`);
       return;
     }
@@ -210,25 +180,20 @@ export class RunnerHub implements SocketHandler {
     session.slots = hello.slots;
     session.labels = hello.labels;
     session.languages = new Map(hello.languages.map((lang) => [lang.name, lang]));
-    this.#byName.set(session.name, session);
+    session.building = hello.building.filter((name) => !session.languages.has(name));
+    session.paused = hello.paused;
     this.#send(session, {
       type: 'welcome',
       runner_id: session.name,
       heartbeat_ms: this.#options.heartbeatMs,
       lease_ms: this.#options.leaseMs,
     });
-    this.#options.log('info', 'runner connected', {
-      runner: session.name,
-      languages: [...session.languages.keys()],
-      slots: session.slots,
-    });
     this.#options.dispatcher.runnerReady(session, hello.held);
   }
 
   /** The runner takes no more offers; what it holds, it finishes and reports as usual. */
-  #drain(session: RunnerSession): void {
-    if (!session.moveTo('draining')) return; // already draining
-    this.#options.log('info', 'runner draining', { runner: session.name, holds: session.running.size });
+  #drain(session: RunnerConnection): void {
+    this.#options.registry.drain(session);
   }
 
   #tokenValid(token: string): boolean {
@@ -254,12 +219,12 @@ export class RunnerHub implements SocketHandler {
     }
   }
 
-  #send(session: RunnerSession, frame: GatewayToRunner): void {
+  #send(session: RunnerConnection, frame: GatewayToRunner): void {
     session.send(frame);
   }
 
   /** Tells the runner why, then closes with the matching close code. */
-  #fail(session: RunnerSession, code: ErrorCode, message: string): void {
+  #fail(session: RunnerConnection, code: ErrorCode, message: string): void {
     this.#send(session, { type: 'error', code, message });
     session.socket.close(closeCodeFor(code), message.slice(0, 120));
   }

@@ -1,27 +1,11 @@
-// The session broker's bookkeeping, with a real dispatcher and store and runner sockets that only
-// record frames: placement on a free slot, one execution at a time in order, idle timeout, and
-// what happens when the runner refuses, fails or goes away. test/e2e-sessions.test.ts runs the
-// real thing (gateway, runner, Docker).
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type CodeexecError, silentLogger } from '../../shared/index.js';
-import { tempDir } from '../../test/helpers.js';
-import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
-import { Admission } from '../jobs/admission.js';
-import { Dispatcher } from '../jobs/dispatcher.js';
-import { RunnerSession } from '../runners/runner-session.js';
-import { JobStore } from '../store/job-store.js';
-import { type ClientSession, SessionBroker, type SessionOwner } from './session-broker.js';
-
-function fakeRunner(name: string, slots: number): RunnerSession & { sent: SentFrame[] } {
-  const { socket, sent } = recordingSocket();
-  const runner = new RunnerSession(socket) as RunnerSession & { sent: SentFrame[] };
-  runner.sent = sent;
-  runner.moveTo('ready');
-  runner.name = name;
-  runner.slots = slots;
-  runner.languages = new Map([['python', { name: 'python', version: '3.11', aliases: [] }]]);
-  return runner;
-}
+// The session broker's bookkeeping, with the real dispatcher, registry and (in-memory) store on a
+// fake clock, and runner sockets that only record frames: placement on a free slot, one execution
+// at a time in order, idle timeout, and what happens when the runner refuses, fails or goes away.
+// test/e2e-sessions.test.ts runs the real thing (gateway, runner, Docker).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CodeexecError } from '../../shared/index.js';
+import { type Core, dispatchCore, type FakeRunner, result } from '../jobs/dispatcher-fixture.js';
+import type { ClientSession, SessionOwner } from './session-broker.js';
 
 function recordingOwner() {
   const events: { event: string; detail?: string }[] = [];
@@ -33,182 +17,147 @@ function recordingOwner() {
   return { owner, events };
 }
 
-let store: JobStore;
-let dispatcher: Dispatcher;
-let broker: SessionBroker;
+let core: Core;
+const fakeRunner = (name: string, slots: number) => core.connect(name, { slots });
+const stored = (id: string) => core.book.find(id);
 
-beforeEach(async () => {
-  store = new JobStore(await tempDir());
-  await store.open();
-  dispatcher = new Dispatcher({
-    store,
-    log: silentLogger,
-    queueTimeoutMs: 60_000,
-    offerTimeoutMs: 60_000,
-    maxAttempts: 3,
-    leaseMs: 60_000,
-    admission: new Admission(store, { maxQueue: 100, maxPerClient: 100 }),
-    storeOutputBytes: 1024 * 1024,
-    durableBeforeOffer: false,
-  });
-  broker = new SessionBroker({ dispatcher, log: silentLogger, placeTimeoutMs: 2000, openTimeoutMs: 2000 });
+beforeEach(() => {
+  core = dispatchCore();
 });
 
 afterEach(() => {
-  vi.useRealTimers();
-  dispatcher.close();
-  broker.shutdown();
+  core.close();
 });
 
 const spec = { lang: 'python', limits: { memory_bytes: 64 * 1024 * 1024 }, idleMs: 60_000 };
 const request = (code: string) => ({ lang: 'python', code });
-const result = (stdout: string) => ({
-  stdout,
-  stderr: '',
-  output: stdout,
-  exit_code: 0,
-  signal: null,
-  reason: 'exited' as const,
-  wall_ms: 1,
-  truncated: false,
-});
 
-function open(runner: RunnerSession & { sent: SentFrame[] }, owner: SessionOwner): ClientSession {
-  const session = broker.open(spec, owner);
+function open(runner: FakeRunner, owner: SessionOwner): ClientSession {
+  const session = core.broker.open(spec, owner);
   const frame = runner.sent.find((f) => f.type === 'session_open' && f.session_id === session.id);
   expect(frame).toMatchObject({ lang: 'python', limits: spec.limits });
-  broker.runnerOpened(runner, session.id);
+  core.broker.runnerOpened(runner, session.id);
   return session;
 }
 
 describe('SessionBroker', () => {
-  it('places a session on a free slot, which it holds, and runs its executions one at a time in order', () => {
+  it('places a session on a free slot, which it holds, and runs its executions one at a time in order', async () => {
     const runner = fakeRunner('r1', 2);
-    dispatcher.runnerReady(runner, []);
     const { owner, events } = recordingOwner();
     const session = open(runner, owner);
     expect(events).toEqual([{ event: 'opened' }]);
     expect(runner.freeSlots).toBe(1);
 
-    const first = broker.execute(session, request('1'), false, null);
-    const second = broker.execute(session, request('2'), false, null);
+    const first = core.broker.execute(session, request('1'), false, null);
+    const second = core.broker.execute(session, request('2'), false, null);
     const offers = () => runner.sent.filter((f) => f.type === 'offer');
     expect(offers().map((f) => f.job.id)).toEqual([first.id]);
     expect(offers()[0]?.job.session_id).toBe(session.id);
-    dispatcher.accepted(runner, first.id);
+    core.dispatcher.accepted(runner, first.id);
     // An execution takes no slot of its own.
     expect(runner.freeSlots).toBe(1);
-    dispatcher.done(runner, first.id, result('one'));
+    core.dispatcher.done(runner, first.id, result('one'));
     expect(offers().map((f) => f.job.id)).toEqual([first.id, second.id]);
-    dispatcher.accepted(runner, second.id);
-    dispatcher.done(runner, second.id, result('two'));
-    expect(store.get(second.id)).toMatchObject({ status: 'done', stdout: 'two', session_id: session.id });
+    core.dispatcher.accepted(runner, second.id);
+    core.dispatcher.done(runner, second.id, result('two'));
+    expect(await stored(second.id)).toMatchObject({ status: 'done', stdout: 'two', session_id: session.id });
 
-    broker.close(session);
+    core.broker.close(session);
     expect(runner.sent.at(-1)).toEqual({ type: 'session_close', session_id: session.id });
     expect(events.at(-1)).toEqual({ event: 'ended', detail: 'closed' });
     expect(runner.freeSlots).toBe(2);
   });
 
-  it('waits for a slot, and fails with no_runner when none frees in time', () => {
-    vi.useFakeTimers();
+  it('waits for a slot, and fails with no_runner when none frees in time', async () => {
     const runner = fakeRunner('r1', 1);
-    dispatcher.runnerReady(runner, []);
     const a = recordingOwner();
     open(runner, a.owner);
     const b = recordingOwner();
-    const waiting = broker.open(spec, b.owner);
+    const waiting = core.broker.open(spec, b.owner);
     expect(waiting.state).toBe('placing');
-    vi.advanceTimersByTime(2001);
+    core.clock.advance(2001);
     expect(b.events).toEqual([{ event: 'failed', detail: 'no_runner' }]);
   });
 
-  it('a slot freed by a closed session goes to the session waiting for one', () => {
+  it('a slot freed by a closed session goes to the session waiting for one', async () => {
     const runner = fakeRunner('r1', 1);
-    dispatcher.runnerReady(runner, []);
     const first = open(runner, recordingOwner().owner);
-    const second = broker.open(spec, recordingOwner().owner);
+    const second = core.broker.open(spec, recordingOwner().owner);
     expect(second.state).toBe('placing');
-    broker.close(first);
+    core.broker.close(first);
     expect(second.state).toBe('opening');
     expect(runner.sent.at(-1)).toMatchObject({ type: 'session_open', session_id: second.id });
   });
 
-  it('ends an idle session, and restarts the idle clock when an execution ends', () => {
-    vi.useFakeTimers();
+  it('ends an idle session, and restarts the idle clock when an execution ends', async () => {
     const runner = fakeRunner('r1', 1);
-    dispatcher.runnerReady(runner, []);
     const { owner, events } = recordingOwner();
     const session = open(runner, owner);
-    vi.advanceTimersByTime(59_000);
-    const job = broker.execute(session, request('1'), false, null);
-    dispatcher.accepted(runner, job.id);
-    vi.advanceTimersByTime(120_000);
+    core.clock.advance(59_000);
+    const job = core.broker.execute(session, request('1'), false, null);
+    core.dispatcher.accepted(runner, job.id);
+    core.clock.advance(120_000);
     expect(events.at(-1)).toEqual({ event: 'opened' });
-    dispatcher.done(runner, job.id, result(''));
-    vi.advanceTimersByTime(59_000);
+    core.dispatcher.done(runner, job.id, result(''));
+    core.clock.advance(59_000);
     expect(session.state).toBe('open');
-    vi.advanceTimersByTime(1001);
+    core.clock.advance(1001);
     expect(events.at(-1)).toEqual({ event: 'ended', detail: 'idle_timeout' });
     expect(runner.sent.at(-1)).toEqual({ type: 'session_close', session_id: session.id });
   });
 
-  it('places it elsewhere when a runner refuses, and reports a runner that cannot make the sandbox', () => {
+  it('places it elsewhere when a runner refuses, and reports a runner that cannot make the sandbox', async () => {
     const busy = fakeRunner('busy', 4);
-    dispatcher.runnerReady(busy, []);
     const { owner, events } = recordingOwner();
-    const session = broker.open(spec, owner);
+    const session = core.broker.open(spec, owner);
     expect(session.runner).toBe(busy);
     const other = fakeRunner('other', 1);
-    dispatcher.runnerReady(other, []);
-    broker.runnerEnded(busy, session.id, 'runner_rejected', 'no free slot');
+    core.broker.runnerEnded(busy, session.id, 'runner_rejected', 'no free slot');
     expect(session.runner).toBe(other);
-    broker.runnerEnded(other, session.id, 'sandbox_failed', 'docker said no');
+    core.broker.runnerEnded(other, session.id, 'sandbox_failed', 'docker said no');
     expect(events).toEqual([{ event: 'failed', detail: 'sandbox_failed' }]);
     expect(other.freeSlots).toBe(1);
   });
 
-  it('fails waiting executions when the sandbox ends, and running ones when the runner goes away', () => {
+  it('fails waiting executions when the sandbox ends, and running ones when the runner goes away', async () => {
     const runner = fakeRunner('r1', 2);
-    dispatcher.runnerReady(runner, []);
     const a = recordingOwner();
     const died = open(runner, a.owner);
-    const running = broker.execute(died, request('1'), false, null);
-    const queued = broker.execute(died, request('2'), false, null);
-    dispatcher.accepted(runner, running.id);
-    broker.runnerEnded(runner, died.id, 'sandbox_failed', 'the container died');
+    const running = core.broker.execute(died, request('1'), false, null);
+    const queued = core.broker.execute(died, request('2'), false, null);
+    core.dispatcher.accepted(runner, running.id);
+    core.broker.runnerEnded(runner, died.id, 'sandbox_failed', 'the container died');
     expect(a.events.at(-1)).toEqual({ event: 'ended', detail: 'sandbox_ended' });
-    expect(store.get(queued.id)).toMatchObject({ status: 'failed', error: { code: 'session_closed' } });
+    expect(await stored(queued.id)).toMatchObject({ status: 'failed', error: { code: 'session_closed' } });
     // The running one ends when its runner reports it.
-    expect(store.get(running.id)?.status).toBe('running');
-    dispatcher.done(runner, running.id, {
+    expect((await stored(running.id))?.status).toBe('running');
+    core.dispatcher.done(runner, running.id, {
       ...result(''),
       reason: 'signal',
       signal: 'SIGKILL',
       exit_code: null,
     });
-    expect(store.get(running.id)?.status).toBe('done');
+    expect((await stored(running.id))?.status).toBe('done');
 
     const b = recordingOwner();
     const lost = open(runner, b.owner);
-    const job = broker.execute(lost, request('3'), false, null);
-    dispatcher.accepted(runner, job.id);
-    dispatcher.runnerGone(runner);
-    broker.runnerGone(runner);
+    const job = core.broker.execute(lost, request('3'), false, null);
+    core.dispatcher.accepted(runner, job.id);
+    core.dispatcher.runnerGone(runner, false, 'closed');
+    core.broker.runnerGone(runner);
     expect(b.events.at(-1)).toEqual({ event: 'ended', detail: 'runner_lost' });
     // Never re-queued: its sandbox is gone with the runner.
-    expect(store.get(job.id)).toMatchObject({ status: 'failed', error: { code: 'runner_lost' } });
+    expect(await stored(job.id)).toMatchObject({ status: 'failed', error: { code: 'runner_lost' } });
   });
 
-  it('closes a sandbox the runner opened after the client had given up on it', () => {
+  it('closes a sandbox the runner opened after the client had given up on it', async () => {
     const runner = fakeRunner('r1', 1);
-    dispatcher.runnerReady(runner, []);
     const { owner, events } = recordingOwner();
-    const session = broker.open(spec, owner);
-    broker.close(session);
+    const session = core.broker.open(spec, owner);
+    core.broker.close(session);
     expect(runner.sent.at(-1)).toEqual({ type: 'session_close', session_id: session.id });
     runner.sent.length = 0;
-    broker.runnerOpened(runner, session.id);
+    core.broker.runnerOpened(runner, session.id);
     expect(runner.sent).toEqual([{ type: 'session_close', session_id: session.id }]);
     expect(events).toEqual([{ event: 'ended', detail: 'closed' }]);
   });

@@ -14,7 +14,11 @@ import {
   type SESSION_END_REASONS,
 } from '../../shared/index.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
-import type { RunnerSession } from '../runners/runner-session.js';
+import type { JobIntake } from '../jobs/job-intake.js';
+import type { RunnerConnection } from '../runners/runner-connection.js';
+import type { RunnerRegistry } from '../runners/runner-registry.js';
+import type { Clock, Timer } from '../scheduling/clock.js';
+import { pickRunner } from '../scheduling/scheduler.js';
 
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 
@@ -43,14 +47,14 @@ export class ClientSession {
   readonly spec: SessionSpec;
   readonly owner: SessionOwner;
   state: ClientSessionState = 'placing';
-  runner: RunnerSession | null = null;
+  runner: RunnerConnection | null = null;
   /** Executions (job ids) waiting for their turn, in order, and the one offered or running. */
   readonly waiting: string[] = [];
   current: string | null = null;
   /** Runners that refused to open it (busy after all): it is placed elsewhere. */
-  readonly refusedBy = new Set<RunnerSession>();
+  readonly refusedBy = new Set<RunnerConnection>();
   /** The one timer of the current state: placement, the runner's answer, or idleness. */
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
 
   constructor(spec: SessionSpec, owner: SessionOwner) {
     this.spec = spec;
@@ -60,6 +64,9 @@ export class ClientSession {
 
 export interface SessionBrokerOptions {
   dispatcher: Dispatcher;
+  intake: JobIntake;
+  registry: RunnerRegistry;
+  clock: Clock;
   log: Logger;
   /** How long a session may wait for a runner slot (as a job waits in the queue). */
   placeTimeoutMs: number;
@@ -109,7 +116,12 @@ export class SessionBroker {
     client: string | null,
   ): JobRecord {
     if (session.state === 'ended') throw new CodeexecError('session_closed', 'The session has ended');
-    const job = this.#dispatcher.submitToSession(request, session.spec.lang, interactive, client, session.id);
+    const job = this.#options.intake.submitToSession(
+      { ...request, lang: session.spec.lang },
+      interactive,
+      client,
+      session.id,
+    );
     session.waiting.push(job.id);
     this.#dispatcher.watch(job.id, { end: () => this.#executionEnded(session, job.id) });
     this.#next(session);
@@ -132,21 +144,21 @@ export class SessionBroker {
   }
 
   /** The runner made the session's sandbox. */
-  runnerOpened(runner: RunnerSession, id: string): void {
+  runnerOpened(runner: RunnerConnection, id: string): void {
     const session = this.#sessions.get(id);
     if (session === undefined || session.runner !== runner || session.state !== 'opening') {
       // Closed while the runner was making it (or never ours): the sandbox must not linger.
       runner.send({ type: 'session_close', session_id: id });
       return;
     }
-    clearTimeout(session.timer);
+    session.timer?.cancel();
     session.state = 'open';
     session.owner.opened(session);
     this.#next(session);
   }
 
   /** The runner could not open the session, or its sandbox ended (died, was killed, drain). */
-  runnerEnded(runner: RunnerSession, id: string, code: string, message: string): void {
+  runnerEnded(runner: RunnerConnection, id: string, code: string, message: string): void {
     const session = this.#sessions.get(id);
     if (session === undefined || session.runner !== runner || session.state === 'ended') return;
     if (session.state === 'opening') {
@@ -157,7 +169,7 @@ export class SessionBroker {
         session.refusedBy.add(runner);
         session.runner = null;
         session.state = 'placing';
-        clearTimeout(session.timer);
+        session.timer?.cancel();
         session.timer = this.#timer(this.#options.placeTimeoutMs, () =>
           this.#fail(
             session,
@@ -179,7 +191,7 @@ export class SessionBroker {
   }
 
   /** The runner's socket closed: its sessions' sandboxes are gone with it. */
-  runnerGone(runner: RunnerSession): void {
+  runnerGone(runner: RunnerConnection): void {
     for (const session of [...this.#sessions.values()]) {
       if (session.runner !== runner) continue;
       if (session.state === 'opening') {
@@ -196,7 +208,7 @@ export class SessionBroker {
 
   /** Gateway shutdown: timers only (runner sockets and client sockets close on their own). */
   shutdown(): void {
-    for (const session of this.#sessions.values()) clearTimeout(session.timer);
+    for (const session of this.#sessions.values()) session.timer?.cancel();
   }
 
   /** Runs on every dispatcher pass, before queued jobs: sessions waiting for a slot get one. */
@@ -204,12 +216,17 @@ export class SessionBroker {
     if (this.#placing.length === 0) return;
     const still: ClientSession[] = [];
     for (const session of this.#placing) {
-      const runner = this.#dispatcher.pickRunner(session.spec.lang, [], session.refusedBy);
+      const runner = pickRunner(this.#options.registry.views(), {
+        lang: session.spec.lang,
+        labels: [],
+        refusedBy: [...session.refusedBy].map((refused) => refused.name),
+        trust: 'any',
+      })?.connection;
       if (runner === undefined) {
         still.push(session);
         continue;
       }
-      clearTimeout(session.timer);
+      session.timer?.cancel();
       session.state = 'opening';
       session.runner = runner;
       runner.sessions.add(session.id);
@@ -234,7 +251,7 @@ export class SessionBroker {
   /** Offers the next waiting execution once nothing runs; with none waiting, counts idle time. */
   #next(session: ClientSession): void {
     if (session.state !== 'open' || session.current !== null) return;
-    clearTimeout(session.timer);
+    session.timer?.cancel();
     const id = session.waiting.shift();
     if (id === undefined) {
       session.timer = this.#timer(session.spec.idleMs, () =>
@@ -264,7 +281,7 @@ export class SessionBroker {
 
   /** Frees its slot; executions still waiting end with session_closed. */
   #end(session: ClientSession): void {
-    clearTimeout(session.timer);
+    session.timer?.cancel();
     session.state = 'ended';
     this.#sessions.delete(session.id);
     this.#placing = this.#placing.filter((s) => s !== session);
@@ -282,9 +299,7 @@ export class SessionBroker {
     this.#dispatcher.pump();
   }
 
-  #timer(ms: number, fire: () => void): NodeJS.Timeout {
-    const timer = setTimeout(fire, ms);
-    timer.unref();
-    return timer;
+  #timer(ms: number, fire: () => void): Timer {
+    return this.#options.clock.after(ms, fire);
   }
 }

@@ -253,7 +253,7 @@ export class ClientSockets implements SocketHandler {
     if (sessionName === undefined) {
       const { lang } = request;
       if (lang === undefined) throw new CodeexecError('invalid_frame', 'lang is required outside a session');
-      return intake.submit({ ...request, lang }, interactive, connection.client);
+      return intake.submit({ ...request, lang }, interactive, connection.client).job;
     }
     const session = connection.sessions.get(sessionName);
     if (!session) throw new CodeexecError('not_found', `no open session ${sessionName} on this socket`);

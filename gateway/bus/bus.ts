@@ -1,0 +1,42 @@
+// The bus: what gateway processes tell each other, as an interface. One gateway fills it in
+// process (in-process-bus.ts); a second gateway will fill it with NATS. Three things travel on it:
+// - a job's live events (start, stage, output, end) from the process whose runner holds the job
+//   to every process with a watcher of it;
+// - interactive input and cancels for a job, to whichever process holds the job's runner;
+// - wake-ups: "a job was queued or a slot freed", so every scheduler takes another look.
+import type { JobRecord, Signal, StageResult } from '../../shared/index.js';
+import type { OutputEvent } from '../events/job-events.js';
+
+export type JobMessage =
+  | { type: 'started'; job: JobRecord }
+  | { type: 'stage'; stage: 'compile' | 'run'; compile?: StageResult }
+  | { type: 'output'; event: OutputEvent }
+  | { type: 'end'; job: JobRecord };
+
+/** Input for a running job, routed to the process that holds its runner. */
+export type ControlMessage =
+  | { type: 'stdin'; data: string }
+  | { type: 'stdin_eof' }
+  | { type: 'signal'; signal: Signal }
+  | { type: 'cancel' };
+
+/**
+ * Handles control for jobs this process holds. Returns false when it does not hold the job, so
+ * another process's handler may; throws a CodeexecError when the input is refused.
+ */
+export type ControlHandler = (jobId: string, message: ControlMessage) => boolean;
+
+export interface Bus {
+  /** Delivers a job's event to its subscribers, in the order published. */
+  publish(jobId: string, message: JobMessage): void;
+  /** Subscribes to one job's events. Returns the function that unsubscribes. */
+  subscribe(jobId: string, handler: (message: JobMessage) => void): () => void;
+  /** Sends input to the process holding the job. Returns whether some process took it. */
+  control(jobId: string, message: ControlMessage): boolean;
+  /** Registers this process's control handler. Returns the function that removes it. */
+  onControl(handler: ControlHandler): () => void;
+  /** Asks every scheduler to look at the queue again (coalesced). */
+  wake(): void;
+  onWake(handler: () => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,68 @@
+// The bus for one gateway process: subscriptions in a map, control to the local handler, and
+// wake-ups coalesced into one call per event-loop turn (a burst of submissions costs one
+// scheduling pass, not one each).
+import type { Bus, ControlHandler, ControlMessage, JobMessage } from './bus.js';
+
+export class InProcessBus implements Bus {
+  readonly #subscribers = new Map<string, Set<(message: JobMessage) => void>>();
+  readonly #controlHandlers = new Set<ControlHandler>();
+  readonly #wakeHandlers = new Set<() => void>();
+  #wakePending = false;
+  #closed = false;
+
+  publish(jobId: string, message: JobMessage): void {
+    const set = this.#subscribers.get(jobId);
+    if (set === undefined) return;
+    for (const handler of [...set]) handler(message);
+  }
+
+  subscribe(jobId: string, handler: (message: JobMessage) => void): () => void {
+    let set = this.#subscribers.get(jobId);
+    if (set === undefined) {
+      set = new Set();
+      this.#subscribers.set(jobId, set);
+    }
+    set.add(handler);
+    return () => {
+      set.delete(handler);
+      if (set.size === 0 && this.#subscribers.get(jobId) === set) this.#subscribers.delete(jobId);
+    };
+  }
+
+  control(jobId: string, message: ControlMessage): boolean {
+    for (const handler of this.#controlHandlers) if (handler(jobId, message)) return true;
+    return false;
+  }
+
+  onControl(handler: ControlHandler): () => void {
+    this.#controlHandlers.add(handler);
+    return () => this.#controlHandlers.delete(handler);
+  }
+
+  wake(): void {
+    if (this.#wakePending || this.#closed) return;
+    this.#wakePending = true;
+    queueMicrotask(() => {
+      this.#wakePending = false;
+      if (this.#closed) return;
+      for (const handler of this.#wakeHandlers) handler();
+    });
+  }
+
+  onWake(handler: () => void): () => void {
+    this.#wakeHandlers.add(handler);
+    return () => this.#wakeHandlers.delete(handler);
+  }
+
+  /** How many jobs have subscribers (tests check nothing leaks). */
+  get subscribedJobs(): number {
+    return this.#subscribers.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#subscribers.clear();
+    this.#controlHandlers.clear();
+    this.#wakeHandlers.clear();
+  }
+}

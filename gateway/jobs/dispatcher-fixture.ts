@@ -1,0 +1,142 @@
+// The gateway's core without a transport, for unit tests: an in-memory store, a fake clock, the
+// in-process bus, and runner connections whose sockets only record what they are sent. What the
+// dispatcher, the registry and the session broker do is then tested on plain data, in
+// milliseconds. (test/ runs the same parts for real: gateway, runners, Docker.)
+import { silentLogger } from '../../shared/index.js';
+import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
+import { InProcessBus } from '../bus/in-process-bus.js';
+import { JobEvents } from '../events/job-events.js';
+import { RunnerConnection } from '../runners/runner-connection.js';
+import { RunnerRegistry } from '../runners/runner-registry.js';
+import { FakeClock } from '../scheduling/clock.js';
+import { SessionBroker } from '../sessions/session-broker.js';
+import { MemoryJobStore } from '../store/memory-job-store.js';
+import { Admission } from './admission.js';
+import { Dispatcher } from './dispatcher.js';
+import { JobBook } from './job-book.js';
+import { JobIntake } from './job-intake.js';
+
+export interface CoreOptions {
+  queueTimeoutMs?: number;
+  offerTimeoutMs?: number;
+  leaseMs?: number;
+  maxAttempts?: number;
+  maxQueue?: number;
+  maxPerClient?: number;
+  placeTimeoutMs?: number;
+  openTimeoutMs?: number;
+}
+
+export type FakeRunner = RunnerConnection & { sent: SentFrame[] };
+
+export function dispatchCore(options: CoreOptions = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryJobStore();
+  const bus = new InProcessBus();
+  const events = new JobEvents(bus);
+  const writeErrors: Error[] = [];
+  const book = new JobBook(store, (err) => writeErrors.push(err));
+  const registry = new RunnerRegistry({
+    events,
+    clock,
+    log: silentLogger,
+    offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
+    leaseMs: options.leaseMs ?? 15_000,
+  });
+  const dispatcher = new Dispatcher({
+    book,
+    registry,
+    events,
+    bus,
+    clock,
+    log: silentLogger,
+    queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
+    maxAttempts: options.maxAttempts ?? 3,
+    storeOutputBytes: 1024 * 1024,
+    // The memory store is durable at once; not waiting keeps every step synchronous.
+    durableBeforeOffer: false,
+  });
+  const admission = new Admission(book, {
+    maxQueue: options.maxQueue ?? 10_000,
+    maxPerClient: options.maxPerClient ?? 1_000,
+  });
+  const intake = new JobIntake({ book, dispatcher, registry, admission });
+  const broker = new SessionBroker({
+    dispatcher,
+    intake,
+    registry,
+    clock,
+    log: silentLogger,
+    placeTimeoutMs: options.placeTimeoutMs ?? 2_000,
+    openTimeoutMs: options.openTimeoutMs ?? 2_000,
+  });
+
+  /** A runner that said hello: ready, with these languages, slots and labels, holding `held`. */
+  const connect = (
+    name: string,
+    over: {
+      slots?: number;
+      languages?: string[];
+      labels?: string[];
+      building?: string[];
+      held?: string[];
+    } = {},
+  ): FakeRunner => {
+    const { socket, sent } = recordingSocket();
+    const runner = new RunnerConnection(socket) as FakeRunner;
+    runner.sent = sent;
+    runner.moveTo('ready');
+    runner.name = name;
+    runner.slots = over.slots ?? 2;
+    runner.labels = over.labels ?? [];
+    runner.building = over.building ?? [];
+    runner.languages = new Map(
+      (over.languages ?? ['python']).map((lang) => [lang, { name: lang, version: '1', aliases: [] }]),
+    );
+    dispatcher.runnerReady(runner, over.held ?? []);
+    return runner;
+  };
+
+  /** Offers sent to a runner so far (job ids). */
+  const offers = (runner: FakeRunner) =>
+    runner.sent.filter((f) => f.type === 'offer').map((f) => f.job.id as string);
+
+  const close = () => {
+    dispatcher.close();
+    registry.close();
+    broker.shutdown();
+  };
+
+  return {
+    clock,
+    store,
+    bus,
+    events,
+    book,
+    registry,
+    dispatcher,
+    intake,
+    broker,
+    connect,
+    offers,
+    writeErrors,
+    close,
+  };
+}
+
+export type Core = ReturnType<typeof dispatchCore>;
+
+/** A run result as a runner reports it. */
+export function result(stdout: string, over: Record<string, unknown> = {}) {
+  return {
+    stdout,
+    stderr: '',
+    output: stdout,
+    exit_code: 0,
+    signal: null,
+    reason: 'exited' as const,
+    wall_ms: 1,
+    truncated: false,
+    ...over,
+  };
+}
