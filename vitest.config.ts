@@ -10,6 +10,7 @@ const unit = [
   'runner/**/*.test.ts',
   'cli/**/*.test.ts',
   'bench/**/*.test.ts',
+  'scripts/**/*.test.ts',
 ];
 
 export default defineConfig({

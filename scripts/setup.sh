@@ -9,10 +9,10 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # npm runs this script before dependencies exist on a fresh clone; install them once, and again
 # when package-lock.json changed since.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # `npm install`, not `npm ci`: this npm writes lock files without the other platforms'
-  # optional packages, which `npm ci` then reports as missing.
-  say "installing dependencies (npm install)"
-  npm install --no-audit --no-fund
+  # Exactly the locked versions, and never a rewrite of the lock file (scripts/lock-file.test.ts
+  # keeps it complete for every platform, which is what `npm ci` needs).
+  say "installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund
 fi
 
 bash images/ensure-engine.sh
