@@ -105,7 +105,7 @@ class ImageBuilds {
   #line(language: string, line: string): void {
     const text = line.replace(/^\[images\] /, '').trimEnd();
     if (text === '') return;
-    const docker = /^[a-z0-9]+: (.*)$/.exec(text);
+    const docker = /^[a-z0-9]+:(?: (.*))?$/.exec(text);
     if (docker === null) {
       this.#log('info', 'image build', { language, line: text });
       return;
