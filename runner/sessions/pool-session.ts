@@ -1,9 +1,10 @@
 // A session: one pooled container leased for a client's session, in which executions run one at a
 // time, each like a pooled job, and share /workspace. The runner's kills (wall time, output cap,
-// cancel) end the sandbox user's processes, not the container, so the files stay; only when that
-// fails is the container killed, and the session is lost. What an execution leaves running ends
-// after it, as a pooled job's processes end with its container: files persist, processes do not.
-// It ends on close() (the container goes to the pool's reaper), or when its container is lost
+// cancel) end the sandbox user's processes, not the container, so the files stay: the session's
+// stop agent (stop-agent.ts), started with it, stops them without needing a free pid. Only when
+// that fails too is the container killed, and the session is lost. What an execution leaves running
+// ends after it, as a pooled job's processes end with its container: files persist, processes do
+// not. It ends on close() (the container goes to the pool's reaper), or when its container is lost
 // (died, killed, the pool closing).
 import { CodeexecError } from '../../shared/errors.js';
 import type { RunResult } from '../../shared/job.js';
@@ -14,7 +15,9 @@ import { ExecNotStartedError, type SandboxDriver } from '../docker/docker-sandbo
 import { cancelledBeforeStart, type JobIo, type JobSpec, sandboxFailure } from '../execution/execute-job.js';
 import type { StageSandbox } from '../execution/run-stage.js';
 import type { PooledContainer } from '../pool/pooled-container.js';
-import { oomCounterArgv, parseOomKills, parseProbe, probeArgv, stopArgv } from './session-sandbox.js';
+import { parseProbe } from './session-sandbox.js';
+import { HELPER_EXEC_MS, SessionStopper } from './session-stopper.js';
+import { StopAgent } from './stop-agent.js';
 
 /** open (idle) ⇄ running → ending → ended; `ending` waits for the running execution, if any. */
 export type SessionState = 'open' | 'running' | 'ending' | 'ended';
@@ -37,18 +40,6 @@ export interface SessionHost {
   release(): void;
 }
 
-/** How long a session's own execs (probe, stop, OOM counter) may take. */
-const HELPER_EXEC_MS = 5000;
-/** Tries of the stop exec: a fork bomb at the pids limit may leave no pid for the first ones. */
-const STOP_ATTEMPTS = 4;
-/**
- * Pids the container gets above the session's for a retried stop, doubled at each try: room for
- * the stop's exec to start beside a fork bomb. The next execution's fit() restores the limit.
- */
-const STOP_PIDS_HEADROOM = 64;
-/** Exit codes of a docker exec whose command never ran (runc could not start it: no free pid). */
-const EXEC_NOT_RUN = new Set([126, 127]);
-
 export class PoolSession {
   readonly language: string;
   /** The session's limits: memory_bytes and pids are its container's for the session's life. */
@@ -60,7 +51,8 @@ export class PoolSession {
    */
   readonly lost: Promise<CodeexecError>;
   readonly #host: SessionHost;
-  readonly #keepAlivePid: number;
+  /** Stops every process but the keep-alive (its agent, or an exec when the agent is gone). */
+  readonly #stopper: SessionStopper;
   /** The OOM-kill counter as last read: a rise since tells an OOM kill from other SIGKILLs. */
   #oomKills: number | null;
   #state: SessionState = 'open';
@@ -79,11 +71,11 @@ export class PoolSession {
     oomKilled: () => this.#oomKilled(),
   };
 
-  private constructor(host: SessionHost, keepAlivePid: number, oomKills: number | null) {
+  private constructor(host: SessionHost, agent: StopAgent, keepAlivePid: number, oomKills: number | null) {
     this.#host = host;
     this.language = host.language.name;
     this.limits = host.limits;
-    this.#keepAlivePid = keepAlivePid;
+    this.#stopper = new SessionStopper(host, agent, keepAlivePid);
     this.#oomKills = oomKills;
     this.lost = new Promise((resolve) => {
       this.#resolveLost = resolve;
@@ -92,17 +84,20 @@ export class PoolSession {
   }
 
   /**
-   * Size the leased container for the session and look inside it (a fresh exec: the container's
-   * prepared one is left for the first execution). On failure the container goes back to the pool.
+   * Size the leased container for the session, start its stop agent and look inside it (the
+   * agent's probe; a fresh exec: the container's prepared one is left for the first execution). On
+   * failure the container goes back to the pool.
    */
   static async open(host: SessionHost): Promise<PoolSession> {
+    let agent: StopAgent | null = null;
     try {
       await host.fit(host.limits);
-      const { code, text } = await helperExec(host, probeArgv());
-      if (code !== 0) throw new Error(`the probe exec ended with ${code}`);
-      const probe = parseProbe(text);
-      return new PoolSession(host, probe.keepAlivePid, probe.oomKills);
+      const started = await StopAgent.start(host.docker, host.container.id ?? '', HELPER_EXEC_MS);
+      agent = started.agent;
+      const probe = parseProbe(started.probe);
+      return new PoolSession(host, agent, probe.keepAlivePid, probe.oomKills);
     } catch (err) {
+      agent?.close();
       host.release();
       throw sandboxFailure(err, 'Could not open a session sandbox');
     }
@@ -209,6 +204,7 @@ export class PoolSession {
       await this.#running?.ended;
       this.#state = 'ended';
       this.#host.container.onLost = null;
+      this.#stopper.close();
       this.#host.release();
     })();
     return this.#ending;
@@ -235,65 +231,20 @@ export class PoolSession {
   }
 
   async #stop(): Promise<void> {
-    let failure = '';
-    for (let attempt = 1; attempt <= STOP_ATTEMPTS; attempt++) {
-      if (attempt > 1) await this.#roomForStop(STOP_PIDS_HEADROOM * 2 ** (attempt - 2));
-      try {
-        const { code } = await helperExec(this.#host, stopArgv(this.#keepAlivePid));
-        if (code === 0) {
-          this.#clean = true;
-          return;
-        }
-        failure = `the stop exec ended with ${code}`;
-        // Its script fails only when the keep-alive is gone: the container is ending anyway.
-        if (code === null || !EXEC_NOT_RUN.has(code)) break;
-      } catch (err) {
-        failure = (err as Error).message;
-      }
+    const failure = await this.#stopper.stop();
+    if (failure === null) {
+      this.#clean = true;
+      return;
     }
-    this.#lose(
-      `The session's processes could not be stopped (${failure}): its sandbox was killed, and its files are lost`,
-    );
+    this.#lose(`The session's sandbox failed: ${failure}; it was killed, and its files are lost`);
     await this.#host.docker.kill(this.#host.container.id ?? '');
-  }
-
-  /** Raise the container's pids limit by `extra` (its memory unchanged), so an exec can start. */
-  async #roomForStop(extra: number): Promise<void> {
-    const { container } = this.#host;
-    const memory = container.memoryBytes > 0 ? container.memoryBytes : this.limits.memory_bytes;
-    try {
-      await this.#host.fit({ ...this.limits, memory_bytes: memory, pids: this.limits.pids + extra });
-    } catch (err) {
-      this.#host.log('warn', 'could not raise a session sandbox pids limit', {
-        error: (err as Error).message,
-      });
-    }
   }
 
   /** StageSandbox.oomKilled: did the cgroup's OOM-kill counter rise since this session last read it? */
   async #oomKilled(): Promise<boolean> {
-    let now: number | null = null;
-    try {
-      now = parseOomKills((await helperExec(this.#host, oomCounterArgv())).text);
-    } catch (err) {
-      this.#host.log('warn', 'could not read a session sandbox OOM counter', {
-        error: (err as Error).message,
-      });
-    }
+    const now = await this.#stopper.oomKills();
     const before = this.#oomKills;
     if (now !== null) this.#oomKills = now;
     return now !== null && before !== null && now > before;
   }
-}
-
-/** A short exec of the session's own (never the prepared one), its output as text. */
-async function helperExec(host: SessionHost, argv: string[]): Promise<{ code: number | null; text: string }> {
-  const chunks: Buffer[] = [];
-  const code = await host.docker.exec(host.container.id ?? '', {
-    argv,
-    input: null,
-    onOutput: (_stream, data) => chunks.push(Buffer.from(data)),
-    signal: AbortSignal.timeout(HELPER_EXEC_MS),
-  });
-  return { code, text: Buffer.concat(chunks).toString('utf8') };
 }

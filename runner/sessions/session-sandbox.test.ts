@@ -1,7 +1,14 @@
 // The session's in-sandbox commands, host-side: what the probe's text means, and the stop script's
 // argv. Their effect inside a real container is tested in pool-session.test.ts.
 import { describe, expect, it } from 'vitest';
-import { parseOomKills, parseProbe, stopArgv } from './session-sandbox.js';
+import {
+  agentArgv,
+  agentStopLine,
+  parseAgentOom,
+  parseOomKills,
+  parseProbe,
+  stopArgv,
+} from './session-sandbox.js';
 
 const V1_OOM_CONTROL = 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n';
 const V2_EVENTS = 'low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n';
@@ -64,5 +71,27 @@ describe('stopArgv', () => {
 
   it.each([0, 1, -5, 1.5, Number.NaN])('refuses %s as a keep-alive pid (pid 1 is the init)', (pid) => {
     expect(() => stopArgv(pid)).toThrow(/keep-alive/);
+  });
+});
+
+describe('the stop agent', () => {
+  it('is perl with a constant script: nothing variable in its argv', () => {
+    const argv = agentArgv();
+    expect(argv.slice(0, 2)).toEqual(['perl', '-e']);
+    expect(argv).toHaveLength(3);
+  });
+
+  it('takes the keep-alive pid as a request line, and refuses what is not one', () => {
+    expect(agentStopLine(7)).toBe('stop 7\n');
+    for (const pid of [0, 1, -5, 1.5, Number.NaN]) expect(() => agentStopLine(pid)).toThrow(/keep-alive/);
+  });
+
+  it.each([
+    ['oom 3', 3],
+    ['oom 0', 0],
+    ['oom -', null],
+    ['stopped', null],
+  ])('reads the OOM answer %j as %s', (line, expected) => {
+    expect(parseAgentOom(line)).toBe(expected);
   });
 });

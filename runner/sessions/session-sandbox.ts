@@ -1,19 +1,54 @@
 // What a session does inside its container, as the sandbox user: find the process that keeps the
 // container up, stop every other process (instead of killing the container, which would lose the
-// files), and read the memory cgroup's OOM-kill counter. Constant scripts; the one number they
-// take is a positional parameter. Parsing happens here, host-side, on plain text.
+// files), and read the memory cgroup's OOM-kill counter. Constant scripts; the numbers they take
+// are parameters or lines on the agent's stdin. Parsing happens here, host-side, on plain text.
 
 /**
- * Prints /proc/<pid>/stat of every process, then the memory cgroup's events (cgroup v2's
- * memory.events, or v1's memory.oom_control: both have an `oom_kill N` line). Only builtins read
- * the stat files (`read`), so a process that vanishes meanwhile costs nothing.
+ * The stop agent (stop-agent.ts): perl with no modules, started with the session as a docker exec
+ * whose stdin the runner keeps. It first prints the probe: /proc/<pid>/stat of every process, `---`,
+ * the memory cgroup's `oom_kill N` (cgroup v2's memory.events or v1's memory.oom_control), then a
+ * NUL. Then it answers one line per request line:
+ * - `stop K`: `kill(-1, SIGSTOP)` stops every other process at once (the kernel skips the caller and
+ *   pid 1; a stopped process forks no more, so a fork bomb cannot outrun it), then SIGKILL to each
+ *   process but pid 1, itself and the keep-alive K, pass after pass (5 ms apart, at most 200) until
+ *   none is left that is not a zombie, then SIGCONT to K. Answers `stopped` (K alive) or `gone`.
+ * - `oom`: answers `oom N` (`oom -` when no counter is readable).
+ * It forks nothing and opens no new exec: it works while a fork bomb holds every pid, which keeps a
+ * new `docker exec` from even starting. It runs as the sandbox user, so a program can kill it (as it
+ * can kill the keep-alive): the session then stops its processes with STOP_SCRIPT's exec instead.
  */
-const PROBE_SCRIPT = [
-  'for f in /proc/[0-9]*/stat; do read -r l <"$f" && printf "%s\\n" "$l"; done 2>/dev/null',
-  'echo ---',
-  'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null',
-  'exit 0',
-].join('\n');
+const AGENT_SCRIPT = String.raw`$| = 1;
+sub pids { opendir(my $d, '/proc') or return (); my @p = grep { /^\d+$/ } readdir($d); closedir($d); @p }
+sub stat_of { open(my $f, '<', "/proc/$_[0]/stat") or return ''; my $l = <$f>; defined $l ? $l : '' }
+sub oom {
+  for my $file ('/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control') {
+    open(my $f, '<', $file) or next;
+    while (<$f>) { return $1 if /^oom_kill (\d+)$/ }
+  }
+  '-';
+}
+sub running { my ($k) = @_; grep { $_ != 1 && $_ != $$ && $_ != $k && stat_of($_) =~ /\) [^ZX] / } pids() }
+print stat_of($_) for pids();
+my $oom = oom();
+print "---\n", ($oom eq '-' ? '' : "oom_kill $oom\n"), "\0";
+while (my $line = <STDIN>) {
+  if ($line =~ /^stop (\d+)$/) {
+    my $k = $1;
+    kill 'STOP', -1;
+    for (my ($left, $pass) = (1, 0); $left && $pass < 200; $pass++) {
+      my @left = running($k);
+      $left = @left;
+      if ($left) { kill 'KILL', @left; select(undef, undef, undef, 0.005) }
+    }
+    kill 'CONT', $k;
+    print kill(0, $k) ? "stopped\n" : "gone\n";
+  } elsif ($line =~ /^oom$/) {
+    print 'oom ', oom(), "\n";
+  } else {
+    print "unknown\n";
+  }
+}
+`;
 
 /**
  * `kill -9 -1` alone would also end the keep-alive process (`sleep infinity`, the init's child: the
@@ -41,15 +76,30 @@ export interface SessionProbe {
   oomKills: number | null;
 }
 
-export function probeArgv(): string[] {
-  return ['sh', '-c', PROBE_SCRIPT];
+/** argv of the stop agent (see AGENT_SCRIPT). */
+export function agentArgv(): string[] {
+  return ['perl', '-e', AGENT_SCRIPT];
+}
+
+/** A request line for the agent: stop every process but the keep-alive. */
+export function agentStopLine(keepAlivePid: number): string {
+  checkKeepAlive(keepAlivePid);
+  return `stop ${keepAlivePid}\n`;
+}
+
+/** The agent's answer to `oom`, as the counter; null when it could not read one. */
+export function parseAgentOom(line: string): number | null {
+  const match = /^oom (\d+)$/.exec(line);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+function checkKeepAlive(pid: number): void {
+  if (!Number.isSafeInteger(pid) || pid <= 1) throw new Error(`Not a keep-alive pid: ${pid}`);
 }
 
 /** argv that ends every process of the sandbox but its keep-alive (see STOP_SCRIPT). */
 export function stopArgv(keepAlivePid: number): string[] {
-  if (!Number.isSafeInteger(keepAlivePid) || keepAlivePid <= 1) {
-    throw new Error(`Not a keep-alive pid: ${keepAlivePid}`);
-  }
+  checkKeepAlive(keepAlivePid);
   return ['sh', '-c', STOP_SCRIPT, 'sh', String(keepAlivePid)];
 }
 
@@ -65,7 +115,7 @@ export function parseOomKills(text: string): number | null {
 }
 
 /**
- * Reads what probeArgv printed. Run before any of the session's code, so every process is the
+ * Reads the probe the agent printed. Run before any of the session's code, so every process is the
  * pool's: the keep-alive must be the one process whose parent is pid 1 (execs have parent 0).
  */
 export function parseProbe(text: string): SessionProbe {
