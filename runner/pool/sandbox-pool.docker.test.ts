@@ -188,7 +188,9 @@ describe('SandboxPool on the real engine', () => {
   });
 
   it('never hands out a warm container that died', async () => {
-    // Let the refill settle, then kill every warm python container behind the pool's back.
+    // Let the refill settle (a creation in flight would be killed too, and fail the job waiting
+    // for it), then kill every warm python container behind the pool's back.
+    await pool.settled();
     await expect
       .poll(() => containersOf(runnerName, 'python').length, { timeout: 10_000 })
       .toBeGreaterThan(0);

@@ -1,8 +1,9 @@
-// A warm pool of sandbox containers per language. Each container is created and started ahead of
-// demand, with its first exec already started (PreparedExec: the job skips docker's ~70 ms exec
-// set-up); it serves exactly one job (or one session: pool-session.ts) and is removed off the
-// job's critical path (ContainerReaper: when the pool is quiet if it is idle). The pool refills in
-// the background, at most `createConcurrency` creations at a time, jobs waiting first.
+// A warm pool of sandbox containers per language, and the jobs run in them. Each container is
+// created and started ahead of demand, with its first exec already started (PreparedExec: the job
+// skips docker's ~70 ms exec set-up); it serves exactly one job (or one session: pool-session.ts)
+// and is removed off the job's critical path. Making, handing out and retiring containers is the
+// stock's (container-stock.ts); here: start (orphans, images, versions), languages added later,
+// the owner's caps, and each job's limits, retries and result.
 import { CodeexecError } from '../../shared/errors.js';
 import type { RunResult } from '../../shared/job.js';
 import { LANGUAGES, type LanguageSpec } from '../../shared/languages.js';
@@ -15,15 +16,14 @@ import { cancelledBeforeStart, executeJob, sandboxFailure } from '../execution/e
 import type { StageSandbox } from '../execution/run-stage.js';
 import { containerUlimits } from '../execution/stage-command.js';
 import { PoolSession } from '../sessions/pool-session.js';
-import { ContainerReaper } from './container-reaper.js';
+import { ContainerStock } from './container-stock.js';
 import { DeathWatch } from './death-watch.js';
-import { type LanguageLane, laneToFill, type Waiter } from './language-lane.js';
+import type { LanguageLane } from './language-lane.js';
 import { lostAwareContainer } from './lost-container.js';
-import { PoolActivity } from './pool-activity.js';
 import { type CapsChange, PoolCaps } from './pool-caps.js';
-import { describe, PoolLanes } from './pool-lanes.js';
+import { describe, type PoolLanes } from './pool-lanes.js';
 import type { PoolDriver, PoolOptions } from './pool-options.js';
-import { PooledContainer } from './pooled-container.js';
+import type { PooledContainer } from './pooled-container.js';
 
 export type { PoolDriver, PoolOptions } from './pool-options.js';
 
@@ -44,28 +44,16 @@ export class SandboxPool {
   private readonly runnerId: string;
   private readonly specs: readonly LanguageSpec[];
   private readonly minWarm: number;
-  private readonly maxWarm: number;
   private readonly caps: PoolCaps;
   private readonly docker: PoolDriver;
-  private readonly createConcurrency: number;
-  private readonly prepareExecs: boolean;
   private readonly compileWallMs: number;
   private readonly workspaceBytes: number;
   private readonly tmpBytes: number;
   private readonly log: Logger;
 
   private phase: PoolPhase = 'new';
-  private readonly lanes = new PoolLanes();
-  /** Every container made and not yet gone, by docker id once it has one. */
-  private readonly containers = new Set<PooledContainer>();
-  private readonly byId = new Map<string, PooledContainer>();
-  private readonly creations = new Set<Promise<void>>();
-  private readonly reaper: ContainerReaper;
-  private creatingTotal = 0;
-  /** Jobs holding a container right now. */
-  private active = 0;
-  private readonly activity: PoolActivity;
-  private settledWaiters: (() => void)[] = [];
+  private readonly stock: ContainerStock;
+  private readonly lanes: PoolLanes;
   private readonly deaths: DeathWatch;
   private closed: Promise<void> | null = null;
 
@@ -74,19 +62,23 @@ export class SandboxPool {
     this.runnerId = options.runnerId ?? options.runnerName;
     this.specs = options.languages ?? LANGUAGES;
     this.minWarm = options.minWarm ?? 1;
-    this.maxWarm = Math.max(options.maxWarm ?? 2, this.minWarm);
     this.caps = new PoolCaps({ cpus: options.cpus, maxLimits: options.maxLimits });
     this.docker = options.docker ?? new DockerSandbox();
-    this.createConcurrency = Math.max(1, options.createConcurrency ?? 2);
-    this.prepareExecs = (options.prepareExecs ?? true) && this.docker.prepareExec !== undefined;
-    this.activity = new PoolActivity({
+    const maxWarm = Math.max(options.maxWarm ?? 2, this.minWarm);
+    this.stock = new ContainerStock({
+      docker: this.docker,
+      minWarm: this.minWarm,
+      maxWarm,
+      createConcurrency: Math.max(1, options.createConcurrency ?? 2),
+      prepareExecs: (options.prepareExecs ?? true) && this.docker.prepareExec !== undefined,
+      maxDeferred: options.maxDeferred ?? maxWarm,
       quietMs: options.quietMs ?? 50,
       burstMs: options.burstMs ?? 1000,
-      onIdle: () => {
-        this.pump();
-        this.reaper.drain();
-      },
+      log: options.log ?? silentLogger,
+      spec: (language) => this.containerSpec(language),
+      initial: () => ({ ...this.caps.baseLimits, cpus: this.caps.cpus }),
     });
+    this.lanes = this.stock.lanes;
     this.compileWallMs = options.compileWallMs ?? 30_000;
     this.workspaceBytes = options.workspaceBytes ?? 64 * MiB;
     this.tmpBytes = options.tmpBytes ?? 256 * MiB;
@@ -94,17 +86,9 @@ export class SandboxPool {
     this.deaths = new DeathWatch(
       this.docker,
       [RUNNER_ID_LABEL, this.runnerId],
-      (id) => this.onDeath(id),
+      (id) => this.stock.onDeath(id),
       this.log,
     );
-    this.reaper = new ContainerReaper({
-      docker: this.docker,
-      maxDeferred: options.maxDeferred ?? this.maxWarm,
-      concurrency: this.createConcurrency,
-      deferring: () => this.deferring,
-      onGone: (container) => this.forget(container),
-      log: this.log,
-    });
   }
 
   /** Languages that cannot run here, with why (image missing, version command failed). */
@@ -127,8 +111,7 @@ export class SandboxPool {
    * (or is backing off after failures). Benchmarks and tests wait for it instead of sleeping.
    */
   settled(): Promise<void> {
-    if (this.isSettled()) return Promise.resolve();
-    return new Promise((resolve) => this.settledWaiters.push(resolve));
+    return this.stock.settled();
   }
 
   /** Remove orphans, detect versions (one container per language), begin warm-up (not awaited). */
@@ -146,12 +129,11 @@ export class SandboxPool {
       throw sandboxFailure(err, 'The Docker engine did not answer');
     }
     if (this.phase !== 'starting') return [];
-    this.pump();
+    this.stock.pump();
     await Promise.all([...this.lanes].map((lane) => lane.probed));
     if (this.phase !== 'starting') return [];
     this.phase = 'running';
-    this.maybeQuiet();
-    this.pump();
+    this.stock.run();
     return this.lanes.offered();
   }
 
@@ -170,8 +152,7 @@ export class SandboxPool {
         throw new Error(`image ${spec.image} not found`);
       }
       if (this.phase !== 'running') throw new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
-      lane = this.lanes.add(spec);
-      this.pump();
+      lane = this.stock.addLane(spec);
     }
     await lane.probed;
     const [offered] = lane.unavailable === null ? describe(lane) : [];
@@ -195,7 +176,7 @@ export class SandboxPool {
     // container died while warm and the pool had not heard yet): each try uses another container.
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return cancelledBeforeStart();
-      const container = await this.acquire(lane, signal);
+      const container = await this.stock.acquire(lane, signal);
       if (container === null) return cancelledBeforeStart();
       try {
         await this.fit(container, limits);
@@ -209,7 +190,7 @@ export class SandboxPool {
           error: (err as Error).message,
         });
       } finally {
-        this.release(lane, container);
+        this.stock.release(lane, container);
       }
     }
   }
@@ -222,7 +203,7 @@ export class SandboxPool {
   async openSession(lang: string, limits: LimitsInput | null, signal?: AbortSignal): Promise<PoolSession> {
     const lane = this.laneFor(lang);
     const sessionLimits = this.clamp(limits);
-    const container = await this.acquire(lane, signal);
+    const container = await this.stock.acquire(lane, signal);
     if (container === null)
       throw new CodeexecError('sandbox_failed', 'The session was cancelled while opening');
     return PoolSession.open({
@@ -234,7 +215,7 @@ export class SandboxPool {
       clamp: (requested) => this.clamp(requested),
       fit: (wanted) => this.fit(container, wanted),
       run: (job, wanted, io, sandbox) => this.runIn(container, lane, job, wanted, io, sandbox),
-      release: () => this.release(lane, container),
+      release: () => this.stock.release(lane, container),
     });
   }
 
@@ -248,41 +229,19 @@ export class SandboxPool {
     const started = this.phase !== 'new';
     this.phase = 'closing';
     this.deaths.close();
-    this.activity.close();
-    const closing = new CodeexecError('sandbox_failed', 'The sandbox pool is closing');
-    for (const lane of this.lanes) {
-      clearTimeout(lane.retryTimer);
-      for (const waiter of lane.waiters.splice(0)) waiter.reject(closing);
-      lane.settleProbe();
-    }
-    for (const container of this.containers) {
-      if (container.state === 'leased') {
-        container.closedUnderJob = true;
-        container.onLost?.('the sandbox pool is closing');
-      }
-      // Creations in flight remove what they made once they see the phase (place, creationFailed).
-      if (container.state !== 'creating') this.reaper.remove(container);
-    }
-    await Promise.allSettled([...this.creations]);
-    await this.reaper.close();
+    await this.stock.close();
     // Safety net: a container whose create reply was lost still carries our label.
     if (started)
       await this.removeOrphans().catch((err) => {
         this.log('warn', 'could not sweep containers at close', { error: (err as Error).message });
       });
     this.phase = 'closed';
-    this.checkSettled();
+    this.stock.markClosed();
   }
 
   private async removeOrphans(): Promise<void> {
     const ids = await this.docker.listByLabel(RUNNER_ID_LABEL, this.runnerId);
     await Promise.all(ids.map((id) => this.docker.remove(id)));
-  }
-
-  private onDeath(id: string): void {
-    const container = this.byId.get(id);
-    container?.onLost?.('its container died');
-    if (container !== undefined) this.dropWarm(container, 'died');
   }
 
   private laneFor(lang: string): LanguageLane {
@@ -324,92 +283,6 @@ export class SandboxPool {
     return result;
   }
 
-  /** A warm container that died or whose prepared exec ended: remove and replace it. */
-  private dropWarm(container: PooledContainer, why: string): void {
-    if (container.state !== 'warm') return; // leased ones are the job's business; others are going
-    const warm = this.lanes.get(container.language)?.warm;
-    const index = warm?.indexOf(container) ?? -1;
-    if (index >= 0) warm?.splice(index, 1);
-    this.log('warn', `a warm container ${why}; replacing it`, {
-      language: container.language,
-      container: container.id,
-    });
-    this.reaper.remove(container);
-    this.pump();
-  }
-
-  private acquire(lane: LanguageLane, signal?: AbortSignal): Promise<PooledContainer | null> {
-    // The last check before handing out: a container whose prepared exec ended is not used.
-    for (let warm = lane.warm.shift(); warm !== undefined; warm = lane.warm.shift()) {
-      if (!warm.healthy) {
-        this.dropWarm(warm, 'is no longer healthy');
-        continue;
-      }
-      this.lease(lane, warm);
-      this.pump();
-      return Promise.resolve(warm);
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        lane.waiters = lane.waiters.filter((w) => w !== waiter);
-        this.maybeQuiet();
-        resolve(null);
-      };
-      const waiter: Waiter = {
-        since: performance.now(),
-        resolve: (container) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(container);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      lane.waiters.push(waiter);
-      this.activity.busy();
-      this.pump();
-    });
-  }
-
-  private lease(lane: LanguageLane, container: PooledContainer): void {
-    container.to('leased');
-    lane.leased++;
-    this.active++;
-    this.activity.busy();
-  }
-
-  /** The job is done with the container: it is retired (never used again) and the pool refills. */
-  private release(lane: LanguageLane, container: PooledContainer): void {
-    lane.leased--;
-    this.active--;
-    if (container.state === 'leased') {
-      container.to('spent');
-      this.reaper.retire(container);
-    }
-    this.maybeQuiet();
-    this.pump();
-  }
-
-  /** Some job waits for a container to be created. */
-  private get waiting(): boolean {
-    return this.lanes.waiting;
-  }
-
-  /**
-   * Spent containers wait for idle time only during a burst, and not while jobs wait for
-   * creations: saturated or under sustained load, deferring only moves the same work to the end.
-   */
-  private get deferring(): boolean {
-    return this.activity.inBurst && !this.waiting;
-  }
-
-  /** When no job runs or waits any more, start counting towards idle. */
-  private maybeQuiet(): void {
-    if (this.active === 0 && !this.waiting && this.phase === 'running') this.activity.quiet();
-  }
-
   /** Give the container the job's memory and pids limits, and the CPU cap, where they differ. */
   private async fit(container: PooledContainer, limits: Limits): Promise<void> {
     const { cpus } = this.caps;
@@ -423,138 +296,6 @@ export class SandboxPool {
     container.memoryBytes = limits.memory_bytes;
     container.pids = limits.pids;
     container.cpus = cpus;
-  }
-
-  /** Start creations: one per waiting job, then version probes and refills while there is capacity. */
-  private pump(): void {
-    while (this.phase === 'starting' || this.phase === 'running') {
-      const lane = this.nextLane(this.creatingTotal < this.createConcurrency);
-      if (lane === null) break;
-      this.create(lane);
-    }
-    this.checkSettled();
-  }
-
-  private isSettled(): boolean {
-    if (this.phase === 'closed') return true;
-    if (this.phase !== 'running' || this.creatingTotal > 0 || !this.reaper.idle) return false;
-    const now = performance.now();
-    return [...this.lanes].every(
-      (lane) =>
-        lane.unavailable !== null ||
-        lane.retryAt > now ||
-        lane.deficit(this.minWarm, this.maxWarm, true) <= 0,
-    );
-  }
-
-  private checkSettled(): void {
-    if (this.settledWaiters.length === 0 || !this.isSettled()) return;
-    for (const resolve of this.settledWaiters.splice(0)) resolve();
-  }
-
-  private nextLane(background: boolean): LanguageLane | null {
-    return laneToFill(this.lanes, {
-      minWarm: this.minWarm,
-      maxWarm: this.maxWarm,
-      idle: this.activity.idle,
-      background,
-      refill: this.phase === 'running',
-      now: performance.now(),
-    });
-  }
-
-  private create(lane: LanguageLane): void {
-    const probe = lane.needsProbe;
-    lane.needsProbe = false;
-    const container = new PooledContainer(lane.spec.name, { ...this.caps.baseLimits, cpus: this.caps.cpus });
-    this.containers.add(container);
-    lane.creating++;
-    this.creatingTotal++;
-    const task: Promise<void> = this.build(lane, container, probe)
-      .then(
-        () => this.place(lane, container),
-        (err) => this.creationFailed(lane, container, err, probe),
-      )
-      .finally(() => {
-        lane.creating--;
-        this.creatingTotal--;
-        this.creations.delete(task);
-        if (probe) lane.settleProbe();
-        this.pump();
-      });
-    this.creations.add(task);
-  }
-
-  private async build(lane: LanguageLane, container: PooledContainer, probe: boolean): Promise<void> {
-    const id = await this.docker.createAndStart(this.containerSpec(lane.spec));
-    container.id = id;
-    this.byId.set(id, container);
-    await this.prepare(container);
-    if (!probe) return;
-    // Through the prepared exec when there is one: that proves the launcher works in this image.
-    lane.version = await lane.detectVersion((request) => container.exec(this.docker, request));
-    await this.prepare(container);
-  }
-
-  /** Start the container's first exec now, so its job does not wait for docker to set one up. */
-  private async prepare(container: PooledContainer): Promise<void> {
-    if (!this.prepareExecs || this.docker.prepareExec === undefined || container.id === null) return;
-    container.prepared = await this.docker.prepareExec(container.id, () => {
-      this.dropWarm(container, 'lost its prepared exec');
-    });
-  }
-
-  private place(lane: LanguageLane, container: PooledContainer): void {
-    lane.succeeded();
-    if (this.phase !== 'starting' && this.phase !== 'running') {
-      this.reaper.remove(container);
-      return;
-    }
-    const waiter = lane.waiters.shift();
-    if (waiter === undefined) {
-      container.to('warm');
-      lane.warm.push(container);
-      return;
-    }
-    this.lease(lane, container);
-    waiter.resolve(container);
-  }
-
-  private creationFailed(lane: LanguageLane, container: PooledContainer, err: unknown, probe: boolean): void {
-    const message = (err as Error)?.message ?? String(err);
-    this.reaper.remove(container);
-    if (this.phase !== 'starting' && this.phase !== 'running') return;
-    if (probe) {
-      lane.unavailable = `could not run ${lane.spec.image}: ${message}`;
-      const failure = new CodeexecError(
-        'sandbox_failed',
-        `The ${lane.spec.name} sandbox is unavailable: ${message}`,
-      );
-      for (const waiter of lane.waiters.splice(0)) waiter.reject(failure);
-      this.log('error', 'language unavailable', { language: lane.spec.name, error: message });
-      return;
-    }
-    const delay = lane.failed(performance.now());
-    clearTimeout(lane.retryTimer);
-    lane.retryTimer = setTimeout(() => this.pump(), delay);
-    this.log('warn', 'creating a sandbox failed', {
-      language: lane.spec.name,
-      retry_ms: delay,
-      error: message,
-    });
-    // A job waiting for this very creation gets the error rather than waiting for the next one.
-    lane.waiters
-      .shift()
-      ?.reject(
-        new CodeexecError('sandbox_failed', `Could not create a ${lane.spec.name} sandbox: ${message}`),
-      );
-  }
-
-  private forget(container: PooledContainer): void {
-    container.to('gone');
-    this.containers.delete(container);
-    if (container.id !== null) this.byId.delete(container.id);
-    this.checkSettled();
   }
 
   /** The hardened container every job of `spec` runs in (the benchmark's baselines use it too). */
