@@ -1,39 +1,27 @@
 // The runner: a warm sandbox pool and a gateway connection, joined by the job protocol, with what
 // its owner controls at run time (pause, finish-then-pause, resume, caps, languages added as their
 // images are built) and typed events for its embedder. Built by createRunner() (create-runner.ts).
-import {
-  consoleLogger,
-  type GatewayToRunner,
-  type Logger,
-  type OfferedJob,
-  PROTOCOL_VERSION,
-  type RunnerLanguage,
-} from '../shared/index.js';
-import { GatewayConnection } from './connection/gateway-connection.js';
+import { consoleLogger, type Logger, type RunnerLanguage } from '../shared/index.js';
+import type { GatewayConnection } from './connection/gateway-connection.js';
 import { DockerSandbox } from './docker/docker-sandbox.js';
 import { EngineWatch } from './engine-watch.js';
+import { linkGateway } from './gateway-link.js';
 import { HeldJobs } from './held-jobs.js';
 import { defaultRunnerName, type RunnerIdentity } from './identity/runner-identity.js';
+import { OwnerControls, type RunnerCaps } from './owner-controls.js';
 import { SandboxPool } from './pool/sandbox-pool.js';
 import type { RunnerEvents } from './runner-events.js';
+import { RunnerFrames } from './runner-frames.js';
 import { languagesNamed, RunnerLanguages } from './runner-languages.js';
 import { checkSlots, DEFAULT_SLOTS, type EngineDriver, type RunnerOptions } from './runner-options.js';
+import { RunnerPresence } from './runner-presence.js';
 import { type RunnerState, RunnerStateMachine } from './runner-state.js';
-import { RunnerSessions, type SessionEnd } from './sessions/runner-sessions.js';
+import { RunnerSessions } from './sessions/runner-sessions.js';
 import { TypedEmitter } from './typed-emitter.js';
 
-export const RUNNER_VERSION = '0.1.0';
+export type { RunnerCaps } from './owner-controls.js';
+export { RUNNER_VERSION } from './runner-presence.js';
 export type { RunnerState } from './runner-state.js';
-
-/** The owner's caps: each applies to the next job (jobs already running keep theirs). */
-export interface RunnerCaps {
-  /** Jobs (and sessions) at once. */
-  slots: number;
-  /** CPUs per sandbox. */
-  cpus: number;
-  /** The most memory any job's sandbox gets, bytes; null: the runner's maximum. */
-  memory: number | null;
-}
 
 export class Runner extends TypedEmitter<RunnerEvents> {
   /** The identity kept in the data directory: its containers carry it. */
@@ -49,18 +37,10 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   readonly #languages: RunnerLanguages;
   readonly #jobs: HeldJobs;
   readonly #sessions: RunnerSessions;
+  readonly #presence: RunnerPresence;
   readonly #connection: GatewayConnection;
+  readonly #controls: OwnerControls;
   #pool: SandboxPool;
-  #caps: RunnerCaps;
-  /** A pause asked for while starting: the runner starts paused, for this reason. */
-  #pauseOnStart: string | null;
-  /** finishThenPause() calls, each waiting for the jobs that ran when it was called. */
-  #finishing: { jobs: Set<string>; resolve: () => void }[] = [];
-  /**
-   * What the last hello said of capacity and languages: a change made before its welcome (the
-   * socket cannot carry frames yet) is sent right after it.
-   */
-  #told = { capacity: '', languages: '' };
   #started: Promise<this> | null = null;
   #closing: Promise<void> | null = null;
   #drained: Promise<void> | null = null;
@@ -77,16 +57,23 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     this.dataDir = identity.dataDir;
     this.name = options.name ?? defaultRunnerName(identity.id);
     this.#log = options.log ?? consoleLogger;
-    this.#caps = {
-      slots: checkSlots(options.slots ?? DEFAULT_SLOTS),
-      cpus: options.cpus ?? 1,
-      memory: options.memory ?? null,
-    };
-    this.#pauseOnStart = options.paused ? 'started paused' : null;
     this.#driver = options.driver ?? new DockerSandbox(options.docker);
     this.#state = new RunnerStateMachine((change) => {
       this.#log('info', 'runner state', { ...change });
       this.emit('state', change);
+    });
+    this.#controls = new OwnerControls({
+      state: this.#state,
+      caps: {
+        slots: checkSlots(options.slots ?? DEFAULT_SLOTS),
+        cpus: options.cpus ?? 1,
+        memory: options.memory ?? null,
+      },
+      pausedAtStart: options.paused ? 'started paused' : null,
+      pool: () => this.#pool,
+      running: () => this.#jobs.runningIds(),
+      capacityChanged: () => this.#presence.capacityChanged(),
+      log: this.#log,
     });
     this.#languages = new RunnerLanguages(options.building);
     this.#pool = this.#newPool();
@@ -120,7 +107,38 @@ export class Runner extends TypedEmitter<RunnerEvents> {
       log: this.#log,
       onRemoved: () => this.#drainStep(),
     });
-    this.#connection = this.#newConnection();
+    this.#presence = new RunnerPresence({
+      token: options.token,
+      name: this.name,
+      labels: options.labels ?? [],
+      state: () => this.#state.state,
+      slots: () => this.#controls.caps.slots,
+      languages: () => this.#languages.frame(),
+      held: () => this.#jobs.helloHeld(),
+      send: (frame) => this.#connection.send(frame),
+    });
+    const frames = new RunnerFrames({
+      state: () => this.#state.state,
+      engineMissing: () => this.#engine.state === 'missing',
+      slots: () => this.#controls.caps.slots,
+      offers: (lang) => this.#languages.offers(lang),
+      jobs: this.#jobs,
+      sessions: this.#sessions,
+      pool: () => this.#pool,
+      send: (frame) => this.#connection.send(frame),
+      log: this.#log,
+    });
+    this.#connection = linkGateway({
+      options,
+      name: this.name,
+      log: this.#log,
+      presence: this.#presence,
+      frames,
+      jobs: this.#jobs,
+      sessions: this.#sessions,
+      emit: (event, payload) => this.emit(event, payload),
+      welcomed: () => this.#drainStep(),
+    });
   }
 
   /**
@@ -148,11 +166,11 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   }
 
   get slots(): number {
-    return this.#caps.slots;
+    return this.#controls.caps.slots;
   }
 
   get caps(): Readonly<RunnerCaps> {
-    return { ...this.#caps };
+    return this.#controls.caps;
   }
 
   get languages(): readonly RunnerLanguage[] {
@@ -192,38 +210,21 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   /**
    * Takes no new job or session (offers are rejected, and the gateway is told: `capacity` with
    * paused) and keeps what runs: jobs finish, open sessions stay (their next executions wait for
-   * resume()). False when the runner is not running (draining, stopping, already paused).
+   * resume()). Before start() it makes the runner start paused. False when the runner cannot
+   * pause (draining, stopping, already paused: then only the reason changes).
    */
   pause(reason = 'paused by its owner'): boolean {
-    if (this.#state.state === 'starting') {
-      this.#pauseOnStart = reason;
-      return true;
-    }
-    if (this.#state.state === 'paused') this.#state.explain(reason);
-    if (!this.#state.moveTo('paused', reason)) return false;
-    this.#sendCapacity();
-    return true;
+    return this.#controls.pause(reason);
   }
 
   /** pause(), and resolves once the jobs running now have ended (their results sent or kept). */
   finishThenPause(reason = 'paused by its owner once its jobs end'): Promise<void> {
-    this.pause(reason);
-    return new Promise((resolve) => {
-      this.#finishing.push({ jobs: new Set(this.#jobs.runningIds()), resolve });
-      this.#jobsChanged();
-    });
+    return this.#controls.finishThenPause(reason);
   }
 
   /** Takes jobs again (`capacity` with paused false). False when the runner was not paused. */
   resume(reason = 'running'): boolean {
-    if (this.#state.state === 'starting') {
-      const paused = this.#pauseOnStart !== null;
-      this.#pauseOnStart = null;
-      return paused;
-    }
-    if (!this.#state.moveTo('running', reason)) return false;
-    this.#sendCapacity();
-    return true;
+    return this.#controls.resume(reason);
   }
 
   /**
@@ -232,19 +233,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
    * lifts it). Throws RangeError, changing nothing, for a value no sandbox could have.
    */
   setCaps(caps: { slots?: number; cpus?: number; memory?: number | null }): void {
-    const slots = caps.slots === undefined ? this.#caps.slots : checkSlots(caps.slots);
-    this.#pool.setCaps({
-      ...(caps.cpus === undefined ? {} : { cpus: caps.cpus }),
-      ...(caps.memory === undefined ? {} : { memoryBytes: caps.memory }),
-    });
-    const slotsChanged = slots !== this.#caps.slots;
-    this.#caps = {
-      slots,
-      cpus: caps.cpus ?? this.#caps.cpus,
-      memory: caps.memory === undefined ? this.#caps.memory : caps.memory,
-    };
-    this.#log('info', 'caps changed', { ...this.#caps });
-    if (slotsChanged) this.#sendCapacity();
+    this.#controls.setCaps(caps);
   }
 
   /** Languages being built elsewhere from now on: the gateway keeps their jobs waiting. */
@@ -308,7 +297,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
       await this.#pool.close();
       await this.#identity.release();
       this.#state.moveTo('stopped', 'stopped');
-      for (const waiter of this.#finishing.splice(0)) waiter.resolve();
+      this.#controls.stopped();
       this.emit('stopped', undefined);
     })();
     return this.#closing;
@@ -343,14 +332,14 @@ export class Runner extends TypedEmitter<RunnerEvents> {
       languages: this.#languages.offered.map((l) => `${l.name} ${l.version}`),
       building: this.#languages.building,
     });
-    const paused = this.#pauseOnStart;
-    if (paused !== null) this.#state.moveTo('paused', paused);
-    else this.#state.moveTo('running', 'running');
+    const { state, reason } = this.#controls.startState;
+    this.#state.moveTo(state, reason);
     this.#connection.start();
     return this;
   }
 
   #newPool(): SandboxPool {
+    const caps = this.#controls.caps;
     const pool = new SandboxPool({
       runnerName: this.name,
       runnerId: this.id,
@@ -358,102 +347,20 @@ export class Runner extends TypedEmitter<RunnerEvents> {
       log: this.#log,
       ...(this.#options.languages ? { languages: languagesNamed(this.#options.languages) } : {}),
       minWarm: this.#options.minWarm ?? 1,
-      maxWarm: this.#options.maxWarm ?? Math.max(2, this.#caps.slots),
-      cpus: this.#caps.cpus,
+      maxWarm: this.#options.maxWarm ?? Math.max(2, caps.slots),
+      cpus: caps.cpus,
     });
-    if (this.#caps.memory !== null) pool.setCaps({ memoryBytes: this.#caps.memory });
+    if (caps.memory !== null) pool.setCaps({ memoryBytes: caps.memory });
     return pool;
   }
 
-  #newConnection(): GatewayConnection {
-    const connection = new GatewayConnection({
-      gatewayUrl: this.#options.gatewayUrl,
-      log: this.#log,
-      minBackoffMs: this.#options.minBackoffMs,
-      maxBackoffMs: this.#options.maxBackoffMs,
-      hello: () => {
-        this.#told = { capacity: this.#capacityNow(), languages: this.#languagesNow() };
-        return {
-          type: 'hello',
-          protocol: PROTOCOL_VERSION,
-          token: this.#options.token,
-          name: this.name,
-          version: RUNNER_VERSION,
-          languages: [...this.#languages.offered],
-          slots: this.#caps.slots,
-          labels: [...(this.#options.labels ?? [])],
-          held: this.#jobs.helloHeld(),
-          draining: this.#state.state === 'draining',
-          building: this.#languages.building,
-          paused: this.#state.state === 'paused',
-        };
-      },
-    });
-    connection.on('welcome', (welcome) => {
-      // Operators (and the fault tests) wait for this line.
-      this.#log('info', 'connected to the gateway', { gateway: this.#options.gatewayUrl, runner: this.name });
-      if (this.#told.capacity !== this.#capacityNow()) this.#sendCapacity();
-      if (this.#told.languages !== this.#languagesNow()) connection.send(this.#languages.frame());
-      this.#jobs.flush();
-      this.emit('connection', {
-        state: 'connected',
-        gateway: this.#options.gatewayUrl,
-        runner_id: welcome.runner_id,
-      });
-      this.emit('ready', { runner_id: welcome.runner_id });
-      this.#drainStep();
-    });
-    connection.on('frame', (frame) => this.#onFrame(frame));
-    connection.on('heartbeat', () =>
-      connection.send({ type: 'heartbeat', jobs: this.#jobs.heartbeatJobs() }),
-    );
-    // A session cannot outlive its socket: the gateway ends its side, so the runner ends its own.
-    connection.on('disconnected', ({ code, reason }) => {
-      this.#jobs.newSocket();
-      this.#sessions.endAll();
-      this.emit('connection', { state: 'disconnected', code, reason });
-    });
-    connection.on('retrying', ({ in_ms }) => this.emit('connection', { state: 'retrying', in_ms }));
-    connection.on('fatal', (err) => {
-      this.#log('error', err.message);
-      this.emit('fatal', err);
-    });
-    return connection;
-  }
-
-  #capacityNow(): string {
-    return JSON.stringify([this.#caps.slots, this.#state.state === 'paused']);
-  }
-
-  #languagesNow(): string {
-    return JSON.stringify(this.#languages.frame());
-  }
-
-  #sendCapacity(): void {
-    this.#connection.send({
-      type: 'capacity',
-      slots: this.#caps.slots,
-      paused: this.#state.state === 'paused',
-    });
-  }
-
   #announceLanguages(): void {
-    this.#connection.send(this.#languages.frame());
+    this.#presence.languagesChanged();
     this.emit('languages', { languages: this.#languages.offered, building: this.#languages.building });
   }
 
-  /** Slots in use: pooled jobs, and one per session for its whole life. */
-  get #slotsUsed(): number {
-    return this.#jobs.pooled + this.#sessions.slots;
-  }
-
   #jobsChanged(): void {
-    const running = new Set(this.#jobs.runningIds());
-    this.#finishing = this.#finishing.filter((waiter) => {
-      const done = [...waiter.jobs].every((id) => !running.has(id));
-      if (done) waiter.resolve();
-      return !done;
-    });
+    this.#controls.jobsChanged();
     this.#drainStep();
   }
 
@@ -463,84 +370,5 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     if (this.#sessions.size > 0) return;
     this.#log('info', 'drained: every held job is finished and reported');
     void this.close();
-  }
-
-  #onFrame(frame: GatewayToRunner): void {
-    switch (frame.type) {
-      case 'offer':
-        this.#onOffer(frame.job);
-        return;
-      case 'cancel':
-        this.#jobs.cancel(frame.job_id);
-        return;
-      case 'stdin':
-      case 'stdin_eof':
-      case 'signal':
-        this.#jobs.control(frame);
-        return;
-      case 'session_open':
-        this.#sessions.open(frame, () => this.#sessionRefusal(frame.lang));
-        return;
-      case 'session_close':
-        this.#sessions.close(frame.session_id);
-        return;
-      case 'heartbeat':
-      case 'welcome':
-        return;
-      case 'error':
-        this.#log('warn', 'the gateway reported an error', { code: frame.code, message: frame.message });
-        return;
-      default: {
-        const never: never = frame;
-        this.#log('warn', 'unexpected frame', { frame: never });
-      }
-    }
-  }
-
-  /** Why no new job or session of `lang` can start here now, or null. */
-  #refusal(lang: string): string | null {
-    if (this.#state.state !== 'running') return this.#state.state;
-    if (this.#engine.state === 'missing') return 'the Docker engine does not answer';
-    if (this.#slotsUsed >= this.#caps.slots) return 'no free slot';
-    if (!this.#languages.offers(lang)) return `language ${lang} not offered`;
-    return null;
-  }
-
-  #sessionRefusal(lang: string): SessionEnd | null {
-    const rejected = (message: string): SessionEnd => ({ code: 'runner_rejected', message });
-    const { state } = this.#state;
-    if (state !== 'running') return rejected(`The runner is ${state}: it opens no session`);
-    if (this.#engine.state === 'missing') return rejected('The Docker engine of this runner does not answer');
-    if (this.#slotsUsed >= this.#caps.slots) {
-      return rejected(`The runner has no free slot (${this.#caps.slots} in use)`);
-    }
-    if (!this.#languages.offers(lang)) {
-      return { code: 'unknown_language', message: `The language ${lang} is not offered by this runner` };
-    }
-    return null;
-  }
-
-  #onOffer(job: OfferedJob): void {
-    if (this.#jobs.reoffered(job.id)) return;
-    if (job.session_id !== null) {
-      this.#onSessionOffer(job);
-      return;
-    }
-    const refusal = this.#refusal(job.lang);
-    if (refusal !== null) {
-      this.#connection.send({ type: 'reject', job_id: job.id, reason: refusal });
-      return;
-    }
-    this.#jobs.run(job, null, this.#pool);
-  }
-
-  /** An execution in an open session: its sandbox, no slot of its own; none while paused. */
-  #onSessionOffer(job: OfferedJob): void {
-    const session = this.#state.state === 'paused' ? 'paused' : this.#sessions.claim(job);
-    if (typeof session === 'string') {
-      this.#connection.send({ type: 'reject', job_id: job.id, reason: session });
-      return;
-    }
-    this.#jobs.run(job, job.session_id, session);
   }
 }

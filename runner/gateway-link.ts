@@ -1,0 +1,60 @@
+// The runner's connection to its gateway, and what each of its events means for the runner: a
+// welcome re-syncs what changed and sends the results that waited; a lost socket ends the
+// sessions (they never outlive it); frames go to the runner's rules (runner-frames.ts).
+import type { Logger } from '../shared/index.js';
+import { GatewayConnection } from './connection/gateway-connection.js';
+import type { HeldJobs } from './held-jobs.js';
+import type { RunnerEvents } from './runner-events.js';
+import type { RunnerFrames } from './runner-frames.js';
+import type { RunnerOptions } from './runner-options.js';
+import type { RunnerPresence } from './runner-presence.js';
+import type { RunnerSessions } from './sessions/runner-sessions.js';
+
+export type Emit = <K extends keyof RunnerEvents & string>(event: K, payload: RunnerEvents[K]) => void;
+
+export interface LinkParts {
+  options: Pick<RunnerOptions, 'gatewayUrl' | 'minBackoffMs' | 'maxBackoffMs'>;
+  name: string;
+  log: Logger;
+  presence: RunnerPresence;
+  frames: RunnerFrames;
+  jobs: HeldJobs;
+  sessions: RunnerSessions;
+  emit: Emit;
+  /** Welcomed: a draining runner whose results are all out may stop now. */
+  welcomed: () => void;
+}
+
+export function linkGateway(parts: LinkParts): GatewayConnection {
+  const { options, log, presence, jobs, sessions, emit } = parts;
+  const connection = new GatewayConnection({
+    gatewayUrl: options.gatewayUrl,
+    log,
+    minBackoffMs: options.minBackoffMs,
+    maxBackoffMs: options.maxBackoffMs,
+    hello: () => presence.hello(),
+  });
+  connection.on('welcome', (welcome) => {
+    // Operators (and the fault tests) wait for this line.
+    log('info', 'connected to the gateway', { gateway: options.gatewayUrl, runner: parts.name });
+    presence.welcomed();
+    jobs.flush();
+    emit('connection', { state: 'connected', gateway: options.gatewayUrl, runner_id: welcome.runner_id });
+    emit('ready', { runner_id: welcome.runner_id });
+    parts.welcomed();
+  });
+  connection.on('frame', (frame) => parts.frames.handle(frame));
+  connection.on('heartbeat', () => connection.send({ type: 'heartbeat', jobs: jobs.heartbeatJobs() }));
+  // A session cannot outlive its socket: the gateway ends its side, so the runner ends its own.
+  connection.on('disconnected', ({ code, reason }) => {
+    jobs.newSocket();
+    sessions.endAll();
+    emit('connection', { state: 'disconnected', code, reason });
+  });
+  connection.on('retrying', ({ in_ms }) => emit('connection', { state: 'retrying', in_ms }));
+  connection.on('fatal', (err) => {
+    log('error', err.message);
+    emit('fatal', err);
+  });
+  return connection;
+}
