@@ -3,26 +3,19 @@
 // three sockets on one server transport. A library entry point: `Gateway.start(options)` in
 // tests and in the CLI alike.
 import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
-import type { Bus } from './bus/bus.js';
-import { InProcessBus } from './bus/in-process-bus.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
-import { JobEvents } from './events/job-events.js';
+import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
 import { ClientAuth } from './http/client-auth.js';
 import { buildOpenApi } from './http/openapi.js';
 import { errorResponse, json } from './http/router.js';
 import { createRoutes } from './http/routes.js';
-import { Admission } from './jobs/admission.js';
-import { Dispatcher } from './jobs/dispatcher.js';
-import { JobBook } from './jobs/job-book.js';
-import { JobIntake } from './jobs/job-intake.js';
+import { createJobCore, type JobCore } from './jobs/job-core.js';
 import { Retention } from './jobs/retention.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
 import { RunnerHub } from './runners/runner-hub.js';
-import { RunnerRegistry } from './runners/runner-registry.js';
 import { realClock } from './scheduling/clock.js';
-import { SessionBroker } from './sessions/session-broker.js';
 import type { JobStore } from './store/job-store-api.js';
 import { LowdbJobStore } from './store/lowdb-job-store.js';
 import type { ServerTransport } from './transport/transport.js';
@@ -116,10 +109,7 @@ interface GatewayParts {
   retention: Retention;
   transport: ServerTransport;
   hub: RunnerHub;
-  registry: RunnerRegistry;
-  dispatcher: Dispatcher;
-  sessions: SessionBroker;
-  bus: Bus;
+  core: JobCore;
   stopLogging: () => void;
 }
 
@@ -175,47 +165,23 @@ export class Gateway {
     await store.open();
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
-    const queueTimeoutMs = options.queueTimeoutMs ?? 30_000;
-    const clock = realClock;
-    const bus = new InProcessBus();
-    const events = new JobEvents(bus);
-    const stopLogging = logEvents(events, log);
-    const book = new JobBook(store, (err, job) =>
-      log('error', 'writing the job store failed', { job: job.id, error: err.message }),
-    );
-    const registry = new RunnerRegistry({
-      events,
-      clock,
+    const core = createJobCore({
+      store,
+      clock: realClock,
       log,
+      queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
       offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
       leaseMs,
-    });
-    const dispatcher = new Dispatcher({
-      book,
-      registry,
-      events,
-      bus,
-      clock,
-      log,
-      queueTimeoutMs,
       maxAttempts: options.maxAttempts ?? 3,
-      storeOutputBytes: options.storeOutputBytes ?? defaults.storeOutputBytes,
-      durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
-    });
-    const admission = new Admission(book, {
       maxQueue: options.maxQueue ?? defaults.maxQueue,
       maxPerClient: options.maxJobsPerClient ?? defaults.maxJobsPerClient,
+      storeOutputBytes: options.storeOutputBytes ?? defaults.storeOutputBytes,
+      durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
+      sessionOpenTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
+      onWriteError: (err, job) => log('error', 'writing the job store failed', { job, error: err.message }),
     });
-    const intake = new JobIntake({ book, dispatcher, registry, admission });
-    const sessions = new SessionBroker({
-      dispatcher,
-      intake,
-      registry,
-      clock,
-      log,
-      placeTimeoutMs: queueTimeoutMs,
-      openTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
-    });
+    const { events, book, registry, dispatcher, intake, sessions } = core;
+    const stopLogging = logEvents(events, log);
     const hub = new RunnerHub({
       dispatcher,
       registry,
@@ -300,10 +266,7 @@ export class Gateway {
       retention,
       transport,
       hub,
-      registry,
-      dispatcher,
-      sessions,
-      bus,
+      core,
       stopLogging,
     });
   }
@@ -321,11 +284,9 @@ export class Gateway {
     parts.retention.stop();
     // Pending callbacks stay pending in the store: the next start resumes them.
     await this.callbacks.close();
-    parts.dispatcher.close();
-    parts.registry.close();
-    parts.sessions.shutdown();
+    parts.core.close();
     parts.stopLogging();
-    await parts.bus.close();
+    await parts.core.bus.close();
     await this.store.close();
   }
 }

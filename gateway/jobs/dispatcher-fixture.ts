@@ -4,17 +4,10 @@
 // milliseconds. (test/ runs the same parts for real: gateway, runners, Docker.)
 import { silentLogger } from '../../shared/index.js';
 import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
-import { InProcessBus } from '../bus/in-process-bus.js';
-import { JobEvents } from '../events/job-events.js';
 import { RunnerConnection } from '../runners/runner-connection.js';
-import { RunnerRegistry } from '../runners/runner-registry.js';
 import { FakeClock } from '../scheduling/clock.js';
-import { SessionBroker } from '../sessions/session-broker.js';
 import { MemoryJobStore } from '../store/memory-job-store.js';
-import { Admission } from './admission.js';
-import { Dispatcher } from './dispatcher.js';
-import { JobBook } from './job-book.js';
-import { JobIntake } from './job-intake.js';
+import { createJobCore } from './job-core.js';
 
 export interface CoreOptions {
   queueTimeoutMs?: number;
@@ -23,7 +16,6 @@ export interface CoreOptions {
   maxAttempts?: number;
   maxQueue?: number;
   maxPerClient?: number;
-  placeTimeoutMs?: number;
   openTimeoutMs?: number;
 }
 
@@ -32,44 +24,24 @@ export type FakeRunner = RunnerConnection & { sent: SentFrame[] };
 export function dispatchCore(options: CoreOptions = {}) {
   const clock = new FakeClock();
   const store = new MemoryJobStore();
-  const bus = new InProcessBus();
-  const events = new JobEvents(bus);
   const writeErrors: Error[] = [];
-  const book = new JobBook(store, (err) => writeErrors.push(err));
-  const registry = new RunnerRegistry({
-    events,
-    clock,
-    log: silentLogger,
-    offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
-    leaseMs: options.leaseMs ?? 15_000,
-  });
-  const dispatcher = new Dispatcher({
-    book,
-    registry,
-    events,
-    bus,
+  const core = createJobCore({
+    store,
     clock,
     log: silentLogger,
     queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
+    offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
+    leaseMs: options.leaseMs ?? 15_000,
     maxAttempts: options.maxAttempts ?? 3,
+    maxQueue: options.maxQueue ?? 10_000,
+    maxPerClient: options.maxPerClient ?? 1_000,
     storeOutputBytes: 1024 * 1024,
     // The memory store is durable at once; not waiting keeps every step synchronous.
     durableBeforeOffer: false,
+    sessionOpenTimeoutMs: options.openTimeoutMs ?? 2_000,
+    onWriteError: (err) => writeErrors.push(err),
   });
-  const admission = new Admission(book, {
-    maxQueue: options.maxQueue ?? 10_000,
-    maxPerClient: options.maxPerClient ?? 1_000,
-  });
-  const intake = new JobIntake({ book, dispatcher, registry, admission });
-  const broker = new SessionBroker({
-    dispatcher,
-    intake,
-    registry,
-    clock,
-    log: silentLogger,
-    placeTimeoutMs: options.placeTimeoutMs ?? 2_000,
-    openTimeoutMs: options.openTimeoutMs ?? 2_000,
-  });
+  const { dispatcher, sessions: broker } = core;
 
   /** A runner that said hello: ready, with these languages, slots and labels, holding `held`. */
   const connect = (
@@ -101,27 +73,7 @@ export function dispatchCore(options: CoreOptions = {}) {
   const offers = (runner: FakeRunner) =>
     runner.sent.filter((f) => f.type === 'offer').map((f) => f.job.id as string);
 
-  const close = () => {
-    dispatcher.close();
-    registry.close();
-    broker.shutdown();
-  };
-
-  return {
-    clock,
-    store,
-    bus,
-    events,
-    book,
-    registry,
-    dispatcher,
-    intake,
-    broker,
-    connect,
-    offers,
-    writeErrors,
-    close,
-  };
+  return { ...core, clock, store, broker, connect, offers, writeErrors };
 }
 
 export type Core = ReturnType<typeof dispatchCore>;

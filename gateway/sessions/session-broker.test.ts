@@ -75,7 +75,7 @@ describe('SessionBroker', () => {
     const b = recordingOwner();
     const waiting = core.broker.open(spec, b.owner);
     expect(waiting.state).toBe('placing');
-    core.clock.advance(2001);
+    core.clock.advance(30_001); // a session waits for a slot as long as a job waits in the queue
     expect(b.events).toEqual([{ event: 'failed', detail: 'no_runner' }]);
   });
 

@@ -1,0 +1,99 @@
+// The gateway's core without a transport: bus, JobEvents, the job book over a store, the runner
+// registry, the dispatcher, admission, intake and the session broker, wired together. The
+// gateway puts it behind its routes and sockets (real clock, lowdb store); unit tests drive it
+// directly (fake clock, in-memory store): one wiring for both.
+import type { Logger } from '../../shared/index.js';
+import type { Bus } from '../bus/bus.js';
+import { InProcessBus } from '../bus/in-process-bus.js';
+import { JobEvents } from '../events/job-events.js';
+import { RunnerRegistry } from '../runners/runner-registry.js';
+import type { Clock } from '../scheduling/clock.js';
+import { SessionBroker } from '../sessions/session-broker.js';
+import type { JobStore } from '../store/job-store-api.js';
+import { Admission } from './admission.js';
+import { Dispatcher } from './dispatcher.js';
+import { JobBook } from './job-book.js';
+import { JobIntake } from './job-intake.js';
+
+export interface JobCoreOptions {
+  store: JobStore;
+  clock: Clock;
+  log: Logger;
+  /** A job's wait for a runner before the scheduler judges it (unless it asks otherwise). */
+  queueTimeoutMs: number;
+  offerTimeoutMs: number;
+  leaseMs: number;
+  maxAttempts: number;
+  maxQueue: number;
+  maxPerClient: number;
+  storeOutputBytes: number;
+  durableBeforeOffer: boolean;
+  /** How long a runner may take to make a session's sandbox. */
+  sessionOpenTimeoutMs: number;
+  /** A failed write of the store (the job stays correct in memory). */
+  onWriteError?: (err: Error, jobId: string) => void;
+}
+
+export interface JobCore {
+  bus: Bus;
+  events: JobEvents;
+  book: JobBook;
+  registry: RunnerRegistry;
+  dispatcher: Dispatcher;
+  intake: JobIntake;
+  sessions: SessionBroker;
+  /** Stops every timer (the store and the bus are the caller's to close). */
+  close(): void;
+}
+
+export function createJobCore(options: JobCoreOptions): JobCore {
+  const { store, clock, log } = options;
+  const bus = new InProcessBus();
+  const events = new JobEvents(bus);
+  const book = new JobBook(store, (err, job) => options.onWriteError?.(err, job.id));
+  const registry = new RunnerRegistry({
+    events,
+    clock,
+    log,
+    offerTimeoutMs: options.offerTimeoutMs,
+    leaseMs: options.leaseMs,
+  });
+  const dispatcher = new Dispatcher({
+    book,
+    registry,
+    events,
+    bus,
+    clock,
+    log,
+    queueTimeoutMs: options.queueTimeoutMs,
+    maxAttempts: options.maxAttempts,
+    storeOutputBytes: options.storeOutputBytes,
+    durableBeforeOffer: options.durableBeforeOffer,
+  });
+  const admission = new Admission(book, { maxQueue: options.maxQueue, maxPerClient: options.maxPerClient });
+  const intake = new JobIntake({ book, dispatcher, registry, admission });
+  const sessions = new SessionBroker({
+    dispatcher,
+    intake,
+    registry,
+    clock,
+    log,
+    // A session waits for a slot as a job waits in the queue.
+    placeTimeoutMs: options.queueTimeoutMs,
+    openTimeoutMs: options.sessionOpenTimeoutMs,
+  });
+  return {
+    bus,
+    events,
+    book,
+    registry,
+    dispatcher,
+    intake,
+    sessions,
+    close: () => {
+      dispatcher.close();
+      registry.close();
+      sessions.shutdown();
+    },
+  };
+}
