@@ -208,8 +208,8 @@ function finished(job: OfferedJob, held: HeldJob, done: DoneFrame, reported: boo
     exit_code: result?.exit_code ?? null,
     error: done.error?.code ?? null,
     wall_ms: result?.wall_ms ?? null,
-    // Results carry cpu_ms once the sandbox measures it (an optional field of newer results).
-    cpu_ms: (result as { cpu_ms?: number | null } | undefined)?.cpu_ms ?? null,
+    // Measured inside the sandbox: informative, not proof (runner/execution's stage waiter).
+    cpu_ms: result?.cpu_ms ?? null,
     reported,
   };
 }
