@@ -1,8 +1,8 @@
 // End to end: sessions on /execute/ws — one sandbox kept for a socket, executions sharing its
 // workspace one at a time — with a real gateway, runner and Docker, on both transports.
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { post, startGateway, startRunner } from './helpers.js';
+import { CallbackSink, post, startGateway, startRunner } from './helpers.js';
 import { type Frame, TestSocket } from './ws-client.js';
 
 const sockets: TestSocket[] = [];
@@ -33,21 +33,31 @@ const stdoutOf = (ws: TestSocket, id: string) =>
 const exitOf = (ws: TestSocket, id: string, timeoutMs?: number) =>
   ws.next((f) => f.type === 'exit' && f.id === id, timeoutMs);
 
-/** Whether docker still has a container whose id starts with `hostname` (a sandbox's hostname). */
-function containerExists(hostname: string): boolean {
-  const out = execFileSync('docker', ['ps', '-aq', '--no-trunc', '--filter', `id=${hostname}`], {
-    encoding: 'utf8',
-  });
-  return out.trim() !== '';
-}
+/** Docker's clock in seconds, a second early: `docker events --since` replays from there. */
+const eventsFrom = () => String(Math.floor(Date.now() / 1000) - 1);
 
-async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return check();
+/**
+ * Resolves true once docker reports the container whose id starts with `hostname` (a sandbox's
+ * hostname) destroyed, since `since` (eventsFrom() taken before whatever removes it): the event is
+ * replayed if it came first. False after timeoutMs.
+ */
+function destroyed(hostname: string, since: string, timeoutMs = 15_000): Promise<boolean> {
+  const args = ['events', '--since', since, '--filter', 'type=container', '--filter', 'event=destroy'];
+  const events = spawn('docker', [...args, '--format', '{{.ID}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve) => {
+    let ids = '';
+    const done = (gone: boolean) => {
+      clearTimeout(timer);
+      events.kill();
+      resolve(gone);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    events.stdout.on('data', (chunk: Buffer) => {
+      ids += chunk.toString('utf8');
+      if (ids.split('\n').some((id) => id.startsWith(hostname))) done(true);
+    });
+    events.on('error', () => done(false));
+  });
 }
 
 const statusOf = async (base: string, id: string): Promise<Frame> =>
@@ -97,11 +107,12 @@ describe.each(['uws', 'ws'] as const)('sessions over %s', (transport) => {
     const stored = await (await fetch(`${gw.url}/execute/${accepted.job_id}/status`)).json();
     expect(stored).toMatchObject({ session_id: opened.session_id, lang: 'python', status: 'done' });
 
+    const closing = eventsFrom();
     ws.send({ type: 'session_close', id: 's' });
     expect(await ws.next((f) => f.type === 'session_closed' && f.id === 's')).toMatchObject({
       reason: 'closed',
     });
-    expect(await waitFor(() => !containerExists(host))).toBe(true);
+    expect(await destroyed(host ?? '-', closing)).toBe(true);
     ws.send({ type: 'execute', id: 'late', session: 's', code: 'print(1)' });
     expect(await ws.next((f) => f.type === 'error' && f.id === 'late')).toMatchObject({ code: 'not_found' });
     if (transport === 'uws') await ws.transcript('execute-ws-session');
@@ -177,21 +188,25 @@ describe('sessions', () => {
   it('ends an idle session after its idle timeout, and a closed socket ends its sessions', async () => {
     const { gw } = await boot('uws');
     const ws = await connect(gw.url);
+    const opening = eventsFrom();
     ws.send({ type: 'session_open', id: 'idle', lang: 'python', idle_timeout_ms: 1000 });
     ws.send({ type: 'execute', id: 'host', session: 'idle', code: HOSTNAME });
     const host = (await exitOf(ws, 'host')).result.stdout.trim();
     const closed = await ws.next((f) => f.type === 'session_closed' && f.id === 'idle', 10_000);
     expect(closed).toMatchObject({ reason: 'idle_timeout' });
     expect(closed.at - (ws.of('host').find((f) => f.type === 'exit')?.at ?? 0)).toBeGreaterThanOrEqual(900);
-    expect(await waitFor(() => !containerExists(host))).toBe(true);
+    expect(await destroyed(host, opening)).toBe(true);
 
     const other = await connect(gw.url);
     other.send({ type: 'session_open', id: 'kept', lang: 'python' });
     other.send({ type: 'execute', id: 'host', session: 'kept', code: HOSTNAME });
     const keptHost = (await exitOf(other, 'host')).result.stdout.trim();
-    expect(containerExists(keptHost)).toBe(true);
+    // Still there: a second execution runs in it.
+    other.send({ type: 'execute', id: 'again', session: 'kept', code: HOSTNAME });
+    expect((await exitOf(other, 'again')).result.stdout.trim()).toBe(keptHost);
+    const closing = eventsFrom();
     other.close();
-    expect(await waitFor(() => !containerExists(keptHost))).toBe(true);
+    expect(await destroyed(keptHost, closing)).toBe(true);
   });
 
   it('survives hostile executions (fork bomb, memory bomb, output flood, planted link), then serves the next', async () => {
@@ -230,20 +245,22 @@ describe('sessions', () => {
     const ws = await connect(gw.url);
     ws.send({ type: 'session_open', id: 's', lang: 'python' });
     await ws.next((f) => f.type === 'session_opened');
-    const queued = await post(`${gw.url}/execute/async`, { lang: 'python', code: 'print("after")' });
+    const sink = await CallbackSink.start();
+    const queued = await post(`${gw.url}/execute/async`, {
+      lang: 'python',
+      code: 'print("after")',
+      callback_url: sink.url,
+    });
     expect(queued.status).toBe(202);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const waiting = await statusOf(gw.url, queued.body.id);
-    expect(waiting.status).toBe('queued');
+    // One whole execution in the session after the job was queued: whatever the gateway did with
+    // the job meanwhile (on its submission, on the runner's frames), it did not place it.
+    ws.send({ type: 'execute', id: 'busy', session: 's', code: 'print("in the session")' });
+    expect((await exitOf(ws, 'busy')).result).toMatchObject({ stdout: 'in the session\n' });
+    expect((await statusOf(gw.url, queued.body.id)).status).toBe('queued');
     ws.send({ type: 'session_close', id: 's' });
-    let body = waiting;
-    for (let i = 0; i < 150 && body.status !== 'done'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      body = await statusOf(gw.url, queued.body.id);
-    }
-    expect(body.status).toBe('done');
-    const result = await (await fetch(`${gw.url}/execute/${queued.body.id}/result`)).json();
-    expect(result).toMatchObject({ status: 'done', stdout: 'after\n' });
+    // The job's end arrives as its callback: no polling.
+    const [delivery] = await sink.until((received) => received.length > 0);
+    expect(delivery?.body).toMatchObject({ id: queued.body.id, status: 'done', stdout: 'after\n' });
   });
 
   it('answers bad session frames with precise errors and keeps serving', async () => {
