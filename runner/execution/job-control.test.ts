@@ -63,12 +63,25 @@ describe('JobControl', () => {
     const sent: string[] = [];
     control.signal('SIGINT');
     control.signal('SIGKILL');
+    // The first delivery is slow (held until released): the later ones must wait for it.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let allSent: () => void = () => {};
+    const three = new Promise<void>((resolve) => {
+      allSent = resolve;
+    });
     control.runStarted(async (name) => {
-      await new Promise((resolve) => setTimeout(resolve, name === 'SIGINT' ? 20 : 0));
+      if (name === 'SIGINT') await held;
       sent.push(name);
+      if (sent.length === 3) allSent();
     });
     control.signal('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.resolve();
+    expect(sent).toEqual([]);
+    release();
+    await three;
     control.runEnded();
     control.signal('SIGHUP');
     expect(sent).toEqual(['SIGINT', 'SIGKILL', 'SIGTERM']);
