@@ -235,7 +235,8 @@ describe('sessions', () => {
     const after = await run('after', 'cat notes.txt; ls /proc | grep -c "^[0-9]"');
     const [kept, processes] = after.stdout.trim().split('\n');
     expect(kept).toBe('kept');
-    // init, the keep-alive, this script and its children: nothing the bomb forked is left.
+    // init, the keep-alive, the stop agent, the stage waiter, this script and its two children (7):
+    // nothing the bomb forked is left.
     expect(Number(processes)).toBeLessThan(8);
     expect(ws.frames.some((f) => f.type === 'session_closed')).toBe(false);
   });

@@ -42,7 +42,7 @@ export class StopAgent implements StreamedInput {
         stream: this,
         signal: this.#abandon.signal,
         onOutput: (stream, data) => {
-          if (stream === 'stdout') this.#read(data.toString('utf8'));
+          if (stream === 'stdout') this.#read(data.toString('latin1'));
         },
       })
       .then(
