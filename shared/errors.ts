@@ -16,7 +16,7 @@ export const ERRORS = {
   session_closed: { status: 409, message: 'The session has ended' },
   method_not_allowed: { status: 405, message: 'The route does not accept this method' },
   unauthorized: { status: 401, message: 'A valid token is required' },
-  no_runner: { status: 503, message: 'No runner for this language became available in time' },
+  no_runner: { status: 503, message: 'No runner offers this language, or none became available in time' },
   runner_lost: { status: 502, message: 'The runner running the job went away' },
   runner_rejected: { status: 503, message: 'Every runner rejected the job' },
   duplicate_runner: { status: 409, message: 'A runner with this name is already connected' },

@@ -105,7 +105,10 @@ export const LanguagesResponseSchema = v.object({
       name: v.string(),
       versions: v.array(v.string()),
       aliases: v.array(v.string()),
+      /** Runners offering it now. */
       runners: v.number(),
+      /** Runners still building its image: a job for it waits for one to finish. */
+      building: v.number(),
     }),
   ),
 });

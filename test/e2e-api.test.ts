@@ -177,7 +177,7 @@ describe('the REST API', () => {
   it('GET /languages lists what the runner offers, with versions', async () => {
     const res = await call('GET', '/languages', '/languages');
     const python = res.body.languages.find((l: { name: string }) => l.name === 'python');
-    expect(python).toMatchObject({ aliases: expect.arrayContaining(['py']), runners: 1 });
+    expect(python).toMatchObject({ aliases: expect.arrayContaining(['py']), runners: 1, building: 0 });
     expect(python.versions[0]).toMatch(/^3\.\d+/);
   });
 

@@ -91,11 +91,17 @@ describe('no runner', () => {
     const runner = core.connect('r1', { languages: ['python'], building: ['rust'] });
     const job = submit({ lang: 'rust' });
     await settle();
+    expect(core.registry.languageSummary().get('rust')).toMatchObject({
+      runners: 0,
+      building: 1,
+      aliases: ['rs'],
+    });
     core.clock.advance(120_000); // longer than the queue timeout: still waiting, it is being built
     expect((await stored(job.id)).status).toBe('queued');
-    core.registry.setLanguages(runner, [{ name: 'rust', version: '1.63', aliases: [] }], []);
+    core.registry.setLanguages(runner, [{ name: 'rust', version: '1.63', aliases: ['rs'] }], []);
     core.dispatcher.pump();
     expect(core.offers(runner)).toEqual([job.id]);
+    expect(core.registry.languageSummary().get('rust')).toMatchObject({ runners: 1, building: 0 });
   });
 });
 
