@@ -31,9 +31,11 @@ const SnapshotSchema = v.object({ version: v.literal(1), jobs: v.array(JobRecord
 export interface LowdbJobStoreOptions {
   /**
    * false: a resolved write survives the process dying (kill -9, a crash): it is in the kernel's
-   * page cache, which the kernel writes out whatever happens to the process. true (default): each
-   * batch is also fdatasync'ed, and snapshots and renames synced, so a resolved write survives a
-   * power loss or kernel crash too; it costs a disk flush per batch (shared by the whole batch).
+   * page cache, which the kernel writes out whatever happens to the process; a power loss or
+   * kernel crash may lose the journal's last seconds (what the old whole-file store offered).
+   * true (default): each batch is also fdatasync'ed (and the journal's renames synced), so a
+   * resolved write survives those too; a disk flush per batch, shared by the whole batch. Either
+   * way snapshots are synced before they replace anything (snapshot-writer.ts).
    */
   fsync?: boolean;
   /** Compact once the journal is larger than both the snapshot and this. Default 4 MiB. */
@@ -280,7 +282,7 @@ export class LowdbJobStore implements JobStore {
     this.#onCompaction('started');
     // Not through lowdb's DataFile: it takes the whole document as one string (see
     // snapshot-writer.ts). The same format, and the same temporary file renamed into place.
-    this.#snapshotBytes = await writeSnapshot(jobs, this.file, this.#nextFile, this.#fsync);
+    this.#snapshotBytes = await writeSnapshot(jobs, this.file, this.#nextFile);
     await rm(this.#oldJournalFile, { force: true });
     this.#rotated = false;
     this.#compactions++;

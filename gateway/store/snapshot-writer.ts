@@ -9,24 +9,21 @@ import { syncDir, writeAll } from './fs-sync.js';
 /** Records serialised per write: ~300 KB, a millisecond or two of the event loop. */
 const SLICE = 250;
 /**
- * With fsync, the snapshot is flushed every this many bytes as it is written: on ext4 a journal
- * fdatasync can wait for every dirty block of other files in the same transaction, and 13 MB of
- * them made the journal's batches during a compaction stall.
+ * The snapshot is flushed every this many bytes as it is written: on ext4 a journal fdatasync can
+ * wait for every dirty block of other files in the same transaction, and 13 MB of them made the
+ * journal's batches stall during a compaction.
  */
 const SYNC_EVERY = 1024 * 1024;
 
 /**
  * Writes `jobs` to `temp`, then renames it over `file`: a crash leaves the old snapshot or the new,
- * never a part (a leftover `temp` is not a snapshot). With fsync, the data is on the disk before
- * the rename and the rename before this resolves. Resolves with the snapshot's size in bytes.
- * `jobs` must not change meanwhile: the store passes frozen records.
+ * never a part (a leftover `temp` is not a snapshot). Always synced, whatever the store's fsync
+ * option: the data is on the disk before the rename, and the rename before this resolves, because
+ * the journal the snapshot replaces is removed next, and a power loss must never find neither.
+ * Rare (once per compaction) and off the write path, so it costs writes nothing. Resolves with the
+ * snapshot's size in bytes. `jobs` must not change meanwhile: the store passes frozen records.
  */
-export async function writeSnapshot(
-  jobs: readonly JobRecord[],
-  file: string,
-  temp: string,
-  fsync: boolean,
-): Promise<number> {
+export async function writeSnapshot(jobs: readonly JobRecord[], file: string, temp: string): Promise<number> {
   const handle = await open(temp, 'w');
   let bytes = 0;
   const write = async (text: string) => {
@@ -40,17 +37,17 @@ export async function writeSnapshot(
     for (let i = 0; i < jobs.length; i += SLICE) {
       const slice = jobs.slice(i, i + SLICE).map((job) => JSON.stringify(job));
       await write((i > 0 ? ',' : '') + slice.join(','));
-      if (fsync && bytes - unsynced > SYNC_EVERY) {
+      if (bytes - unsynced > SYNC_EVERY) {
         await handle.datasync();
         unsynced = bytes;
       }
     }
     await write(']}');
-    if (fsync) await handle.datasync();
+    await handle.datasync();
   } finally {
     await handle.close();
   }
   await rename(temp, file);
-  if (fsync) await syncDir(dirname(file));
+  await syncDir(dirname(file));
   return bytes;
 }
