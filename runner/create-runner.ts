@@ -11,7 +11,10 @@ import { Runner } from './runner.js';
 import { languagesNamed } from './runner-languages.js';
 import { checkSlots, type RunnerOptions } from './runner-options.js';
 
-export { Runner } from './runner.js';
+export type { DockerEngineOptions } from './docker/docker-sandbox.js';
+export { DataDirLockedError } from './identity/data-dir-lock.js';
+export { Runner, type RunnerCaps, type RunnerState } from './runner.js';
+export type { ConnectionEvent, JobFinished, JobStarted, RunnerEvents } from './runner-events.js';
 export type { RunnerOptions } from './runner-options.js';
 
 /**
