@@ -112,3 +112,4 @@ export const LanguagesResponseSchema = v.object({
     }),
   ),
 });
+export type LanguagesResponse = v.InferOutput<typeof LanguagesResponseSchema>;

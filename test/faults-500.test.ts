@@ -68,7 +68,11 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
         byRunner.set(id, name);
       }
     }
-    expect(byRunner.size).toBe(total);
+    const unlogged = listed.filter((job) => !byRunner.has(job.id));
+    expect(
+      byRunner.size,
+      JSON.stringify({ unlogged, kill: gw.child.matching((l) => /runner/.test(l.message)) }),
+    ).toBe(total);
     for (const job of listed) expect(byRunner.get(job.id)).toBe(job.runner_id);
     expect(finishedJobs(victim!).length).toBeGreaterThan(0);
     expect(finishedJobs(restarted).length).toBeGreaterThan(0);

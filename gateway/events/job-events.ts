@@ -29,6 +29,8 @@ export interface JobEventMap {
   'job.started': { job: JobRecord };
   'job.output': { jobId: string; lang: string; event: OutputEvent };
   'job.finished': { job: JobRecord };
+  /** It waited a whole queue timeout and waits on: its runners are busy, or its image is being built. */
+  'job.waiting': { job: JobRecord; because: 'busy' | 'building' };
   /** It ran on a runner that went away (or ended with an infrastructure error): it waits again. */
   'job.requeued': { job: JobRecord; runner: string; reason: string };
   'runner.joined': { runner: RunnerInfo };

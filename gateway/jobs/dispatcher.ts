@@ -397,6 +397,7 @@ export class Dispatcher {
     const verdict = waitVerdict(this.#schedJob(job, false), this.#o.registry.views(), timeoutMs);
     if (verdict.wait) {
       this.#queue.rearm(id, timeoutMs);
+      this.#o.events.emit('job.waiting', { job, because: verdict.because });
       return;
     }
     this.#life.finish(id, 'failed', { error: verdict.error });

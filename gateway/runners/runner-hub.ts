@@ -120,12 +120,12 @@ export class RunnerHub implements SocketHandler {
         this.#options.log('warn', 'runner reported an error', { runner: session.name, ...frame });
         return;
       case 'languages':
+        this.#options.registry.setLanguages(session, frame.languages, frame.building);
+        dispatcher.pump();
+        return;
       case 'capacity':
-        this.#send(session, {
-          type: 'error',
-          code: 'invalid_frame',
-          message: `${frame.type} is not handled yet`,
-        });
+        this.#options.registry.setCapacity(session, frame.slots, frame.paused);
+        dispatcher.pump();
         return;
       default: {
         const never: never = frame;

@@ -211,7 +211,9 @@ export function canEverRun(job: Placement, runners: readonly SchedRunner[]): 'ye
   return building ? 'building' : 'no';
 }
 
-export type WaitVerdict = { wait: true } | { wait: false; error: { code: string; message: string } };
+export type WaitVerdict =
+  | { wait: true; because: 'busy' | 'building' }
+  | { wait: false; error: { code: string; message: string } };
 
 /**
  * A job has waited a whole queue timeout: a backlog is not an outage, so it keeps waiting while
@@ -222,7 +224,8 @@ export function waitVerdict(
   runners: readonly SchedRunner[],
   timeoutMs: number,
 ): WaitVerdict {
-  if (canEverRun(job, runners) !== 'no') return { wait: true };
+  const can = canEverRun(job, runners);
+  if (can !== 'no') return { wait: true, because: can === 'building' ? 'building' : 'busy' };
   return { wait: false, error: whyNotRun(job, timeoutMs) };
 }
 
