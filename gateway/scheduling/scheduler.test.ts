@@ -243,9 +243,10 @@ describe('canEverRun', () => {
 describe('waitVerdict (a job has waited a whole queue timeout)', () => {
   const timeoutMs = 30_000;
   it('keeps waiting while a runner that could run it is busy or building', () => {
-    expect(waitVerdict(job(), [runner({ load: 2 })], timeoutMs)).toEqual({ wait: true });
+    expect(waitVerdict(job(), [runner({ load: 2 })], timeoutMs)).toEqual({ wait: true, because: 'busy' });
     expect(waitVerdict(job(), [runner({ languages: [], building: ['python'] })], timeoutMs)).toEqual({
       wait: true,
+      because: 'building',
     });
   });
 
