@@ -11,10 +11,10 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newJob } from '../gateway/jobs/new-job.js';
-import { JobStore as WholeFileJobStore } from '../gateway/store/job-store.js';
 import { LowdbJobStore } from '../gateway/store/lowdb-job-store.js';
 import type { JobRecord, JobState } from '../shared/index.js';
 import { median, percentile } from './pool-stats.js';
+import { WholeFileJobStore } from './whole-file-store.js';
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);

@@ -61,7 +61,7 @@ export class FakeGateway {
   /** The first frame (received so far, or later) that matches. */
   frame<T extends Frame>(match: (frame: Frame) => frame is T, timeoutMs?: number): Promise<T>;
   frame(match: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
-  frame(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+  frame(match: (frame: Frame) => boolean, timeoutMs = 30_000): Promise<Frame> {
     const seen = this.frames.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -74,6 +74,11 @@ export class FakeGateway {
         },
       });
     });
+  }
+
+  /** Every frame about this job, in order. */
+  framesOf(jobId: string): Frame[] {
+    return this.frames.filter((frame) => 'job_id' in frame && frame.job_id === jobId);
   }
 
   /** The next hello (after `count` were received). */

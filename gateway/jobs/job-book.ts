@@ -6,6 +6,7 @@
 import type { JobRecord, JobState } from '../../shared/index.js';
 import type { JobStore, TransitionPatch } from '../store/job-store-api.js';
 import { canTransition, isUnfinished } from '../store/job-transitions.js';
+import { transitioned } from '../store/record-patch.js';
 
 export class JobBook {
   readonly #store: JobStore;
@@ -77,7 +78,7 @@ export class JobBook {
     if (job === undefined) throw new Error(`no unfinished job ${id}`);
     if (!canTransition(job.status, to)) throw new Error(`job ${id}: ${job.status} → ${to} is not allowed`);
     // A new record, never a change in place: records already handed out stay as they were.
-    const next: JobRecord = { ...job, ...patch, id, status: to };
+    const next = transitioned(job, to, patch);
     this.#count(job, job.status, -1);
     this.#count(next, to, 1);
     this.#live.set(id, next);

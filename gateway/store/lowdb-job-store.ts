@@ -1,7 +1,8 @@
 // The JobStore on local files: a snapshot (data/jobs.json, the format the gateway has always
 // written through lowdb) plus an append-only journal of changes since (data/jobs.journal), so a
 // write costs one append of the records it changed, not a rewrite of every job. The snapshot is
-// read through lowdb (the only lowdb importer besides the old job-store.ts, until that goes) and
+// read through lowdb (the gateway's only lowdb importer; bench/whole-file-store.ts, the benchmark's
+// baseline, is the other) and
 // written a slice at a time by snapshot-writer.ts.
 //
 // Writes apply to memory when called, then join the batch being gathered: a batch is appended in
@@ -23,6 +24,7 @@ import { type JournalEntry, JournalWriter, journalLine, readJournal } from './jo
 import type { JobFilter, JobPage, JobStore, TransitionPatch, UpdatePatch } from './job-store-api.js';
 import { JobTable } from './job-table.js';
 import { canTransition } from './job-transitions.js';
+import { checkedRecord, deepFreeze, transitioned, updated } from './record-patch.js';
 import { writeSnapshot } from './snapshot-writer.js';
 import { StoreCorruptError, StoreError } from './store-errors.js';
 
@@ -158,14 +160,14 @@ export class LowdbJobStore implements JobStore {
     if (!canTransition(job.status, to)) {
       throw new StoreError('forbidden_transition', `job ${id}: ${job.status} → ${to} is not allowed`);
     }
-    return this.#put({ ...job, ...defined(patch), id, status: to });
+    return this.#put(transitioned(job, to, patch));
   }
 
   async update(id: string, patch: UpdatePatch): Promise<JobRecord | undefined> {
     this.#checkWritable();
     const job = this.#table.get(id);
     if (!job) return undefined; // pruned meanwhile: nothing left to record on
-    return this.#put({ ...job, ...defined(patch), id, status: job.status, client: job.client });
+    return this.#put(updated(job, patch));
   }
 
   async prune(finishedBefore: Date, keep: number): Promise<number> {
@@ -225,13 +227,7 @@ export class LowdbJobStore implements JobStore {
 
   /** Validates and freezes a whole record, stores it in memory, and journals it. */
   async #put(candidate: JobRecord): Promise<JobRecord> {
-    const parsed = v.safeParse(JobRecordSchema, candidate);
-    if (!parsed.success) {
-      const problems = describeIssues(parsed.issues).map((p) => `${p.path}: ${p.message}`);
-      throw new StoreError('invalid_record', `job ${candidate.id} is not valid: ${problems.join('; ')}`);
-    }
-    // valibot's output is a fresh deep copy: freezing it leaves the caller's objects alone.
-    const record = deepFreeze(parsed.output);
+    const record = checkedRecord(candidate);
     this.#table.put(record);
     await this.#commits.add(journalLine({ op: 'put', job: record }));
     return record;
@@ -319,19 +315,6 @@ export class LowdbJobStore implements JobStore {
     if (entry.op === 'put') this.#table.put(deepFreeze(entry.job));
     else this.#table.delete(entry.id);
   }
-}
-
-/** The patch without its undefined fields: "not given", not "erase" (JSON would drop them anyway). */
-function defined<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }
 
 function compactionFailed(err: Error): Error {

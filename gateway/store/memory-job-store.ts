@@ -4,16 +4,8 @@
 import type { JobRecord, JobState } from '../../shared/index.js';
 import type { JobFilter, JobPage, JobStore, TransitionPatch, UpdatePatch } from './job-store-api.js';
 import { canTransition, isUnfinished } from './job-transitions.js';
+import { checkedRecord, transitioned, updated } from './record-patch.js';
 import { StoreError } from './store-errors.js';
-
-/** Deeply frozen, so a caller cannot change stored data through a record it was given. */
-function frozen<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const inner of Object.values(value)) frozen(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 export class MemoryJobStore implements JobStore {
   readonly #jobs = new Map<string, JobRecord>();
@@ -30,7 +22,7 @@ export class MemoryJobStore implements JobStore {
   async insert(job: JobRecord): Promise<void> {
     this.#open();
     if (this.#jobs.has(job.id)) throw new StoreError('duplicate_id', `job ${job.id} is already stored`);
-    this.#jobs.set(job.id, frozen(structuredClone(job)));
+    this.#jobs.set(job.id, checkedRecord(job));
   }
 
   async transition(id: string, to: JobState, patch: TransitionPatch = {}): Promise<JobRecord> {
@@ -39,7 +31,7 @@ export class MemoryJobStore implements JobStore {
     if (!canTransition(job.status, to)) {
       throw new StoreError('forbidden_transition', `job ${id}: ${job.status} → ${to} is not allowed`);
     }
-    const next = frozen(structuredClone({ ...job, ...patch, id, status: to }));
+    const next = checkedRecord(transitioned(job, to, patch));
     this.#jobs.set(id, next);
     return next;
   }
@@ -48,7 +40,7 @@ export class MemoryJobStore implements JobStore {
     this.#open();
     const job = this.#jobs.get(id);
     if (job === undefined) return undefined;
-    const next = frozen(structuredClone({ ...job, ...patch, id, status: job.status, client: job.client }));
+    const next = checkedRecord(updated(job, patch));
     this.#jobs.set(id, next);
     return next;
   }

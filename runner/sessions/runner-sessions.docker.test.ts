@@ -3,99 +3,18 @@
 // executions offered with session_id, session_close, session_ended on a dead sandbox or a drain,
 // sessions gone with the socket, and the stage frame ahead of a compiled program's output.
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { type WebSocket, WebSocketServer } from 'ws';
 import { silentLogger } from '../../shared/log.js';
-import type { GatewayToRunner, OfferedJob, RunnerToGateway } from '../../shared/runner-protocol.js';
+import type { OfferedJob, RunnerToGateway } from '../../shared/runner-protocol.js';
 import { createRunner } from '../create-runner.js';
 import { RUNNER_LABEL } from '../pool/sandbox-pool.js';
 import type { Runner } from '../runner.js';
+import { FakeGateway } from '../runner-fake-gateway.js';
 
 type Frame = RunnerToGateway;
-type Hello = Extract<Frame, { type: 'hello' }>;
-
-/** Welcomes every runner that says hello, records what it sends, and lets a test await a frame. */
-class FakeGateway {
-  readonly frames: Frame[] = [];
-  readonly hellos: Hello[] = [];
-  readonly #server: WebSocketServer;
-  #socket: WebSocket | null = null;
-  #waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
-
-  private constructor(server: WebSocketServer) {
-    this.#server = server;
-    server.on('connection', (socket) => {
-      this.#socket = socket;
-      socket.on('message', (data) => this.#receive(socket, JSON.parse(data.toString()) as Frame));
-    });
-  }
-
-  static async start(): Promise<FakeGateway> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/runners/connect' });
-    await once(server, 'listening');
-    return new FakeGateway(server);
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  send(frame: GatewayToRunner): void {
-    this.#socket?.send(JSON.stringify(frame));
-  }
-
-  /** The first frame (received so far or later) that matches. */
-  frame<T extends Frame>(match: (frame: Frame) => frame is T, timeoutMs?: number): Promise<T>;
-  frame(match: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
-  frame(match: (frame: Frame) => boolean, timeoutMs = 30_000): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no such frame came in time')), timeoutMs);
-      this.#waiters.push({
-        match,
-        resolve: (frame) => {
-          clearTimeout(timer);
-          resolve(frame);
-        },
-      });
-    });
-  }
-
-  /** Every frame about this job, in order. */
-  framesOf(jobId: string): Frame[] {
-    return this.frames.filter((frame) => 'job_id' in frame && frame.job_id === jobId);
-  }
-
-  /** Cut the runner's socket as a network failure would. */
-  drop(): void {
-    this.#socket?.terminate();
-    this.#socket = null;
-  }
-
-  async close(): Promise<void> {
-    for (const client of this.#server.clients) client.terminate();
-    await new Promise((resolve) => this.#server.close(resolve));
-  }
-
-  #receive(socket: WebSocket, frame: Frame): void {
-    if (frame.type === 'hello') {
-      this.hellos.push(frame);
-      socket.send(
-        JSON.stringify({ type: 'welcome', runner_id: frame.name, heartbeat_ms: 60_000, lease_ms: 120_000 }),
-      );
-      return;
-    }
-    this.frames.push(frame);
-    for (const waiter of this.#waiters.filter((w) => w.match(frame))) waiter.resolve(frame);
-    this.#waiters = this.#waiters.filter((w) => !w.match(frame));
-  }
-}
 
 const is =
   <K extends Frame['type']>(type: K, key: string, id: string) =>

@@ -1,13 +1,12 @@
-// The job store: every job from the moment it is accepted, in lowdb (data/jobs.json).
-// The only file that imports lowdb. A seam for PostgreSQL later: the gateway uses only the
-// methods of JobStore. Writes are coalesced (many changes, one write) and atomic (lowdb writes a
-// temporary file and renames it, so a crash mid-write leaves the last good file).
+// The job store as it was before the journal (gateway/store/lowdb-job-store.ts): every write
+// rewrites the whole of data/jobs.json through lowdb. Kept only as the baseline bench/store.ts
+// measures the journal against, in the same run; the gateway does not use it.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import * as v from 'valibot';
-import { describeIssues, type JobRecord, JobRecordSchema, type JobState } from '../../shared/index.js';
+import { describeIssues, type JobRecord, JobRecordSchema, type JobState } from '../shared/index.js';
 
 const DataSchema = v.object({
   version: v.literal(1),
@@ -30,7 +29,7 @@ export class StoreCorruptError extends Error {
 
 const isUnfinished = (state: JobState) => state === 'queued' || state === 'running';
 
-export class JobStore {
+export class WholeFileJobStore {
   readonly file: string;
   readonly #db: Low<Data>;
   readonly #byId = new Map<string, JobRecord>();
