@@ -13,7 +13,7 @@ import { onSignals } from './signals.js';
 
 export async function devCommand(env: Env, log: Logger): Promise<void> {
   const token = envList(env, 'CODEEXEC_RUNNER_TOKENS')[0] ?? randomBytes(18).toString('base64url');
-  const gateway = await Gateway.start(gatewayOptionsFromEnv(env, [token]));
+  const gateway = await Gateway.start({ ...gatewayOptionsFromEnv(env, [token]), log });
   const runner = await createRunnerFromEnv(runnerOptionsFromEnv(env, gateway.url, token, log), env);
   const builds = new ImageBuilds(runner, log);
   onSignals(log, async () => {

@@ -8,6 +8,6 @@ export async function gatewayCommand(env: Env, log: Logger): Promise<void> {
   const tokens = envList(env, 'CODEEXEC_RUNNER_TOKENS');
   if (tokens.length === 0)
     throw new Error('set CODEEXEC_RUNNER_TOKENS to the tokens runners may enroll with');
-  const gateway = await Gateway.start(gatewayOptionsFromEnv(env, tokens));
+  const gateway = await Gateway.start({ ...gatewayOptionsFromEnv(env, tokens), log });
   onSignals(log, () => gateway.close());
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `codeexec` command: one file per subcommand beside this one. Configuration comes from the
 // environment (see README: Configuration).
-import { consoleLogger } from '../shared/index.js';
+import { atLevel, consoleLogger, isLogLevel } from '../shared/index.js';
 import { devCommand } from './dev.js';
 import { gatewayCommand } from './gateway.js';
 import { runnerCommand } from './runner.js';
@@ -26,7 +26,12 @@ if (command === null) {
   process.stderr.write(USAGE);
   process.exit(name === undefined || name === 'help' || name === '--help' ? 0 : 2);
 } else {
-  command(process.env, consoleLogger).catch((err: unknown) => {
+  const level = process.env.CODEEXEC_LOG_LEVEL?.trim() || 'info';
+  if (!isLogLevel(level)) {
+    process.stderr.write(`CODEEXEC_LOG_LEVEL must be debug, info, warn or error, not "${level}"\n`);
+    process.exit(2);
+  }
+  command(process.env, atLevel(consoleLogger, level)).catch((err: unknown) => {
     consoleLogger('error', (err as Error).message);
     process.exit(1);
   });

@@ -8,3 +8,16 @@ export const consoleLogger: Logger = (level, message, fields) => {
 };
 
 export const silentLogger: Logger = () => {};
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export function isLogLevel(value: string): value is LogLevel {
+  return Object.hasOwn(RANK, value);
+}
+
+/** `logger`, keeping only lines at `min` or above. */
+export function atLevel(logger: Logger, min: LogLevel): Logger {
+  return (level, message, fields) => {
+    if (RANK[level] >= RANK[min]) logger(level, message, fields);
+  };
+}

@@ -1,16 +1,19 @@
 // End to end: the REST API of jobs, every answer checked against the served OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../gateway/gateway.js';
 import type { Runner } from '../runner/runner.js';
-import { startGateway, startRunner } from './helpers.js';
+import { startGateway, startRunner, untilJob } from './helpers.js';
 import { OpenApiChecker } from './openapi-check.js';
 
 let url: string;
+let gateway: Gateway;
 let runner: Runner;
 let api: OpenApiChecker;
 
 beforeAll(async () => {
   const gw = await startGateway({ queueTimeoutMs: 20_000 });
   url = gw.url;
+  gateway = gw.gateway;
   runner = await startRunner({ gatewayUrl: url, token: gw.token, slots: 2, labels: ['gpu-less'] });
   await runner.connected();
   api = await OpenApiChecker.load(url);
@@ -39,14 +42,14 @@ async function call(
   return { status: response.status, body: json, headers: response.headers };
 }
 
+/** The result as a polling client sees it: 202 with Retry-After while it runs, then 200. */
 const pollResult = async (id: string) => {
-  for (;;) {
-    const res = await call('GET', '/execute/{id}/result', `/execute/${id}/result`);
-    if (res.status === 200) return res;
-    expect(res.status).toBe(202);
-    expect(res.headers.get('retry-after')).toBe('1');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const early = await call('GET', '/execute/{id}/result', `/execute/${id}/result`);
+  if (early.status === 200) return early;
+  expect(early.status).toBe(202);
+  expect(early.headers.get('retry-after')).toBe('1');
+  await untilJob(gateway, id, 'ended');
+  return call('GET', '/execute/{id}/result', `/execute/${id}/result`);
 };
 
 describe('the REST API', () => {
@@ -97,11 +100,9 @@ describe('the REST API', () => {
       code: 'import time\nprint("started", flush=True)\ntime.sleep(30)',
     });
     // Wait until it runs, so the cancel has to reach the runner and kill the sandbox.
-    for (;;) {
-      const s = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
-      if (s.body.status === 'running') break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilJob(gateway, accepted.body.id, 'running');
+    const status = await call('GET', '/execute/{id}/status', `/execute/${accepted.body.id}/status`);
+    expect(status.body.status).toBe('running');
     const started = Date.now();
     const cancelled = await call('DELETE', '/execute/{id}', `/execute/${accepted.body.id}`);
     expect(cancelled.status).toBe(200);

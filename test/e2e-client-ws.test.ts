@@ -1,16 +1,19 @@
 // End to end: the client socket /execute/ws with a real gateway, runner and Docker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../gateway/gateway.js';
 import type { Runner } from '../runner/runner.js';
-import { startGateway, startRunner } from './helpers.js';
+import { startGateway, startRunner, untilJob } from './helpers.js';
 import { TestSocket } from './ws-client.js';
 
 let url: string;
+let gateway: Gateway;
 let runner: Runner;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   const gw = await startGateway();
   url = `${gw.url}/execute/ws`;
+  gateway = gw.gateway;
   runner = await startRunner({ gatewayUrl: gw.url, token: gw.token, slots: 3, maxWarm: 3 });
   await runner.connected();
 });
@@ -144,12 +147,7 @@ describe('/execute/ws', () => {
     const { job_id } = await ws.next((f) => f.type === 'accepted' && f.id === 'flood');
     // Stop reading: the kernel's buffers fill, then the gateway's send buffer grows.
     tcp.pause();
-    const base = url.replace('/execute/ws', '');
-    for (;;) {
-      const status = (await (await fetch(`${base}/execute/${job_id}/status`)).json()) as { status: string };
-      if (status.status === 'done') break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilJob(gateway, job_id, 'ended');
     tcp.resume();
     const exit = await ws.next((f) => f.type === 'exit' && f.id === 'flood');
     // The store keeps the first MiB of each stream (CODEEXEC_STORE_OUTPUT_BYTES); the run itself was whole.

@@ -74,6 +74,27 @@ export async function startRunner(options: Partial<RunnerOptions> & { gatewayUrl
   return runner.start();
 }
 
+/**
+ * Resolves once job `id` on this gateway has started running (or got further), or has ended:
+ * on the gateway's own events, not by polling.
+ */
+export function untilJob(gateway: Gateway, id: string, state: 'running' | 'ended'): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stop();
+      resolve();
+    };
+    const stop = gateway.events.on(state === 'running' ? 'job.started' : 'job.finished', ({ job }) => {
+      if (job.id === id) done();
+    });
+    // It may be there already: the store sees every change the moment it is made.
+    void gateway.store.get(id).then((job) => {
+      if (job === undefined) return;
+      if (state === 'running' ? job.status !== 'queued' : !['queued', 'running'].includes(job.status)) done();
+    });
+  });
+}
+
 /** POST JSON (or a raw string) and parse the JSON answer. */
 export async function post(
   url: string,

@@ -1,6 +1,7 @@
 // The gateway's log, as one consumer of JobEvents: a line per runner coming, changing and going,
-// per job re-queued, and (at debug) per job started and finished. Returns the function that
-// stops it.
+// per job re-queued, and (at debug) per job running and ended — named apart from the runner's own
+// `job accepted` / `job finished`, which share a process with these under `codeexec dev`.
+// Returns the function that stops it.
 import type { Logger } from '../../shared/index.js';
 import type { JobEvents } from './job-events.js';
 
@@ -31,7 +32,7 @@ export function logEvents(events: JobEvents, log: Logger): () => void {
       log('warn', 'job requeued', { job: job.id, runner, reason, attempt: job.attempt }),
     ),
     events.on('job.started', ({ job }) =>
-      log('debug', 'job started', { job: job.id, runner: job.runner_id, attempt: job.attempt }),
+      log('debug', 'job running', { job: job.id, runner: job.runner_id, attempt: job.attempt }),
     ),
     events.on('job.finished', ({ job }) =>
       log('debug', 'job finished', {

@@ -100,18 +100,27 @@ describe('UwsTransport sends', () => {
 
   it('counts queued frames in bufferedAmount (UTF-8 bytes) until they are written', async () => {
     let readings: number[] = [];
+    let read: () => void = () => {};
+    const allRead = new Promise<void>((resolve) => {
+      read = resolve;
+    });
     const url = await serve((socket) => {
       const before = socket.bufferedAmount;
       socket.send('é'.repeat(10)); // 20 bytes
       socket.send('abc');
       readings = [before, socket.bufferedAmount];
-      setImmediate(() => setImmediate(() => readings.push(socket.bufferedAmount)));
+      setImmediate(() =>
+        setImmediate(() => {
+          readings.push(socket.bufferedAmount);
+          read();
+        }),
+      );
     });
     const ws = await connect(url);
     const got = frames(ws, 2);
     ws.send('x');
     expect(await got).toEqual(['é'.repeat(10), 'abc']);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await allRead;
     expect(readings).toEqual([0, 23, 0]);
   });
 
@@ -132,18 +141,16 @@ describe('UwsTransport sends', () => {
   });
 
   it('drops what a socket that closed meanwhile had queued, without throwing', async () => {
-    let sentAfterClose: boolean | undefined;
+    let sentAfterClose: (sent: boolean) => void = () => {};
+    const serverClosed = new Promise<boolean>((resolve) => {
+      sentAfterClose = resolve;
+    });
     const url = await serve(
       () => {},
-      (socket) => {
-        sentAfterClose = socket.send('too late');
-      },
+      (socket) => sentAfterClose(socket.send('too late')),
     );
     const ws = await connect(url);
-    const closed = new Promise((resolve) => ws.once('close', resolve));
     ws.close(1000);
-    await closed;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(sentAfterClose).toBe(false);
+    expect(await serverClosed).toBe(false);
   });
 });

@@ -5,6 +5,15 @@ import { describe, expect, it } from 'vitest';
 import type { PoolOptions } from './sandbox-pool.js';
 import { FakeDocker, fakeJob, fakePool, Gate } from './sandbox-pool-fake.js';
 
+/**
+ * Lets everything the fake driver has already set in motion run: its calls resolve through
+ * promises and immediates, so what would happen (a removal, a settle) happens within these turns.
+ * For checks that something does not happen, instead of a wall-clock wait.
+ */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** Jobs the fake has started (they wait at docker.jobGate). */
 function started(docker: FakeDocker): number {
   return docker.ran.length;
@@ -97,7 +106,7 @@ describe('SandboxPool warm stock (fake driver)', () => {
     docker.jobGate = null;
     const quick = await pool.execute(fakeJob(), () => {});
     const quickId = quick.stdout.slice('ran in '.length).trim();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await turns(50);
     expect(docker.removed).not.toContain(quickId); // the slow job still runs
     gate.open();
     await slow;
@@ -201,7 +210,7 @@ describe('SandboxPool warm stock (fake driver)', () => {
     const done = pool.settled().then(() => {
       settled = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await turns(50);
     expect(settled).toBe(false); // the refill is held
     gate.open();
     await done;
