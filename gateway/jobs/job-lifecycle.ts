@@ -7,7 +7,7 @@ import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
 import type { JobQueue } from '../scheduling/job-queue.js';
-import { afterRunnerLost } from '../scheduling/scheduler.js';
+import { afterRunnerLost, type SchedJob } from '../scheduling/scheduler.js';
 import type { JobBook } from './job-book.js';
 import type { JobInput } from './job-input.js';
 
@@ -109,6 +109,44 @@ export class JobLifecycle {
     this.#p.input.forget(id);
     this.#p.events.publish(job, { type: 'end', job });
     return job;
+  }
+
+  /**
+   * Cancels a job of this process. A queued one ends at once; a running one is killed by its
+   * runner and ends when the runner reports it (or at once if its runner is gone). A finished
+   * one is returned as it is.
+   */
+  cancel(id: string): JobRecord | undefined {
+    const { book, queue, registry } = this.#p;
+    const job = book.get(id);
+    if (job?.status === 'queued') {
+      queue.drop(id);
+      registry.holderOf(id)?.send({ type: 'cancel', job_id: id });
+      return this.finish(id, 'cancelled', { reason: 'cancelled' });
+    }
+    if (job?.status === 'running') {
+      const runner = registry.holderOf(id);
+      if (runner) runner.send({ type: 'cancel', job_id: id });
+      else {
+        registry.clearLease(id);
+        return this.finish(id, 'cancelled', { reason: 'cancelled' });
+      }
+    }
+    return job;
+  }
+
+  /** A queued job as the scheduler sees it. */
+  schedJob(job: JobRecord, requeued: boolean): SchedJob {
+    return {
+      id: job.id,
+      lang: job.lang,
+      labels: job.labels,
+      client: job.client,
+      attempt: job.attempt,
+      requeued,
+      refusedBy: this.refusedBy(job.id),
+      trust: 'any',
+    };
   }
 
   /** Tells JobEvents how many jobs wait. */
