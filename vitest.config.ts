@@ -22,6 +22,11 @@ export default defineConfig({
           include: unit,
           exclude: ['**/*.docker.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
+          // Worker threads, and modules shared between the files of a worker: the code keeps no
+          // module-level state (state lives on instances), so nothing leaks between files, and the
+          // run takes ~11 s instead of ~33 s on the 2-core machine.
+          pool: 'threads',
+          isolate: false,
         },
       },
       {

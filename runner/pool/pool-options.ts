@@ -48,6 +48,11 @@ export interface PoolOptions {
    * running (within maxWarm), so a burst drains the stock without engine work beside its jobs.
    */
   quietMs?: number;
+  /**
+   * How long a session's helper execs (its stop agent's answer, a stop by exec) may take before
+   * they count as failed, default 5 s. Tests of the fallbacks shorten it.
+   */
+  sessionHelperMs?: number;
   /** Wall-time cap of a compile stage, default 30 s. */
   compileWallMs?: number;
   /** Size caps of the /workspace and /tmp tmpfs (their pages also count against memory). */

@@ -16,6 +16,7 @@ import { cancelledBeforeStart, executeJob, sandboxFailure } from '../execution/e
 import type { StageSandbox } from '../execution/run-stage.js';
 import { containerUlimits } from '../execution/stage-command.js';
 import { PoolSession } from '../sessions/pool-session.js';
+import { HELPER_EXEC_MS } from '../sessions/session-stopper.js';
 import { ContainerStock } from './container-stock.js';
 import { DeathWatch } from './death-watch.js';
 import type { LanguageLane } from './language-lane.js';
@@ -47,6 +48,7 @@ export class SandboxPool {
   private readonly caps: PoolCaps;
   private readonly docker: PoolDriver;
   private readonly compileWallMs: number;
+  private readonly sessionHelperMs: number;
   private readonly workspaceBytes: number;
   private readonly tmpBytes: number;
   private readonly log: Logger;
@@ -80,6 +82,7 @@ export class SandboxPool {
     });
     this.lanes = this.stock.lanes;
     this.compileWallMs = options.compileWallMs ?? 30_000;
+    this.sessionHelperMs = options.sessionHelperMs ?? HELPER_EXEC_MS;
     this.workspaceBytes = options.workspaceBytes ?? 64 * MiB;
     this.tmpBytes = options.tmpBytes ?? 256 * MiB;
     this.log = options.log ?? silentLogger;
@@ -212,6 +215,7 @@ export class SandboxPool {
       limits: sessionLimits,
       docker: this.docker,
       log: this.log,
+      helperMs: this.sessionHelperMs,
       clamp: (requested) => this.clamp(requested),
       fit: (wanted) => this.fit(container, wanted),
       run: (job, wanted, io, sandbox) => this.runIn(container, lane, job, wanted, io, sandbox),

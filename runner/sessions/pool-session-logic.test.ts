@@ -93,7 +93,8 @@ class SessionDocker extends FakeDocker {
 }
 
 async function startPool(docker: SessionDocker): Promise<SandboxPool> {
-  const pool = fakePool(docker);
+  // Helper execs (the agent's answer) time out in 200 ms, not 5 s: the fallback tests wait them out.
+  const pool = fakePool(docker, { sessionHelperMs: 200 });
   onTestFinished(() => pool.close());
   await pool.start();
   await pool.settled();

@@ -16,7 +16,7 @@ import { cancelledBeforeStart, type JobIo, type JobSpec, sandboxFailure } from '
 import type { StageSandbox } from '../execution/run-stage.js';
 import type { PooledContainer } from '../pool/pooled-container.js';
 import { parseProbe } from './session-sandbox.js';
-import { HELPER_EXEC_MS, SessionStopper } from './session-stopper.js';
+import { SessionStopper } from './session-stopper.js';
 import { StopAgent } from './stop-agent.js';
 
 /** open (idle) ⇄ running → ending → ended; `ending` waits for the running execution, if any. */
@@ -30,6 +30,8 @@ export interface SessionHost {
   limits: Limits;
   docker: Pick<SandboxDriver, 'exec' | 'kill'>;
   log: Logger;
+  /** How long a helper exec (the stop agent's answer, a stop by exec) may take. */
+  helperMs: number;
   /** A job's limits clamped to the runner's maximums. */
   clamp(requested: LimitsInput | null): Limits;
   /** Give the container these memory and pids limits, if it does not have them. */
@@ -92,7 +94,7 @@ export class PoolSession {
     let agent: StopAgent | null = null;
     try {
       await host.fit(host.limits);
-      const started = await StopAgent.start(host.docker, host.container.id ?? '', HELPER_EXEC_MS);
+      const started = await StopAgent.start(host.docker, host.container.id ?? '', host.helperMs);
       agent = started.agent;
       const probe = parseProbe(started.probe);
       return new PoolSession(host, agent, probe.keepAlivePid, probe.oomKills);

@@ -10,6 +10,7 @@ import { oomCounterArgv, parseOomKills, stopArgv } from './session-sandbox.js';
 import { StopAgent } from './stop-agent.js';
 
 /** How long a session's own execs and agent requests (probe, stop, OOM counter) may take. */
+/** The default for how long a session's helper exec may take (PoolOptions.sessionHelperMs). */
 export const HELPER_EXEC_MS = 5000;
 /** Tries of the stop exec: a fork bomb at the pids limit may leave no pid for the first ones. */
 const STOP_ATTEMPTS = 4;
@@ -27,6 +28,8 @@ export interface StopperHost {
   limits: Limits;
   docker: Pick<SandboxDriver, 'exec'>;
   log: Logger;
+  /** How long a helper exec (the agent's answer, a stop by exec) may take. */
+  helperMs: number;
   fit(limits: Limits): Promise<void>;
 }
 
@@ -107,7 +110,7 @@ export class SessionStopper {
       const { agent } = await StopAgent.start(
         this.#host.docker,
         this.#host.container.id ?? '',
-        HELPER_EXEC_MS,
+        this.#host.helperMs,
       );
       if (this.#closed) agent.close();
       else this.#agent = agent;
@@ -132,7 +135,7 @@ export class SessionStopper {
 
 /** A short exec of the session's own (never the prepared one), its output as text. */
 async function helperExec(
-  host: Pick<StopperHost, 'container' | 'docker'>,
+  host: Pick<StopperHost, 'container' | 'docker' | 'helperMs'>,
   argv: string[],
 ): Promise<{ code: number | null; text: string }> {
   const chunks: Buffer[] = [];
@@ -140,7 +143,7 @@ async function helperExec(
     argv,
     input: null,
     onOutput: (_stream, data) => chunks.push(Buffer.from(data)),
-    signal: AbortSignal.timeout(HELPER_EXEC_MS),
+    signal: AbortSignal.timeout(host.helperMs),
   });
   return { code, text: Buffer.concat(chunks).toString('utf8') };
 }
