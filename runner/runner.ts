@@ -1,6 +1,8 @@
 // The runner: a warm sandbox pool and a gateway connection, joined by the job protocol, with what
 // its owner controls at run time (pause, finish-then-pause, resume, caps, languages added as their
 // images are built) and typed events for its embedder. Built by createRunner() (create-runner.ts).
+// A little past ~350 lines: it is the library's public surface (every method an embedder calls,
+// each a few lines over the parts in held-jobs, runner-frames, owner-controls, engine-watch).
 import { consoleLogger, type Logger, type RunnerLanguage } from '../shared/index.js';
 import type { GatewayConnection } from './connection/gateway-connection.js';
 import { DockerSandbox } from './docker/docker-sandbox.js';

@@ -2,7 +2,8 @@
 // its first exec started, handed to one job (or session) and retired after it. It decides what to
 // create next (a waiting job first, then version probes, then refills while there is capacity, at
 // most `createConcurrency` in the background) and when the pool has settled. The pool around it
-// (sandbox-pool.ts) runs jobs in what it hands out.
+// (sandbox-pool.ts) runs jobs in what it hands out. A little past ~350 lines: what to create next
+// and when the stock has settled read the same lane state, and are clearest side by side.
 import { CodeexecError } from '../../shared/errors.js';
 import type { LanguageSpec } from '../../shared/languages.js';
 import type { Logger } from '../../shared/log.js';
