@@ -3,7 +3,7 @@
 import * as v from 'valibot';
 import { FileSchema } from './job.js';
 import { LimitsSchema } from './limits.js';
-import { ExecuteResponseSchema } from './rest.js';
+import { ExecuteResponseSchema, QueueTimeoutSchema } from './rest.js';
 
 const clientId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 
@@ -26,6 +26,8 @@ export const ClientExecuteFrame = v.strictObject({
   limits: v.optional(LimitsSchema),
   compile_limits: v.optional(LimitsSchema),
   task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  /** How long the job may wait for a runner of its language (see POST /execute/code). */
+  queue_timeout_ms: v.optional(QueueTimeoutSchema),
   /** Keep the program's stdin open for `stdin` frames until `stdin_eof`. */
   interactive: v.optional(v.boolean(), false),
   /**

@@ -16,6 +16,13 @@ import { LimitsSchema } from './limits.js';
 const MAX_CODE_BYTES = 512 * 1024;
 /** The longest a client may ask a job to wait for a runner: one hour. */
 export const MAX_QUEUE_TIMEOUT_MS = 3_600_000;
+/** A job's own wait for a runner of its language, ms (REST and the client socket alike). */
+export const QueueTimeoutSchema = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(0),
+  v.maxValue(MAX_QUEUE_TIMEOUT_MS),
+);
 
 /** The body of POST /execute/code (and the job part of every other way to submit one). */
 export const ExecuteRequestSchema = v.strictObject({
@@ -35,9 +42,7 @@ export const ExecuteRequestSchema = v.strictObject({
    * that no connected runner offers or builds is refused at once (503 no_runner), and a job waits
    * the gateway's queue timeout (CODEEXEC_QUEUE_TIMEOUT_MS) for a runner that does.
    */
-  queue_timeout_ms: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_QUEUE_TIMEOUT_MS)),
-  ),
+  queue_timeout_ms: v.optional(QueueTimeoutSchema),
 });
 export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
 
