@@ -125,7 +125,10 @@ export class JobEvents {
         this.emit('job.started', { job: message.job });
         return;
       case 'output':
-        this.emit('job.output', { jobId: job.id, lang: job.lang, event: message.event });
+        // One per chunk: build the payload only for someone who listens.
+        if (this.#outputListeners > 0) {
+          this.emit('job.output', { jobId: job.id, lang: job.lang, event: message.event });
+        }
         return;
       case 'end':
         this.emit('job.finished', { job: message.job });

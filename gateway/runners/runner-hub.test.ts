@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, silentLogger } from '../../shared/index.js';
 import { recordingSocket } from '../../test/recording-socket.js';
-import { type Core, dispatchCore } from '../jobs/dispatcher-fixture.js';
+import { type Core, dispatchCore, result } from '../jobs/dispatcher-fixture.js';
 import { RunnerHub } from './runner-hub.js';
 
 let core: Core;
@@ -84,16 +84,7 @@ describe('RunnerHub', () => {
     runner.say({
       type: 'done',
       job_id: first.id,
-      result: {
-        stdout: '',
-        stderr: '',
-        output: '',
-        exit_code: 0,
-        signal: null,
-        reason: 'exited',
-        wall_ms: 1,
-        truncated: false,
-      },
+      result: result(''),
     });
     expect(runner.offers()).toEqual([first.id]);
     runner.say({ type: 'capacity', slots: 2, paused: false });
