@@ -8,6 +8,8 @@ const unit = [
   'shared/**/*.test.ts',
   'gateway/**/*.test.ts',
   'runner/**/*.test.ts',
+  'donor/**/*.test.ts',
+  'desktop/**/*.test.ts',
   'cli/**/*.test.ts',
   'bench/**/*.test.ts',
   'scripts/**/*.test.ts',
