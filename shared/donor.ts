@@ -25,13 +25,25 @@ export const DonorSettingsSchema = v.strictObject({
     /** `finish`: let running jobs end, take no new ones; `suspend`: hand running jobs back now. */
     on_activity: v.picklist(['finish', 'suspend']),
   }),
-  power: v.strictObject({
-    run_on_battery: v.boolean(),
-    /** Stop below this battery level (also on mains power)… */
-    pause_below_percent: percent,
-    /** …and start again only once it is back above this one (hysteresis). */
-    resume_above_percent: percent,
-  }),
+  power: v.pipe(
+    v.strictObject({
+      run_on_battery: v.boolean(),
+      /** Stop below this battery level (also on mains power)… */
+      pause_below_percent: percent,
+      /** …and start again only once it is back above this one (hysteresis). */
+      resume_above_percent: percent,
+    }),
+    // Hysteresis needs the resume level at or above the pause level (the policy widens an equal pair).
+    v.forward(
+      v.partialCheck(
+        [['pause_below_percent'], ['resume_above_percent']],
+        (power) => power.resume_above_percent >= power.pause_below_percent,
+        ({ input }) =>
+          `expected at least pause_below_percent (${input.pause_below_percent}), got ${input.resume_above_percent}`,
+      ),
+      ['resume_above_percent'],
+    ),
+  ),
   schedule: v.strictObject({
     /** When enabled, donate only inside one of the windows. */
     enabled: v.boolean(),
