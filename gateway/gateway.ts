@@ -2,20 +2,25 @@
 // the runner registry, the dispatcher and the session broker, and puts the REST routes and the
 // three sockets on one server transport. A library entry point: `Gateway.start(options)` in
 // tests and in the CLI alike.
+import { join } from 'node:path';
 import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
 import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
+import { AdminAuth } from './http/admin-auth.js';
 import { ClientAuth } from './http/client-auth.js';
 import { buildOpenApi } from './http/openapi.js';
 import { errorResponse, json } from './http/router.js';
 import { createRoutes } from './http/routes.js';
+import { runnerRoutes } from './http/runner-routes.js';
 import { createJobCore, type JobCore } from './jobs/job-core.js';
 import { Retention } from './jobs/retention.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
+import { ReliabilityBook } from './runners/reliability-book.js';
 import { RunnerHub } from './runners/runner-hub.js';
 import { realClock } from './scheduling/clock.js';
+import { DEFAULT_DONOR_MAX, type DonorMax } from './scheduling/donor-limits.js';
 import type { JobStore } from './store/job-store-api.js';
 import { LowdbJobStore } from './store/lowdb-job-store.js';
 import type { ServerTransport } from './transport/transport.js';
@@ -30,8 +35,14 @@ export interface GatewayOptions {
   /** 0 lets the OS choose. */
   port?: number;
   dataDir: string;
-  /** Tokens runners may enroll with. */
+  /** Tokens the operator's (`trusted`) runners enroll with. */
   runnerTokens: readonly string[];
+  /** Tokens donors enroll with (tier `donor`); each token is one donor identity. */
+  donorTokens?: readonly string[];
+  /** What a job may ask of a donor; asking more keeps it on trusted runners. */
+  donorMax?: Partial<DonorMax>;
+  /** Keys for the operator's routes (GET /runners, quarantine). None: those answer loopback only. */
+  adminKeys?: readonly string[];
   log?: Logger;
   queueTimeoutMs?: number;
   offerTimeoutMs?: number;
@@ -140,8 +151,10 @@ export class Gateway {
     this.#parts = parts;
   }
   static async start(options: GatewayOptions): Promise<Gateway> {
-    if (options.runnerTokens.length === 0) {
-      throw new Error('the gateway needs at least one runner token (CODEEXEC_RUNNER_TOKENS)');
+    if (options.runnerTokens.length === 0 && (options.donorTokens ?? []).length === 0) {
+      throw new Error(
+        'the gateway needs at least one runner token (CODEEXEC_RUNNER_TOKENS or CODEEXEC_DONOR_TOKENS)',
+      );
     }
     const log = options.log ?? consoleLogger;
     const host = options.host ?? '127.0.0.1';
@@ -163,6 +176,7 @@ export class Gateway {
       onError: (err) => log('error', 'the job store failed in the background', { error: err.message }),
     });
     await store.open();
+    const reliability = await ReliabilityBook.open(join(options.dataDir, 'runners.json'), log);
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
     const core = createJobCore({
@@ -179,6 +193,8 @@ export class Gateway {
       durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
       sessionOpenTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
       onWriteError: (err, job) => log('error', 'writing the job store failed', { job, error: err.message }),
+      reliability,
+      donorMax: { ...DEFAULT_DONOR_MAX, ...options.donorMax },
     });
     const { events, book, registry, dispatcher, intake, sessions } = core;
     const stopLogging = logEvents(events, log);
@@ -188,6 +204,7 @@ export class Gateway {
       sessions,
       log,
       tokens: options.runnerTokens,
+      donorTokens: options.donorTokens ?? [],
       heartbeatMs,
       leaseMs,
     });
@@ -224,6 +241,7 @@ export class Gateway {
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
           ...pistonRoutes({ dispatcher, intake, registry, log }),
+          ...runnerRoutes({ registry, reliability, admin: new AdminAuth(options.adminKeys ?? []) }),
         ],
       }),
       sockets: {
@@ -287,6 +305,7 @@ export class Gateway {
     parts.core.close();
     parts.stopLogging();
     await parts.core.bus.close();
+    await parts.core.reliability.flush();
     await this.store.close();
   }
 }

@@ -22,6 +22,7 @@ export const ERRORS = {
   duplicate_runner: { status: 409, message: 'A runner with this name is already connected' },
   invalid_frame: { status: 400, message: 'A WebSocket frame does not match the protocol' },
   sandbox_failed: { status: 500, message: 'The sandbox failed to run the job' },
+  unverified: { status: 502, message: 'The replicas of a verified job did not agree' },
   shutting_down: { status: 503, message: 'The server is shutting down' },
   queue_full: { status: 503, message: 'The queue is full; try again later' },
   internal: { status: 500, message: 'Internal error' },

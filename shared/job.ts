@@ -77,6 +77,45 @@ export type RunResult = v.InferOutput<typeof RunResultSchema>;
 export const JobErrorSchema = v.object({ code: v.string(), message: v.string() });
 
 /** The stored job: the seed's CODEJOB fields, then what users need besides. */
+/** Where a job may run: `trusted` only on the operator's runners, `any` on donors' machines too. */
+export const TrustSchema = v.picklist(['trusted', 'any']);
+export type Trust = v.InferOutput<typeof TrustSchema>;
+
+/** The most replicas one verified job may use. */
+export const MAX_REPLICAS = 9;
+
+/**
+ * Run the job on `quorum` runners of different identities and accept the result they agree on;
+ * on a disagreement, one more replica at a time (on a trusted runner when one exists), up to
+ * `max_replicas` (default quorum + 2).
+ */
+export const VerifySchema = v.strictObject({
+  quorum: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)),
+  /** At least quorum (the gateway checks). */
+  max_replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_REPLICAS))),
+});
+export type Verify = v.InferOutput<typeof VerifySchema>;
+
+/**
+ * How a verified job's result was reached: `agreed` (quorum replicas returned the same result),
+ * `single` (one runner's word: quorum 1, or a job that runs only on trusted runners), `unverified`
+ * (no quorum within max_replicas: the job failed), `pending` (replicas still running).
+ */
+export const VerificationSchema = v.object({
+  state: v.picklist(['pending', 'agreed', 'single', 'unverified']),
+  quorum: v.number(),
+  replicas: v.array(
+    v.object({
+      job_id: v.string(),
+      runner_id: v.nullable(v.string()),
+      tier: v.nullable(v.picklist(['trusted', 'donor'])),
+      /** Whether its result is the accepted one; null while running or when it gave none. */
+      agreed: v.nullable(v.boolean()),
+    }),
+  ),
+});
+export type Verification = v.InferOutput<typeof VerificationSchema>;
+
 export const JobRecordSchema = v.object({
   id: v.string(),
   task_id: v.nullable(v.string()),
@@ -126,5 +165,13 @@ export const JobRecordSchema = v.object({
   }),
   /** The gateway cut stdout, stderr or output (or the compile stage's) to its store cap. */
   output_capped: v.optional(v.boolean(), false),
+  /** Where it may run (see TrustSchema). */
+  trust: v.optional(TrustSchema, 'any'),
+  /** The verification it asked for, or null. */
+  verify: v.optional(v.nullable(VerifySchema), null),
+  /** How its result was verified (verified jobs only), or null. */
+  verification: v.optional(v.nullable(VerificationSchema), null),
+  /** For a replica of a verified job (internal, not listed): the job it is a replica of. */
+  replica_of: v.optional(v.nullable(v.string()), null),
 });
 export type JobRecord = v.InferOutput<typeof JobRecordSchema>;

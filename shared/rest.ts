@@ -10,6 +10,9 @@ import {
   JobStateSchema,
   OutputFileSchema,
   StageResultSchema,
+  TrustSchema,
+  VerificationSchema,
+  VerifySchema,
 } from './job.js';
 import { LimitsSchema } from './limits.js';
 
@@ -43,6 +46,13 @@ export const ExecuteRequestSchema = v.strictObject({
    * the gateway's queue timeout (CODEEXEC_QUEUE_TIMEOUT_MS) for a runner that does.
    */
   queue_timeout_ms: v.optional(QueueTimeoutSchema),
+  /**
+   * `trusted`: only the operator's runners may run it (the code and its data never reach a
+   * donor's machine). `any` (the default): donors too.
+   */
+  trust: v.optional(TrustSchema),
+  /** Run it on several runners and accept only a result they agree on (see VerifySchema). */
+  verify: v.optional(VerifySchema),
 });
 export type ExecuteRequest = v.InferOutput<typeof ExecuteRequestSchema>;
 
@@ -70,6 +80,8 @@ export const ExecuteResponseSchema = v.object({
   error: v.nullable(JobErrorSchema),
   output_files: v.array(OutputFileSchema),
   timings: JobRecordSchema.entries.timings,
+  /** Present for a job that asked for verification. */
+  verification: v.optional(VerificationSchema),
 });
 export type ExecuteResponse = v.InferOutput<typeof ExecuteResponseSchema>;
 
@@ -118,3 +130,43 @@ export const LanguagesResponseSchema = v.object({
   ),
 });
 export type LanguagesResponse = v.InferOutput<typeof LanguagesResponseSchema>;
+
+/** A runner identity's record of verified results (GET /runners). */
+export const RunnerReliabilitySchema = v.object({
+  agreed: v.number(),
+  disagreed: v.number(),
+  /** Agreements since its last disagreement. */
+  streak: v.number(),
+  /** Share of its verified results that agreed; null before the first. */
+  rate: v.nullable(v.number()),
+  /** `doubtful` after a disagreement, until it agrees 10 times in a row: offered work last. */
+  standing: v.picklist(['good', 'doubtful']),
+  quarantined: v.boolean(),
+});
+
+/** One connected runner, as the operator sees it (GET /runners). */
+export const RunnerViewSchema = v.object({
+  name: v.string(),
+  /** Who answers for its results: `donor:<token fingerprint>` for a donor, else its name. */
+  identity: v.string(),
+  tier: v.picklist(['trusted', 'donor']),
+  state: v.picklist(['ready', 'paused', 'draining', 'quarantined']),
+  version: v.string(),
+  slots: v.number(),
+  /** Slots in use. */
+  load: v.number(),
+  running: v.number(),
+  /** Jobs it finished with a result since it connected. */
+  jobs_done: v.number(),
+  languages: v.array(v.string()),
+  labels: v.array(v.string()),
+  reliability: RunnerReliabilitySchema,
+});
+export type RunnerView = v.InferOutput<typeof RunnerViewSchema>;
+
+export const RunnersResponseSchema = v.object({ runners: v.array(RunnerViewSchema) });
+
+export const QuarantineResponseSchema = v.object({
+  identity: v.string(),
+  reliability: RunnerReliabilitySchema,
+});

@@ -67,6 +67,12 @@ export const DrainFrame = v.object({ type: v.literal('drain') });
 
 export const AcceptFrame = v.object({ type: v.literal('accept'), job_id: id });
 export const RejectFrame = v.object({ type: v.literal('reject'), job_id: id, reason: v.string() });
+/**
+ * Runner → gateway: I hand this accepted job back unfinished (its owner suspended the runner);
+ * I have killed its sandbox and will send nothing more for it. The gateway queues it again,
+ * without counting the attempt.
+ */
+export const ReleaseFrame = v.object({ type: v.literal('release'), job_id: id, reason: v.string() });
 
 export const OutputFrame = v.object({
   type: v.literal('output'),
@@ -174,6 +180,7 @@ export const RunnerToGatewayFrame = v.variant('type', [
   HelloFrame,
   AcceptFrame,
   RejectFrame,
+  ReleaseFrame,
   OutputFrame,
   DoneFrame,
   HeartbeatFrame,

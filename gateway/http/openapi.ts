@@ -15,6 +15,8 @@ import {
   JobRecordSchema,
   JobStatusSchema,
   LanguagesResponseSchema,
+  QuarantineResponseSchema,
+  RunnersResponseSchema,
 } from '../../shared/index.js';
 
 type Schema = v.GenericSchema;
@@ -31,6 +33,12 @@ interface Operation {
   open?: boolean;
 }
 
+const runnerParam = {
+  name: 'id',
+  in: 'path' as const,
+  required: true,
+  description: "A connected runner's name, or a runner identity (`donor:…`)",
+};
 const idParam = { name: 'id', in: 'path' as const, required: true, description: 'The job id' };
 const error = (description: string) => ({ description, schema: ErrorResponseSchema as Schema });
 const validationErrors = {
@@ -48,7 +56,10 @@ const admissionErrors = {
 const runErrors = {
   ...admissionErrors,
   500: error('The runner could not run the job (sandbox_failed) or an internal error'),
-  502: error('The runner went away and the job had no attempts left (runner_lost)'),
+  502: error(
+    "The runner went away and the job had no attempts left (runner_lost), or a verified job's " +
+      'replicas did not agree (unverified)',
+  ),
   503: error(
     'The queue is full (queue_full), no connected runner offers or builds the language (no_runner, at ' +
       'once unless queue_timeout_ms asks to wait) or none took the job in time (no_runner), ' +
@@ -152,6 +163,42 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/languages',
     summary: 'The languages the connected runners offer, with their versions',
     responses: { 200: { description: 'Languages', schema: LanguagesResponseSchema } },
+  },
+  {
+    method: 'get',
+    path: '/runners',
+    summary:
+      "The operator's view: connected runners with tier, state, slots, jobs done and reliability " +
+      '(an admin key of CODEEXEC_ADMIN_KEYS; without admin keys, loopback callers only)',
+    responses: {
+      200: { description: 'Runners', schema: RunnersResponseSchema },
+      401: error('No valid admin key, or (without admin keys) a caller not on loopback'),
+    },
+    open: true,
+  },
+  {
+    method: 'post',
+    path: '/runners/{id}/quarantine',
+    summary: 'Quarantine a runner identity (a runner name or `donor:…`): it stays connected and gets no work',
+    params: [runnerParam],
+    responses: {
+      200: { description: 'Quarantined', schema: QuarantineResponseSchema },
+      401: error('No valid admin key'),
+      404: error('No such runner or identity'),
+    },
+    open: true,
+  },
+  {
+    method: 'delete',
+    path: '/runners/{id}/quarantine',
+    summary: 'Release a quarantined runner identity',
+    params: [runnerParam],
+    responses: {
+      200: { description: 'Released', schema: QuarantineResponseSchema },
+      401: error('No valid admin key'),
+      404: error('No such runner or identity'),
+    },
+    open: true,
   },
 ];
 

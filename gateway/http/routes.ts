@@ -160,7 +160,8 @@ export function createRoutes({
           limit,
         );
         return json(200, {
-          jobs: page.jobs.map(toStatus),
+          // A verified job's replicas are internal: its verification names them.
+          jobs: page.jobs.filter((job) => job.replica_of === null).map(toStatus),
           next_cursor: page.more ? encodeCursor(offset + limit) : null,
         });
       },
@@ -233,5 +234,6 @@ export function toExecuteResponse(job: JobRecord): ExecuteResponse {
     error: job.error,
     output_files: job.output_files,
     timings: job.timings,
+    ...(job.verification ? { verification: job.verification } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { silentLogger } from '../../shared/index.js';
 import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
 import { RunnerConnection } from '../runners/runner-connection.js';
 import { FakeClock } from '../scheduling/clock.js';
+import type { DonorMax } from '../scheduling/donor-limits.js';
 import { MemoryJobStore } from '../store/memory-job-store.js';
 import { createJobCore } from './job-core.js';
 
@@ -17,6 +18,7 @@ export interface CoreOptions {
   maxQueue?: number;
   maxPerClient?: number;
   openTimeoutMs?: number;
+  donorMax?: DonorMax;
 }
 
 export type FakeRunner = RunnerConnection & { sent: SentFrame[] };
@@ -40,6 +42,7 @@ export function dispatchCore(options: CoreOptions = {}) {
     durableBeforeOffer: false,
     sessionOpenTimeoutMs: options.openTimeoutMs ?? 2_000,
     onWriteError: (err) => writeErrors.push(err),
+    ...(options.donorMax ? { donorMax: options.donorMax } : {}),
   });
   const { dispatcher, sessions: broker } = core;
 
@@ -52,6 +55,9 @@ export function dispatchCore(options: CoreOptions = {}) {
       labels?: string[];
       building?: string[];
       held?: string[];
+      tier?: 'trusted' | 'donor';
+      /** A donor's identity (its token's fingerprint); default: the runner's name. */
+      identity?: string;
     } = {},
   ): FakeRunner => {
     const { socket, sent } = recordingSocket();
@@ -62,6 +68,8 @@ export function dispatchCore(options: CoreOptions = {}) {
     runner.slots = over.slots ?? 2;
     runner.labels = over.labels ?? [];
     runner.building = over.building ?? [];
+    runner.tier = over.tier ?? 'trusted';
+    runner.identity = over.identity ?? name;
     runner.languages = new Map(
       (over.languages ?? ['python']).map((lang) => [lang, { name: lang, version: '1', aliases: [] }]),
     );

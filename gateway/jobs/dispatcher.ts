@@ -17,9 +17,11 @@ import {
 } from '../../shared/index.js';
 import type { Bus, ControlMessage } from '../bus/bus.js';
 import type { JobEvents, OutputEvent, Watcher } from '../events/job-events.js';
+import type { ReliabilityBook } from '../runners/reliability-book.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
+import { DEFAULT_DONOR_MAX, type DonorMax } from '../scheduling/donor-limits.js';
 import { JobQueue } from '../scheduling/job-queue.js';
 import { afterRunnerLost, plan, type SchedJob, waitVerdict } from '../scheduling/scheduler.js';
 import { isUnfinished } from '../store/job-transitions.js';
@@ -28,6 +30,7 @@ import { JobInput } from './job-input.js';
 import { JobLifecycle } from './job-lifecycle.js';
 import { offeredJob } from './offered-job.js';
 import { storedResult } from './stored-result.js';
+import { Verifier } from './verifier.js';
 
 export interface DispatcherOptions {
   book: JobBook;
@@ -47,6 +50,10 @@ export interface DispatcherOptions {
    * a job a runner is already running.
    */
   durableBeforeOffer: boolean;
+  /** What donors may be asked for (CODEEXEC_DONOR_MAX_*); a job asking more runs on trusted runners. */
+  donorMax?: DonorMax;
+  /** Reliability of runner identities (verified jobs update it; the scheduler reads it). */
+  reliability: ReliabilityBook;
 }
 
 export function isFinished(job: JobRecord): boolean {
@@ -63,6 +70,8 @@ export class Dispatcher {
   #served = 0;
   /** Interactive input, held until a runner accepts the job. */
   readonly #input: JobInput;
+  /** Verified jobs: their replicas, and the quorum over their results. */
+  readonly #verifier: Verifier;
   /** Runs before queued jobs are offered: client sessions waiting for a slot go first. */
   #beforePump: () => void = () => {};
   readonly #unsubscribe: (() => void)[] = [];
@@ -71,7 +80,14 @@ export class Dispatcher {
     this.#o = options;
     this.#queue = new JobQueue(options.clock, (id) => this.#queueTimeout(id));
     this.#input = new JobInput(options.registry);
-    this.#life = new JobLifecycle({ ...options, queue: this.#queue, input: this.#input });
+    this.#life = new JobLifecycle({
+      ...options,
+      queue: this.#queue,
+      input: this.#input,
+      donorMax: options.donorMax ?? DEFAULT_DONOR_MAX,
+      avoidFor: (job) => this.#verifier.avoidFor(job),
+    });
+    this.#verifier = new Verifier({ ...options, life: this.#life, enqueue: (job) => this.enqueue(job) });
     this.#unsubscribe.push(
       options.bus.onControl((id, message) => this.#onControl(id, message)),
       options.bus.onWake(() => this.pump()),
@@ -83,22 +99,40 @@ export class Dispatcher {
    * ones wait a lease for their runner to reconnect and report them held.
    */
   async recover(): Promise<void> {
+    const verified: JobRecord[] = [];
     for (const job of await this.#o.book.load()) {
-      if (job.session_id !== null) {
+      if (job.replica_of !== null) {
+        // Its verified job starts over (below): this replica's runner must not deliver it.
+        this.#life.finish(job.id, 'cancelled', { reason: 'cancelled' });
+      } else if (Verifier.verifies(job)) {
+        verified.push(job);
+      } else if (job.session_id !== null) {
         this.#life.finish(job.id, 'failed', {
           error: { code: 'session_closed', message: 'The gateway restarted; the session it ran in is gone' },
         });
       } else if (job.status === 'running') this.#startLease(job.id, job.runner_id ?? 'unknown');
       else this.#queue.add(job.id, this.#life.timeoutOf(job));
     }
+    for (const job of verified) {
+      const queued =
+        job.status === 'queued' ? job : this.#o.book.transition(job.id, 'queued', { started_at: null });
+      this.#verifier.begin(queued);
+    }
     this.#life.depth();
     this.pump();
   }
 
-  /** Queues a job just added to the book: offered once it is durable (durableBeforeOffer). */
+  /**
+   * Queues a job just added to the book: offered once it is durable (durableBeforeOffer). A
+   * verified job is not offered itself: its replicas are.
+   */
   enqueue(job: JobRecord): void {
     this.#o.events.emit('job.queued', { job });
     this.#whenDurable(job.id, () => {
+      if (Verifier.verifies(job)) {
+        this.#verifier.begin(job);
+        return;
+      }
       this.#queue.add(job.id, this.#life.timeoutOf(job));
       this.#life.depth();
       this.#o.bus.wake();
@@ -227,6 +261,17 @@ export class Dispatcher {
     this.pump();
   }
 
+  /**
+   * The runner handed back a job it accepted (its owner suspended it): the job waits again, at
+   * the front, and the attempt does not count.
+   */
+  handedBack(runner: RunnerConnection, id: string, reason: string): void {
+    if (!this.#o.registry.release(runner, id)) return;
+    const job = this.#o.book.get(id);
+    if (job?.status === 'running') this.#life.requeue(job, runner.name, `handed back: ${reason}`, false);
+    this.pump();
+  }
+
   output(runner: RunnerConnection, id: string, event: OutputEvent): void {
     if (!runner.running.has(id)) return;
     const job = this.#o.book.get(id);
@@ -253,6 +298,7 @@ export class Dispatcher {
     if (job?.status === 'running') {
       const total_ms = this.#o.clock.now() - Date.parse(job.created_at);
       if (result) {
+        runner.jobsDone++;
         this.#life.finish(id, result.reason === 'cancelled' ? 'cancelled' : 'done', {
           ...storedResult(result, this.#o.storeOutputBytes),
           timings: {
@@ -336,6 +382,7 @@ export class Dispatcher {
 
   close(): void {
     this.#queue.close();
+    this.#verifier.close();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
   }
 

@@ -6,8 +6,10 @@ import type { Logger } from '../../shared/index.js';
 import type { Bus } from '../bus/bus.js';
 import { InProcessBus } from '../bus/in-process-bus.js';
 import { JobEvents } from '../events/job-events.js';
+import { ReliabilityBook } from '../runners/reliability-book.js';
 import { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
+import type { DonorMax } from '../scheduling/donor-limits.js';
 import { SessionBroker } from '../sessions/session-broker.js';
 import type { JobStore } from '../store/job-store-api.js';
 import { Admission } from './admission.js';
@@ -30,6 +32,10 @@ export interface JobCoreOptions {
   durableBeforeOffer: boolean;
   /** How long a runner may take to make a session's sandbox. */
   sessionOpenTimeoutMs: number;
+  /** Reliability of runner identities; default: kept in memory only. */
+  reliability?: ReliabilityBook;
+  /** What donors may be asked for (CODEEXEC_DONOR_MAX_*). */
+  donorMax?: DonorMax;
   /** A failed write of the store (the job stays correct in memory). */
   onWriteError?: (err: Error, jobId: string) => void;
 }
@@ -42,6 +48,7 @@ export interface JobCore {
   dispatcher: Dispatcher;
   intake: JobIntake;
   sessions: SessionBroker;
+  reliability: ReliabilityBook;
   /** Stops every timer (the store and the bus are the caller's to close). */
   close(): void;
 }
@@ -51,10 +58,12 @@ export function createJobCore(options: JobCoreOptions): JobCore {
   const bus = new InProcessBus();
   const events = new JobEvents(bus);
   const book = new JobBook(store, (err, job) => options.onWriteError?.(err, job.id));
+  const reliability = options.reliability ?? ReliabilityBook.inMemory(log);
   const registry = new RunnerRegistry({
     events,
     clock,
     log,
+    standingOf: (identity) => reliability.standing(identity),
     offerTimeoutMs: options.offerTimeoutMs,
     leaseMs: options.leaseMs,
   });
@@ -69,9 +78,17 @@ export function createJobCore(options: JobCoreOptions): JobCore {
     maxAttempts: options.maxAttempts,
     storeOutputBytes: options.storeOutputBytes,
     durableBeforeOffer: options.durableBeforeOffer,
+    reliability,
+    ...(options.donorMax ? { donorMax: options.donorMax } : {}),
   });
   const admission = new Admission(book, { maxQueue: options.maxQueue, maxPerClient: options.maxPerClient });
-  const intake = new JobIntake({ book, dispatcher, registry, admission });
+  const intake = new JobIntake({
+    book,
+    dispatcher,
+    registry,
+    admission,
+    ...(options.donorMax ? { donorMax: options.donorMax } : {}),
+  });
   const sessions = new SessionBroker({
     dispatcher,
     intake,
@@ -90,6 +107,7 @@ export function createJobCore(options: JobCoreOptions): JobCore {
     dispatcher,
     intake,
     sessions,
+    reliability,
     close: () => {
       dispatcher.close();
       registry.close();

@@ -12,6 +12,7 @@ import {
   resolveLimits,
 } from '../../shared/index.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
+import { DEFAULT_DONOR_MAX, type DonorMax, effectiveTrust } from '../scheduling/donor-limits.js';
 import { canEverRun, whyNotRun } from '../scheduling/scheduler.js';
 import type { Admission } from './admission.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -23,6 +24,8 @@ export interface JobIntakeOptions {
   dispatcher: Dispatcher;
   registry: RunnerRegistry;
   admission: Admission;
+  /** What donors may be asked for: a job asking more can only wait for a trusted runner. */
+  donorMax?: DonorMax;
 }
 
 export class JobIntake {
@@ -56,6 +59,19 @@ export class JobIntake {
     const lang = this.resolveLanguage(request.lang);
     checkLimits(request.limits);
     checkLimits(request.compile_limits);
+    const verify = request.verify;
+    if (verify?.max_replicas !== undefined && verify.max_replicas < verify.quorum) {
+      throw new CodeexecError(
+        'invalid_request',
+        `verify.max_replicas (${verify.max_replicas}) must be at least verify.quorum (${verify.quorum})`,
+      );
+    }
+    if (verify !== undefined && interactive) {
+      throw new CodeexecError(
+        'invalid_request',
+        'A verified job cannot be interactive: its replicas must all read the same input',
+      );
+    }
     this.#checkRunnable(lang, request);
     this.#o.admission.check(client);
     const job = newJob(request, { lang, interactive, client });
@@ -74,6 +90,12 @@ export class JobIntake {
     client: string | null,
     sessionId: string,
   ): JobRecord {
+    if (request.verify !== undefined) {
+      throw new CodeexecError(
+        'invalid_request',
+        'An execution in a session cannot be verified: it has one sandbox',
+      );
+    }
     this.#o.admission.check(client);
     const job = newJob(request, { lang: request.lang, interactive, client, sessionId });
     void this.#o.book.insert(job).catch(() => {}); // a failed write is reported by the book
@@ -116,7 +138,15 @@ export class JobIntake {
    */
   #checkRunnable(lang: string, request: AsyncRequest): void {
     if (request.queue_timeout_ms !== undefined) return;
-    const placement = { lang, labels: request.labels ?? [], refusedBy: [], trust: 'any' as const };
+    const trust = effectiveTrust(
+      {
+        trust: request.trust ?? 'any',
+        limits: request.limits ?? null,
+        compile_limits: request.compile_limits ?? null,
+      },
+      this.#o.donorMax ?? DEFAULT_DONOR_MAX,
+    );
+    const placement = { lang, labels: request.labels ?? [], refusedBy: [], trust };
     if (canEverRun(placement, this.#o.registry.views()) !== 'no') return;
     const error = whyNotRun({ ...placement, attempt: 0 }, null);
     throw new CodeexecError('no_runner', error.message, { lang, labels: placement.labels });

@@ -6,6 +6,7 @@ import type { JobEvents } from '../events/job-events.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
+import { type DonorMax, effectiveTrust } from '../scheduling/donor-limits.js';
 import type { JobQueue } from '../scheduling/job-queue.js';
 import { afterRunnerLost, type SchedJob } from '../scheduling/scheduler.js';
 import type { JobBook } from './job-book.js';
@@ -21,6 +22,10 @@ export interface JobLifecycleParts {
   input: JobInput;
   queueTimeoutMs: number;
   maxAttempts: number;
+  /** What donors may be asked for; a job asking more runs only on trusted runners. */
+  donorMax: DonorMax;
+  /** Runner identities a job must avoid (a verified job's replicas: where its siblings run). */
+  avoidFor: (job: JobRecord) => string[];
 }
 
 export class JobLifecycle {
@@ -83,9 +88,16 @@ export class JobLifecycle {
     });
   }
 
-  /** A running job waits again, at the front (attempt stays: the next start adds one). */
-  requeue(job: JobRecord, runnerName: string, reason: string): void {
-    const queued = this.#p.book.transition(job.id, 'queued', { runner_id: null, started_at: null });
+  /**
+   * A running job waits again, at the front (attempt stays: the next start adds one). A job its
+   * runner handed back (`countAttempt` false) does not use up an attempt.
+   */
+  requeue(job: JobRecord, runnerName: string, reason: string, countAttempt = true): void {
+    const queued = this.#p.book.transition(job.id, 'queued', {
+      runner_id: null,
+      started_at: null,
+      ...(countAttempt ? {} : { attempt: Math.max(0, job.attempt - 1) }),
+    });
     this.#p.queue.add(job.id, this.timeoutOf(queued), true);
     this.#p.events.emit('job.requeued', { job: queued, runner: runnerName, reason });
     this.depth();
@@ -145,7 +157,9 @@ export class JobLifecycle {
       attempt: job.attempt,
       requeued,
       refusedBy: this.refusedBy(job.id),
-      trust: 'any',
+      trust: effectiveTrust(job, this.#p.donorMax),
+      avoid: this.#p.avoidFor(job),
+      group: job.replica_of,
     };
   }
 

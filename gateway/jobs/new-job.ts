@@ -52,5 +52,9 @@ export function newJob(
     finished_at: null,
     timings: { queue_ms: null, compile_ms: null, run_ms: null, total_ms: null },
     output_capped: false,
+    trust: request.trust ?? 'any',
+    verify: request.verify ?? null,
+    verification: null,
+    replica_of: null,
   };
 }

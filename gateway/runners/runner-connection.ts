@@ -28,6 +28,11 @@ export class RunnerConnection {
   paused = false;
   /** Operator machines are `trusted`; volunteers' desktops will be `donor`. */
   tier: 'trusted' | 'donor' = 'trusted';
+  /**
+   * Who answers for its results: for a donor, its enrollment token's fingerprint (`donor:…`, one
+   * identity however many runners use the token); for a trusted runner, its name.
+   */
+  identity = '';
   /** Jobs offered and not yet answered, and jobs accepted: both take a slot. */
   readonly offered = new Set<string>();
   readonly running = new Set<string>();
@@ -35,6 +40,8 @@ export class RunnerConnection {
   readonly sessions = new Set<string>();
   /** Offered or running jobs that run in one of those sessions: they take no slot of their own. */
   readonly sessionJobs = new Set<string>();
+  /** Jobs it finished with a result on this connection. */
+  jobsDone = 0;
   lastSeen = Date.now();
   readonly socket: SocketLike;
 
@@ -91,6 +98,7 @@ export class RunnerConnection {
       slots: this.slots,
       load: this.load,
       tier: this.tier,
+      identity: this.identity || this.name,
       connection: this,
     };
   }

@@ -1,7 +1,7 @@
 // The runner endpoint (/runners/connect): handshake with a token, heartbeats, and the frames of
 // the runner protocol, each parsed against its shared schema. Who is connected is the registry's
 // business; what the frames mean for jobs is the dispatcher's.
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   CLOSE_CODES,
   type CodeexecError,
@@ -28,13 +28,17 @@ export interface RunnerHubOptions {
   /** Client sessions whose sandboxes runners hold. */
   sessions: SessionBroker;
   log: Logger;
-  /** Tokens a runner may enroll with. */
+  /** Tokens a `trusted` runner (the operator's) may enroll with. */
   tokens: readonly string[];
+  /** Tokens `donor` runners enroll with: each token is one donor identity. */
+  donorTokens?: readonly string[];
   heartbeatMs: number;
   leaseMs: number;
   /** How long a new socket has to say hello. */
   helloTimeoutMs?: number;
 }
+
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 export class RunnerHub implements SocketHandler {
   readonly #options: RunnerHubOptions;
@@ -94,6 +98,9 @@ export class RunnerHub implements SocketHandler {
         return;
       case 'reject':
         dispatcher.rejected(session, frame.job_id, frame.reason);
+        return;
+      case 'release':
+        dispatcher.handedBack(session, frame.job_id, frame.reason);
         return;
       case 'output':
         dispatcher.output(session, frame.job_id, frame);
@@ -160,7 +167,8 @@ export class RunnerHub implements SocketHandler {
   }
 
   #hello(session: RunnerConnection, hello: Extract<RunnerToGateway, { type: 'hello' }>): void {
-    if (!this.#tokenValid(hello.token)) {
+    const enrolled = this.#enroll(hello.token);
+    if (enrolled === null) {
       this.#fail(session, 'unauthorized', 'the runner token is not valid');
       return;
     }
@@ -176,6 +184,8 @@ export class RunnerHub implements SocketHandler {
     this.#timers.delete(session);
     session.moveTo(hello.draining ? 'draining' : 'ready');
     session.name = hello.name;
+    session.tier = enrolled.tier;
+    session.identity = enrolled.identity ?? hello.name;
     session.version = hello.version;
     session.slots = hello.slots;
     session.labels = hello.labels;
@@ -196,15 +206,24 @@ export class RunnerHub implements SocketHandler {
     this.#options.registry.drain(session);
   }
 
-  #tokenValid(token: string): boolean {
-    const given = Buffer.from(token);
-    let ok = false;
+  /**
+   * The tier a token enrolls in, and for a donor its identity (the token's fingerprint, never the
+   * token); null for a token neither list has.
+   */
+  #enroll(token: string): { tier: 'trusted' | 'donor'; identity: string | null } | null {
+    const given = digest(token);
+    let found: { tier: 'trusted' | 'donor'; identity: string | null } | null = null;
+    // Compare with every token of both lists, as digests of equal length, in constant time: the
+    // time taken reveals neither which token matched nor how much of one did.
     for (const allowed of this.#options.tokens) {
-      const want = Buffer.from(allowed);
-      // Compare every token in constant time, so timing reveals neither which nor how much matched.
-      if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
+      if (timingSafeEqual(digest(allowed), given)) found = { tier: 'trusted', identity: null };
     }
-    return ok;
+    for (const allowed of this.#options.donorTokens ?? []) {
+      if (timingSafeEqual(digest(allowed), given)) {
+        found = { tier: 'donor', identity: `donor:${given.toString('hex').slice(0, 12)}` };
+      }
+    }
+    return found;
   }
 
   #dropSilent(): void {

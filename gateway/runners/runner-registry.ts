@@ -16,6 +16,8 @@ export interface RunnerRegistryOptions {
   offerTimeoutMs: number;
   /** How long a running job waits for its vanished runner to come back. */
   leaseMs: number;
+  /** A runner identity's standing (reliability-book.ts); default: good, not quarantined. */
+  standingOf?: (identity: string) => { standing: 'good' | 'doubtful'; quarantined: boolean };
 }
 
 export interface LanguageSummary {
@@ -55,7 +57,14 @@ export class RunnerRegistry {
 
   /** Every live runner as the scheduler sees it (each view carries its connection). */
   views(): (SchedRunner & { connection: RunnerConnection })[] {
-    return [...this.#byName.values()].map((runner) => runner.view());
+    const standingOf = this.#options.standingOf;
+    return [...this.#byName.values()].map((runner) => {
+      const view = runner.view();
+      if (standingOf === undefined) return view;
+      const { standing, quarantined } = standingOf(view.identity ?? view.id);
+      // A quarantined identity stays connected (its owner sees why) but is offered nothing.
+      return { ...view, standing, accepting: view.accepting && !quarantined };
+    });
   }
 
   /** Whether some runner takes offers and has a free slot: a scheduling pass could place a job. */

@@ -31,6 +31,10 @@ export interface SchedJob {
   refusedBy: readonly string[];
   /** Which runner tiers may run it: `trusted` only, or `any` (donors too). */
   trust: 'trusted' | 'any';
+  /** Runner identities it must not run on (where its sibling replicas run or ran). */
+  avoid?: readonly string[];
+  /** The verified job it is a replica of: two replicas of one group never share an identity. */
+  group?: string | null;
 }
 
 /** A connected runner, as the scheduler needs it. */
@@ -49,6 +53,13 @@ export interface SchedRunner {
   /** Slots in use: jobs offered or running, and sessions. */
   load: number;
   tier: 'trusted' | 'donor';
+  /**
+   * Who answers for its results: a donor's enrollment token (one donor, however many runners it
+   * connects), or the runner's own id. Default: the id.
+   */
+  identity?: string;
+  /** `doubtful`: its results disagreed with others' lately — it is offered work after the others. */
+  standing?: 'good' | 'doubtful';
 }
 
 export interface Offer {
@@ -67,7 +78,7 @@ export interface PlanInput {
 }
 
 /** What placement needs to know of a job or a session. */
-export type Placement = Pick<SchedJob, 'lang' | 'labels' | 'refusedBy' | 'trust'>;
+export type Placement = Pick<SchedJob, 'lang' | 'labels' | 'refusedBy' | 'trust' | 'avoid'>;
 
 function tierAllowed(trust: SchedJob['trust'], tier: SchedRunner['tier']): boolean {
   return trust === 'any' || tier === 'trusted';
@@ -79,12 +90,20 @@ function suits(runner: SchedRunner, job: Placement): boolean {
     runner.languages.includes(job.lang) &&
     job.labels.every((label) => runner.labels.includes(label)) &&
     !job.refusedBy.includes(runner.id) &&
-    tierAllowed(job.trust, runner.tier)
+    tierAllowed(job.trust, runner.tier) &&
+    !(job.avoid?.includes(identityOf(runner)) ?? false)
   );
 }
 
-/** Least load per slot, then most free slots, then smallest id. */
+export function identityOf(runner: SchedRunner): string {
+  return runner.identity ?? runner.id;
+}
+
+/** Good standing first, then least load per slot, then most free slots, then smallest id. */
 function better(a: SchedRunner, b: SchedRunner): boolean {
+  const da = a.standing === 'doubtful';
+  const db = b.standing === 'doubtful';
+  if (da !== db) return db;
   const la = a.load / a.slots;
   const lb = b.load / b.slots;
   if (la !== lb) return la < lb;
@@ -113,14 +132,19 @@ export function plan({ queue, runners, running = new Map(), lastServed = new Map
   if (free === 0) return offers;
   // Placement needs that failed once fail for every later job in this pass (loads only grow).
   const hopeless = new Set<string>();
+  // Identities each replica group was placed on in this pass (replicas never share one).
+  const groupUsed = new Map<string, string[]>();
   const place = (job: SchedJob): boolean => {
-    const key = job.refusedBy.length === 0 ? `${job.lang}\0${job.trust}\0${job.labels.join('\0')}` : null;
+    const constrained = job.refusedBy.length > 0 || (job.avoid?.length ?? 0) > 0 || job.group;
+    const key = constrained ? null : `${job.lang}\0${job.trust}\0${job.labels.join('\0')}`;
     if (key !== null && hopeless.has(key)) return false;
-    const runner = pickRunner(pool, job);
+    const used = job.group ? groupUsed.get(job.group) : undefined;
+    const runner = pickRunner(pool, used ? { ...job, avoid: [...(job.avoid ?? []), ...used] } : job);
     if (runner === undefined) {
       if (key !== null) hopeless.add(key);
       return false;
     }
+    if (job.group) groupUsed.set(job.group, [...(used ?? []), identityOf(runner)]);
     runner.load++;
     free--;
     offers.push({ jobId: job.id, runnerId: runner.id });
@@ -203,7 +227,8 @@ export function canEverRun(job: Placement, runners: readonly SchedRunner[]): 'ye
       runner.building.includes(job.lang) &&
       job.labels.every((label) => runner.labels.includes(label)) &&
       !job.refusedBy.includes(runner.id) &&
-      tierAllowed(job.trust, runner.tier)
+      tierAllowed(job.trust, runner.tier) &&
+      !(job.avoid?.includes(identityOf(runner)) ?? false)
     ) {
       building = true;
     }
@@ -245,15 +270,24 @@ export function whyNotRun(
     return { code: 'runner_rejected', message: 'Every runner that could run the job rejected it' };
   }
   const labels = job.labels.length > 0 ? ` with labels ${job.labels.join(', ')}` : '';
+  const runner = job.trust === 'trusted' ? 'trusted runner' : 'runner';
+  if ((job.avoid?.length ?? 0) > 0) {
+    return {
+      code: 'no_runner',
+      message:
+        `No ${runner} offering ${job.lang}${labels} other than those that ran its other replicas ` +
+        `took this replica${within}: verification needs runners of different identities`,
+    };
+  }
   if (waitedMs === null) {
     return {
       code: 'no_runner',
       message:
-        `No connected runner offers ${job.lang}${labels}, and none is building it. ` +
+        `No connected ${runner} offers ${job.lang}${labels}, and none is building it. ` +
         'Set queue_timeout_ms to wait for one',
     };
   }
-  return { code: 'no_runner', message: `No runner offering ${job.lang}${labels} took the job${within}` };
+  return { code: 'no_runner', message: `No ${runner} offering ${job.lang}${labels} took the job${within}` };
 }
 
 /**
