@@ -26,6 +26,8 @@ interface HeldJob {
   session: string | null;
   /** The gateway socket it was accepted on (see HeldJobs.newSocket). */
   epoch: number;
+  /** Handed back to the gateway (the runner was suspended), for this reason: no result is sent. */
+  handedBack: string | null;
 }
 
 export interface HeldJobsOptions {
@@ -119,6 +121,15 @@ export class HeldJobs {
     this.#held.get(id)?.abort.abort();
   }
 
+  /** Kills every pooled job and hands it back to the gateway unfinished (`release`). */
+  handBack(reason: string): void {
+    for (const job of this.#held.values()) {
+      if (job.session !== null || job.handedBack !== null) continue;
+      job.handedBack = reason;
+      job.abort.abort();
+    }
+  }
+
   cancelAll(): void {
     for (const job of this.#held.values()) job.abort.abort();
   }
@@ -145,6 +156,7 @@ export class HeldJobs {
       control: new JobControl(job.interactive),
       session,
       epoch: this.#epoch,
+      handedBack: null,
     };
     this.#held.set(job.id, held);
     this.#options.send({ type: 'accept', job_id: job.id });
@@ -183,6 +195,28 @@ export class HeldJobs {
       done = { type: 'done', job_id: job.id, error: { code: error.code, message: error.message } };
     }
     this.#held.delete(job.id);
+    if (held.handedBack !== null) {
+      // The gateway runs it again elsewhere. If this frame finds no gateway, the job is missing
+      // from the next hello, and the gateway requeues it then.
+      const released = send({ type: 'release', job_id: job.id, reason: held.handedBack });
+      this.#options.log('info', 'job handed back', {
+        job: job.id,
+        reason: held.handedBack,
+        reported: released,
+      });
+      this.#options.finished({
+        id: job.id,
+        lang: job.lang,
+        reason: null,
+        exit_code: null,
+        error: 'handed_back',
+        wall_ms: null,
+        cpu_ms: null,
+        reported: released,
+      });
+      this.#options.changed();
+      return;
+    }
     // A session's execution is reported on its own socket only; a pooled job's waits for the next.
     const sent = send(done);
     if (!sent && held.session === null) this.#outbox.set(job.id, done);

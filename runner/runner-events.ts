@@ -21,7 +21,10 @@ export interface JobFinished {
   /** How the program ended (a result), or null when it could not run (see `error`). */
   reason: string | null;
   exit_code: number | null;
-  /** The error code when the runner could not run it (sandbox_failed, …), else null. */
+  /**
+   * The error code when the runner could not run it (sandbox_failed, …), `handed_back` when
+   * suspend() gave it back to the gateway unfinished, else null.
+   */
   error: string | null;
   /** Run stage wall time; null without a result. */
   wall_ms: number | null;

@@ -123,6 +123,30 @@ describe('Runner pause, finish-then-pause, resume', () => {
     expect(r.state).toBe('paused');
   });
 
+  it('suspend hands running jobs back at once (release, no result) and takes nothing new', async () => {
+    const gw = await gateway();
+    const docker = engine();
+    const r = await runner(gw, { driver: docker });
+    await r.start();
+    await r.connected();
+    const finished = record(r, 'job.finished');
+    const gate = new Gate();
+    docker.jobGate = gate.wait;
+    gw.offer('held');
+    await gw.frame(frameOf('accept', 'job_id', 'held'));
+    // The job never gets to finish: suspend kills it and gives it back.
+    await r.suspend('the owner is back');
+    expect(await gw.frame(frameOf('release', 'job_id', 'held'))).toMatchObject({
+      reason: 'the owner is back',
+    });
+    expect(r.state).toBe('paused');
+    expect(finished).toMatchObject([{ id: 'held', error: 'handed_back', reason: null }]);
+    gw.offer('late');
+    expect(await gw.frame(frameOf('reject', 'job_id', 'late'))).toMatchObject({ reason: 'paused' });
+    gate.open();
+    expect(gw.framesOf('held').map((f) => f.type)).not.toContain('done');
+  });
+
   it('starts paused when asked before it started, and a drain from paused stops it', async () => {
     const gw = await gateway();
     const r = await runner(gw);

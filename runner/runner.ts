@@ -224,6 +224,18 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     return this.#controls.finishThenPause(reason);
   }
 
+  /**
+   * Suspend now: pause(), and hand the jobs running in the pool back to the gateway (their
+   * sandboxes are killed, and the gateway queues them again without counting the attempt), so the
+   * owner gets the machine back at once and no job is lost. A session's execution finishes (its
+   * sandbox is the session's). Resolves once they have all ended.
+   */
+  suspend(reason = 'suspended by its owner'): Promise<void> {
+    const ended = this.#controls.finishThenPause(reason);
+    this.#jobs.handBack(reason);
+    return ended;
+  }
+
   /** Takes jobs again (`capacity` with paused false). False when the runner was not paused. */
   resume(reason = 'running'): boolean {
     return this.#controls.resume(reason);

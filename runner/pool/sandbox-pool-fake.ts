@@ -178,7 +178,11 @@ export class FakeDocker implements PoolDriver {
     const stage = request.argv[0] === 'sh';
     if (stage) {
       this.ran.push({ id, prepared });
-      await this.jobGate;
+      // A gated job ends early when its container is killed, as a real exec does.
+      const killed = new Promise<'killed'>((resolve) => this.#onKill.set(id, () => resolve('killed')));
+      const ended = await Promise.race([this.jobGate?.then(() => 'ran' as const) ?? 'ran', killed]);
+      this.#onKill.delete(id);
+      if (ended === 'killed') return null;
     }
     request.onOutput('stdout', Buffer.from(stage ? `ran in ${id}\n` : this.versionOutput));
     return 0;
@@ -188,7 +192,11 @@ export class FakeDocker implements PoolDriver {
     return { running: false, oomKilled: false };
   }
 
-  async kill(): Promise<void> {}
+  readonly #onKill = new Map<string, () => void>();
+
+  async kill(id: string): Promise<void> {
+    this.#onKill.get(id)?.();
+  }
   async waitStopped(): Promise<void> {}
 
   async remove(id: string): Promise<void> {
