@@ -294,6 +294,25 @@ describe('DonorService: the owner', () => {
     await expect.poll(() => ownerFile(s.dir)).toEqual({ kind: 'finish' });
   });
 
+  it('pausing hands the running job back to the gateway at once; it does not count', async () => {
+    const s = await setup();
+    const donor = await open(s);
+    await donor.start();
+    await s.gw.hello(1);
+    const gate = new Gate();
+    onTestFinished(() => gate.open());
+    s.docker.jobGate = gate.wait;
+    s.gw.offer('interrupted');
+    await until(donor, (st) => st.running === 1);
+    donor.pause(null);
+    expect(await s.gw.frame(frameOf('release', 'job_id', 'interrupted'))).toMatchObject({
+      reason: 'Paused until you resume',
+    });
+    const status = await until(donor, (st) => st.running === 0);
+    expect(status).toMatchObject({ state: 'paused', reason: 'paused_by_owner', jobs_done: 0 });
+    expect(status.log.map((entry) => entry.msg)).toContain('job interrupted (python) handed back');
+  });
+
   it('takes no command once stopping', async () => {
     const s = await setup();
     const donor = await open(s);

@@ -373,9 +373,8 @@ export class DonorService extends TypedEmitter<DonorEvents> {
         void this.#finished.then(() => this.#publish());
         break;
       case 'paused':
-        // TODO(lead): runner.suspend(decision.text) once it lands: hand running jobs back now
-        // instead of letting them finish (the status shows them running until they end).
-        this.#finished = runner.finishThenPause(decision.text);
+        // Running jobs go back to the gateway now (it queues them again, the attempt uncounted).
+        this.#finished = runner.suspend(decision.text);
         void this.#finished.then(() => this.#publish());
         break;
     }
@@ -481,7 +480,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
    */
   #jobFinished(job: JobFinished): void {
     this.#running.delete(job.id);
-    const how = job.reason ?? job.error ?? 'ended';
+    const how = job.error === 'handed_back' ? 'handed back' : (job.reason ?? job.error ?? 'ended');
     this.#journal.add('info', `job ${job.id} (${job.lang}) ${how}`);
     if (job.reason !== null) {
       const dayKey = localDayKey(new Date(this.#clock.now()));
