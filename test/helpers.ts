@@ -19,7 +19,17 @@ import { silentLogger } from '../shared/index.js';
  */
 const fileCleanups: (() => unknown)[] = [];
 afterAll(async () => {
-  for (const cleanup of fileCleanups.splice(0).reverse()) await cleanup();
+  // Every cleanup runs even when one throws (a failed check must not leave runners and their
+  // containers behind); the first error is reported once all ran.
+  const errors: unknown[] = [];
+  for (const cleanup of fileCleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
 });
 
 /** Runs `cleanup` when the current test ends, or, called from a hook, after the file's tests. */
