@@ -285,3 +285,56 @@ describe('afterRunnerLost (requeue with attempt limits)', () => {
     expect(verdict).toBe(expected);
   });
 });
+
+describe('tiers, identities and standing', () => {
+  it('never plans a trusted job on a donor', () => {
+    const offers = plan({
+      queue: [job({ id: 'secret', trust: 'trusted' }), job({ id: 'open' })],
+      runners: [runner({ id: 'donor', tier: 'donor' })],
+    });
+    expect(pairs(offers)).toEqual(['open>donor']);
+  });
+
+  it('places the replicas of one group on different identities in one pass', () => {
+    const offers = plan({
+      queue: [job({ id: 'r1', group: 'g' }), job({ id: 'r2', group: 'g' }), job({ id: 'r3', group: 'g' })],
+      runners: [
+        runner({ id: 'a1', tier: 'donor', identity: 'donor:a', slots: 4 }),
+        runner({ id: 'a2', tier: 'donor', identity: 'donor:a', slots: 4 }),
+        runner({ id: 'b', tier: 'donor', identity: 'donor:b', slots: 4 }),
+      ],
+    });
+    // Two identities: only two of the three replicas can be placed now.
+    expect(offers).toHaveLength(2);
+    const runnersUsed = offers.map((o) => o.runnerId);
+    expect(runnersUsed).toContain('b');
+    expect(runnersUsed.filter((id) => id.startsWith('a'))).toHaveLength(1);
+  });
+
+  it('avoids identities a sibling already ran on', () => {
+    const offers = plan({
+      queue: [job({ id: 'again', group: 'g', avoid: ['donor:a'] })],
+      runners: [runner({ id: 'a', identity: 'donor:a' }), runner({ id: 'b', identity: 'donor:b', load: 1 })],
+    });
+    expect(pairs(offers)).toEqual(['again>b']);
+  });
+
+  it('offers a doubtful runner work only when no runner in good standing can take it', () => {
+    const runners = [runner({ id: 'liar', standing: 'doubtful' }), runner({ id: 'honest', load: 1 })];
+    expect(pairs(plan({ queue: [job({ id: 'x' })], runners }))).toEqual(['x>honest']);
+    expect(pairs(plan({ queue: [job({ id: 'x' }), job({ id: 'y' })], runners }))).toEqual([
+      'x>honest',
+      'y>liar',
+    ]);
+  });
+
+  it('says why a replica cannot be placed', () => {
+    const verdict = waitVerdict(
+      { ...job({ avoid: ['donor:a'] }), attempt: 0 },
+      [runner({ id: 'a', identity: 'donor:a' })],
+      1_000,
+    );
+    expect(verdict).toMatchObject({ wait: false, error: { code: 'no_runner' } });
+    if (!verdict.wait) expect(verdict.error.message).toMatch(/different identities/);
+  });
+});
