@@ -1,7 +1,7 @@
 // The client WebSocket protocol on /execute/ws: JSON text frames, each one schema here. Many jobs
 // share one socket, each named by an id the client chooses.
 import * as v from 'valibot';
-import { FileSchema } from './job.js';
+import { FileSchema, TrustSchema, VerifySchema } from './job.js';
 import { LimitsSchema } from './limits.js';
 import { ExecuteResponseSchema, QueueTimeoutSchema } from './rest.js';
 
@@ -28,6 +28,10 @@ export const ClientExecuteFrame = v.strictObject({
   task_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
   /** How long the job may wait for a runner of its language (see POST /execute/code). */
   queue_timeout_ms: v.optional(QueueTimeoutSchema),
+  /** Where it may run: `trusted` runners only, or `any` (donors too; the default). */
+  trust: v.optional(TrustSchema),
+  /** Run it on several runners and accept a result they agree on (not with interactive or session). */
+  verify: v.optional(VerifySchema),
   /** Keep the program's stdin open for `stdin` frames until `stdin_eof`. */
   interactive: v.optional(v.boolean(), false),
   /**
