@@ -19,13 +19,15 @@ export interface CoreOptions {
   maxPerClient?: number;
   openTimeoutMs?: number;
   donorMax?: DonorMax;
+  /** A store to start from (a gateway restart: then call dispatcher.recover()). */
+  store?: MemoryJobStore;
 }
 
 export type FakeRunner = RunnerConnection & { sent: SentFrame[] };
 
 export function dispatchCore(options: CoreOptions = {}) {
   const clock = new FakeClock();
-  const store = new MemoryJobStore();
+  const store = options.store ?? new MemoryJobStore();
   const writeErrors: Error[] = [];
   const core = createJobCore({
     store,

@@ -198,6 +198,31 @@ describe('verified jobs', () => {
   });
 });
 
+describe('a gateway restart', () => {
+  it('starts an unfinished verified job over: old replicas cancelled, new ones run', async () => {
+    const a = donor('a');
+    const job = submit({ verify: { quorum: 2 } });
+    await settle();
+    const old = core.offers(a)[0]!;
+    core.dispatcher.accepted(a, old);
+    await core.book.flush();
+    core.close();
+
+    core = dispatchCore({ store: core.store });
+    await core.dispatcher.recover();
+    expect((await stored(old)).status).toBe('cancelled');
+    expect((await stored(job.id)).status).toBe('queued');
+    const a2 = donor('a');
+    const b2 = donor('b');
+    // The old replica is cancelled on the runner that still holds it, if it comes back with it.
+    runAll(a2, 'same');
+    runAll(b2, 'same');
+    const done = await stored(job.id);
+    expect(done).toMatchObject({ status: 'done', stdout: 'same', verification: { state: 'agreed' } });
+    expect(done.verification!.replicas.map((r) => r.job_id)).not.toContain(old);
+  });
+});
+
 describe('hand-back', () => {
   it('a job handed back waits again without using up an attempt', async () => {
     const d = donor('d');
