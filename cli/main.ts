@@ -3,6 +3,7 @@
 // environment (see README: Configuration).
 import { atLevel, consoleLogger, isLogLevel } from '../shared/index.js';
 import { devCommand } from './dev.js';
+import { donorCommand } from './donor.js';
 import { gatewayCommand } from './gateway.js';
 import { runnerCommand } from './runner.js';
 
@@ -10,6 +11,7 @@ const COMMANDS = {
   gateway: gatewayCommand,
   runner: runnerCommand,
   dev: devCommand,
+  donor: donorCommand,
 } as const;
 
 const USAGE = `usage: codeexec <command>
@@ -17,6 +19,7 @@ const USAGE = `usage: codeexec <command>
   gateway   the gateway alone (CODEEXEC_RUNNER_TOKENS, PORT, HOST, ...)
   runner    a runner dialling out to CODEEXEC_GATEWAY_URL with CODEEXEC_RUNNER_TOKEN
   dev       a gateway and one local runner in one process (npm start)
+  donor     donate this computer's spare CPU to a gateway (CODEEXEC_DONOR_TOKEN); \`donor --help\`
 `;
 
 const name = process.argv[2];
