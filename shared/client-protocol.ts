@@ -59,6 +59,8 @@ export const ClientSessionOpenFrame = v.strictObject({
   lang,
   /** The sandbox's memory_bytes and pids, and the defaults of its executions' other limits. */
   limits: v.optional(LimitsSchema),
+  /** `trusted`: the session's sandbox is on one of the operator's runners, never a donor's. */
+  trust: v.optional(TrustSchema),
   idle_timeout_ms: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(MAX_SESSION_IDLE_MS)),
   ),

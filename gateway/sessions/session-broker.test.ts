@@ -41,6 +41,14 @@ function open(runner: FakeRunner, owner: SessionOwner): ClientSession {
 }
 
 describe('SessionBroker', () => {
+  it('places a trusted session only on a trusted runner', () => {
+    const donor = core.connect('donor', { tier: 'donor', identity: 'donor:x' });
+    const session = core.broker.open({ ...spec, trust: 'trusted' }, recordingOwner().owner);
+    expect(donor.sent.some((f) => f.type === 'session_open')).toBe(false);
+    const trusted = fakeRunner('trusted', 1);
+    expect(trusted.sent.find((f) => f.type === 'session_open')?.session_id).toBe(session.id);
+  });
+
   it('places a session on a free slot, which it holds, and runs its executions one at a time in order', async () => {
     const runner = fakeRunner('r1', 2);
     const { owner, events } = recordingOwner();

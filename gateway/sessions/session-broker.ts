@@ -37,6 +37,8 @@ export interface SessionSpec {
   /** The sandbox's memory_bytes and pids; defaults for its executions' other limits. */
   limits: LimitsInput | null;
   idleMs: number;
+  /** `trusted`: only on the operator's runners (default `any`). */
+  trust?: 'trusted' | 'any';
 }
 
 /** placing (waiting for a slot) → opening (the runner makes the sandbox) → open → ended. */
@@ -220,7 +222,7 @@ export class SessionBroker {
         lang: session.spec.lang,
         labels: [],
         refusedBy: [...session.refusedBy].map((refused) => refused.name),
-        trust: 'any',
+        trust: session.spec.trust ?? 'any',
       })?.connection;
       if (runner === undefined) {
         still.push(session);

@@ -194,7 +194,7 @@ export class ClientSockets implements SocketHandler {
     checkLimits(frame.limits);
     const idleMs = frame.idle_timeout_ms ?? DEFAULT_SESSION_IDLE_MS;
     const session = this.#options.sessions.open(
-      { lang, limits: frame.limits ?? null, idleMs },
+      { lang, limits: frame.limits ?? null, idleMs, trust: frame.trust ?? 'any' },
       {
         opened: (opened) => {
           connection.send({
