@@ -5,17 +5,17 @@
 // settings change or job end, applies the answer to the runner, and keeps the books (the ledger:
 // jobs and CPU donated), the owner's last word (owner-override-file.ts, so a pause outlives a
 // reboot) and a journal of every transition. What it knows is one DonorStatus, emitted on change.
+// Past ~350 lines: it is the donor's public surface and the wiring of its parts (donor-runner,
+// ledger-keeper, shown-state, donor-journal, owner-override-file), each method a few lines.
 //
 //   const donor = await DonorService.open({ gatewayUrl, token, dataDir, settings, probes });
 //   donor.on('status', (status) => …);
 //   await donor.start();
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as v from 'valibot';
 import { type Clock, realClock, type Timer } from '../gateway/scheduling/clock.js';
-import { createRunner, type RunnerOptions } from '../runner/create-runner.js';
-import type { Runner } from '../runner/runner.js';
-import type { ConnectionEvent, JobFinished, RunnerEvents } from '../runner/runner-events.js';
+import type { RunnerOptions } from '../runner/create-runner.js';
+import type { ConnectionEvent, JobFinished } from '../runner/runner-events.js';
 import { languagesNamed } from '../runner/runner-languages.js';
 import { TypedEmitter } from '../runner/typed-emitter.js';
 import {
@@ -27,7 +27,6 @@ import {
 } from '../shared/donor.js';
 import { consoleLogger, type Logger } from '../shared/index.js';
 import { DonorJournal } from './donor-journal.js';
-import { type Ledger, loadLedger, localDayKey, recordJob, rollDay, saveLedger } from './donor-ledger.js';
 import {
   capsFor,
   decide,
@@ -38,7 +37,10 @@ import {
   type PolicyInputs,
   type PolicyMemory,
 } from './donor-policy.js';
+import { DonorRunner } from './donor-runner.js';
+import { LedgerKeeper } from './ledger-keeper.js';
 import { loadOwnerOverride, saveOwnerOverride } from './owner-override-file.js';
+import { type Shown, shownState } from './shown-state.js';
 
 /** What the policy needs to know about the machine; each embedder reads it its own way. */
 export interface SystemProbes {
@@ -84,14 +86,11 @@ export interface DonorEvents {
 
 /** How often the policy looks at the machine when nothing else happens. */
 export const TICK_MS = 2000;
-/** The ledger is written this long after a job ended (once for a burst of short jobs), and on close. */
-export const LEDGER_SAVE_MS = 5000;
-export const LEDGER_FILE = 'ledger.json';
+export { LEDGER_FILE, LEDGER_SAVE_MS } from './ledger-keeper.js';
+
 /** The soonest a timed decision is taken again (a due time of 0 must not spin a fake clock). */
 const MIN_CHECK_MS = 50;
-const MIB = 2 ** 20;
 
-type Caps = PolicyDecision['caps'];
 type Connection = DonorStatus['connection'];
 
 export class DonorService extends TypedEmitter<DonorEvents> {
@@ -102,32 +101,29 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   readonly #journal: DonorJournal;
   readonly #probes: SystemProbes;
   #settings: DonorSettings;
-  #runner: Runner;
+  readonly #runner: DonorRunner;
   #owner: OwnerOverride;
   #ownerWrites: Promise<void> = Promise.resolve();
-  #ledger: Ledger;
-  #ledgerSave: Timer | null = null;
-  #ledgerWrites: Promise<void> = Promise.resolve();
+  readonly #ledger: LedgerKeeper;
   #memory: PolicyMemory = INITIAL_POLICY_MEMORY;
   #decision: PolicyDecision | null = null;
-  /** What the runner was last told: its state, its caps, the languages it was created with. */
-  #appliedState: PolicyDecision['state'] | null = null;
-  #appliedCaps: Omit<Caps, 'languages'>;
-  #runnerLanguages: string[] | null;
-  /** finishThenPause of the last finishing (or paused) decision: resolves once its jobs ended. */
-  #finished: Promise<void> = Promise.resolve();
   readonly #running = new Map<string, DonorStatus['jobs'][number]>();
   #connection: Connection;
   #engineProblem: string | null = null;
   #started = false;
-  #restarting: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
   #stopped = false;
   #tick: Timer | null = null;
   #shown: { state: DonorState; reason: DonorReason } = { state: 'starting', reason: 'starting' };
   #lastStatusKey = '';
 
-  private constructor(options: DonorServiceOptions, runner: Runner, owner: OwnerOverride, ledger: Ledger) {
+  private constructor(
+    options: DonorServiceOptions,
+    runner: DonorRunner,
+    journal: DonorJournal,
+    owner: OwnerOverride,
+    ledger: LedgerKeeper,
+  ) {
     super((err, event) =>
       (options.log ?? consoleLogger)('error', 'a donor event listener threw', { event, error: String(err) }),
     );
@@ -135,17 +131,14 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     this.dataDir = options.dataDir;
     this.#clock = options.clock ?? realClock;
     this.#log = options.log ?? consoleLogger;
-    this.#journal = new DonorJournal(this.#log, () => this.#clock.now());
+    this.#journal = journal;
     this.#probes = options.probes;
     this.#settings = options.settings;
     this.#owner = owner;
     this.#ledger = ledger;
-    const caps = capsFor(options.settings);
-    this.#appliedCaps = { slots: caps.slots, cpus: caps.cpus, memory_mb: caps.memory_mb };
-    this.#runnerLanguages = caps.languages;
     this.#connection = { state: 'connecting', gateway: options.gatewayUrl };
     this.#runner = runner;
-    this.#attach(runner);
+    this.#listen(runner);
   }
 
   /**
@@ -158,16 +151,29 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     checkSettings(options.settings);
     await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
     const log = options.log ?? consoleLogger;
+    const journal = new DonorJournal(log, () => (options.clock ?? realClock).now());
     // The runner's lock first: the files below are this process's only once it holds it.
-    const runner = await createDonorRunner(options, options.settings, log);
+    const runner = await DonorRunner.create(
+      {
+        gatewayUrl: options.gatewayUrl,
+        token: options.token,
+        dataDir: options.dataDir,
+        log,
+        ...(options.runner ? { runner: options.runner } : {}),
+        note: (level, msg) => journal.add(level, msg),
+      },
+      options.settings,
+    );
     try {
       const owner = await loadOwnerOverride(options.dataDir, (why) =>
-        log('warn', `${why}: taken as no pause`),
+        journal.add('warn', `${why}: taken as no pause`),
       );
-      const ledger = await loadLedger(join(options.dataDir, LEDGER_FILE));
-      return new DonorService(options, runner, owner, ledger);
+      const ledger = await LedgerKeeper.open(options.dataDir, options.clock ?? realClock, (err) =>
+        journal.add('error', `cannot write the ledger: ${String(err)}`),
+      );
+      return new DonorService(options, runner, journal, owner, ledger);
     } catch (err) {
-      await runner.close();
+      await runner.stop(true);
       throw err;
     }
   }
@@ -195,14 +201,14 @@ export class DonorService extends TypedEmitter<DonorEvents> {
 
   /** Cores the donor's running sandboxes may be using now (for a probe of other programs' CPU). */
   get busyCpus(): number {
-    return this.#running.size * this.#appliedCaps.cpus;
+    return this.#running.size * this.#runner.cpus;
   }
 
   status(): DonorStatus {
     const now = this.#clock.now();
     const shown = this.#showing();
     const caps = this.#decision?.caps ?? capsFor(this.#settings);
-    const ledger = this.#ledgerOn(now);
+    const ledger = this.#ledger.on(now);
     return {
       at: now,
       ...shown,
@@ -234,7 +240,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   finish(): Promise<void> {
     this.#checkOpen();
     this.#ownerSays({ kind: 'finish' }, 'the owner asked to finish the running jobs, then pause');
-    return this.#decision?.state === 'donating' ? Promise.resolve() : this.#finished;
+    return this.#decision?.state === 'donating' ? Promise.resolve() : this.#runner.finished;
   }
 
   /** The owner lifts a pause or a finish: the policy decides again from the machine's state. */
@@ -258,16 +264,14 @@ export class DonorService extends TypedEmitter<DonorEvents> {
    * Idempotent; a second call with `now` cuts a draining close short.
    */
   close({ now = false }: { now?: boolean } = {}): Promise<void> {
-    if (now && this.#closing !== null) void this.#runner.close();
+    if (now && this.#closing !== null) void this.#runner.stop(true);
     this.#closing ??= (async () => {
       this.#tick?.cancel();
       this.#tick = null;
       this.#journal.add('info', now ? 'stopping now' : 'stopping once the running jobs end');
       this.#publish();
-      await this.#restarting;
-      await (now ? this.#runner.close() : this.#runner.drain());
-      this.#saveLedger();
-      await Promise.all([this.#ownerWrites, this.#ledgerWrites]);
+      await this.#runner.stop(now);
+      await Promise.all([this.#ownerWrites, this.#ledger.flush()]);
       this.#stopped = true;
       this.#journal.add('info', 'donor stopped');
       this.#publish();
@@ -306,7 +310,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     const { memory, decision } = decide(this.#memory, inputs, this.#settings);
     this.#memory = memory;
     this.#decision = decision;
-    this.#apply(decision);
+    this.#runner.apply(decision, this.#settings);
     this.#publish();
     const due = nextCheckInMs(memory, inputs, this.#settings);
     this.#tick?.cancel();
@@ -328,7 +332,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
       batteryPercent: power.percent,
       otherCpuPercent: this.#probe('CPU load', () => this.#probes.otherCpuPercent(), 0),
       memoryUsedPercent: this.#probe('memory use', () => this.#probes.memoryUsedPercent(), 0),
-      cpuSecondsToday: this.#ledgerOn(now).cpu_seconds_today,
+      cpuSecondsToday: this.#ledger.on(now).cpu_seconds_today,
       owner: this.#owner,
     };
   }
@@ -343,114 +347,42 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     }
   }
 
-  /** Tells the runner what changed: its state, its caps, the languages it offers. */
-  #apply(decision: PolicyDecision): void {
-    if (this.#restarting !== null) return; // the new runner gets the decision when it is made
-    if (!sameLanguages(decision.caps.languages, this.#runnerLanguages)) {
-      this.#restartRunner(decision.caps.languages);
-      return;
-    }
-    const runner = this.#runner;
-    const { slots, cpus, memory_mb } = decision.caps;
-    const applied = this.#appliedCaps;
-    if (slots !== applied.slots || cpus !== applied.cpus || memory_mb !== applied.memory_mb) {
-      try {
-        runner.setCaps({ slots, cpus, memory: memory_mb * MIB });
-        this.#appliedCaps = { slots, cpus, memory_mb };
-        this.#journal.add('info', `caps: ${slots} job(s), ${cpus} CPU(s) each, ${memory_mb} MiB each`);
-      } catch (err) {
-        this.#journal.add('error', `the runner refused the caps: ${(err as Error).message}`);
-      }
-    }
-    if (decision.state === this.#appliedState) return;
-    this.#appliedState = decision.state;
-    switch (decision.state) {
-      case 'donating':
-        runner.resume(decision.text);
-        break;
-      case 'finishing':
-        this.#finished = runner.finishThenPause(decision.text);
-        void this.#finished.then(() => this.#publish());
-        break;
-      case 'paused':
-        // Running jobs go back to the gateway now (it queues them again, the attempt uncounted).
-        this.#finished = runner.suspend(decision.text);
-        void this.#finished.then(() => this.#publish());
-        break;
-    }
-  }
-
-  /**
-   * The runner cannot change the languages it offers while it runs (its pool is made for them):
-   * a new runner over the same directory replaces it once the running jobs have ended.
-   */
-  #restartRunner(languages: string[] | null): void {
-    const offering = languages === null ? 'every language this machine has' : languages.join(', ');
-    this.#journal.add('info', `to offer ${offering}, the runner restarts once its jobs end`);
-    this.#restarting = (async () => {
-      try {
-        await this.#runner.drain();
-        if (this.#closing !== null) return;
-        // The settings of now: they may have changed again while the jobs ended.
-        const settings = this.#settings;
-        const runner = await createDonorRunner(this.#options, settings, this.#log);
-        this.#runner = runner;
-        const caps = capsFor(settings);
-        this.#runnerLanguages = caps.languages;
-        this.#appliedState = null;
-        this.#appliedCaps = { slots: caps.slots, cpus: caps.cpus, memory_mb: caps.memory_mb };
-        this.#connection = { state: 'connecting', gateway: this.#options.gatewayUrl };
-        this.#attach(runner);
-      } catch (err) {
-        this.#restartFailed(err);
-        return;
-      } finally {
-        this.#restarting = null;
-      }
-      this.#evaluate();
-      this.#runner.start().catch((err: unknown) => this.#restartFailed(err));
-    })();
-  }
-
-  #restartFailed(err: unknown): void {
-    this.#journal.add('error', `the runner could not restart: ${(err as Error).message}`);
-    this.#publish();
-    this.emit('fatal', err as Error);
-  }
-
   // --- The runner's events --------------------------------------------------------------------
 
-  #attach(runner: Runner): void {
-    const on = <K extends keyof RunnerEvents & string>(
-      event: K,
-      handle: (payload: RunnerEvents[K]) => void,
-    ) =>
-      runner.on(event, (payload) => {
-        if (runner === this.#runner) handle(payload);
-      });
-    on('state', () => this.#publish());
-    on('connection', (event) => this.#connectionChanged(event));
-    on('fatal', (err) => {
+  #listen(runner: DonorRunner): void {
+    runner.on('state', () => this.#publish());
+    runner.on('connection', (event) => this.#connectionChanged(event));
+    runner.on('fatal', (err) => {
       this.#connection = { state: 'refused', gateway: this.#options.gatewayUrl, message: err.message };
       this.#journal.add('error', `the gateway refused the donor: ${err.message}`);
       this.#publish();
       this.emit('fatal', err);
     });
-    on('job.started', (job) => {
+    runner.on('job.started', (job) => {
       this.#running.set(job.id, { id: job.id, lang: job.lang, started_at: this.#clock.now() });
       this.#journal.add('info', `job ${job.id} (${job.lang}) started`);
       this.#publish();
     });
-    on('job.finished', (job) => this.#jobFinished(job));
-    on('engine.missing', ({ message }) => {
+    runner.on('job.finished', (job) => this.#jobFinished(job));
+    runner.on('engine.missing', ({ message }) => {
       if (this.#engineProblem !== message) this.#journal.add('warn', message);
       this.#engineProblem = message;
       this.#publish();
     });
-    on('engine.ready', () => {
+    runner.on('engine.ready', () => {
       this.#engineProblem = null;
       this.#journal.add('info', 'the Docker engine answers again');
       this.#publish();
+    });
+    runner.on('restarted', () => {
+      this.#connection = { state: 'connecting', gateway: this.#options.gatewayUrl };
+      this.#engineProblem = null;
+      this.#evaluate();
+    });
+    runner.on('restart.failed', (err) => {
+      this.#journal.add('error', `the runner could not restart: ${err.message}`);
+      this.#publish();
+      this.emit('fatal', err);
     });
   }
 
@@ -482,44 +414,26 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     this.#running.delete(job.id);
     const how = job.error === 'handed_back' ? 'handed back' : (job.reason ?? job.error ?? 'ended');
     this.#journal.add('info', `job ${job.id} (${job.lang}) ${how}`);
-    if (job.reason !== null) {
-      const dayKey = localDayKey(new Date(this.#clock.now()));
-      this.#ledger = recordJob(this.#ledger, { cpu_ms: job.cpu_ms ?? job.wall_ms ?? 0, dayKey });
-      this.#ledgerSave ??= this.#clock.after(LEDGER_SAVE_MS, () => this.#saveLedger());
-    }
+    if (job.reason !== null) this.#ledger.record(job.cpu_ms ?? job.wall_ms ?? 0);
     this.#evaluate();
     this.#publish();
   }
 
-  #ledgerOn(now: number): Ledger {
-    return rollDay(this.#ledger, localDayKey(new Date(now)));
-  }
-
-  #saveLedger(): void {
-    this.#ledgerSave?.cancel();
-    this.#ledgerSave = null;
-    const ledger = this.#ledger;
-    this.#ledgerWrites = this.#ledgerWrites
-      .then(() => saveLedger(join(this.dataDir, LEDGER_FILE), ledger))
-      .catch((err: unknown) => this.#journal.add('error', `cannot write the ledger: ${String(err)}`));
-  }
-
   // --- The status -----------------------------------------------------------------------------
 
-  /** The state, reason and text shown, from the decision and what the runner does. */
-  #showing(): Pick<DonorStatus, 'state' | 'reason' | 'reason_text'> {
-    if (this.#stopped) return { state: 'stopped', reason: 'stopped', reason_text: 'Stopped' };
-    if (this.#closing !== null) {
-      return { state: 'finishing', reason: 'stopped', reason_text: 'Stopping once the running jobs end' };
-    }
-    const decision = this.#decision;
-    if (decision === null) return { state: 'starting', reason: 'starting', reason_text: 'Starting' };
-    if (decision.state === 'donating' && (this.#restarting !== null || this.#runner.state === 'starting')) {
-      const why = this.#restarting !== null ? 'restarting to offer other languages' : this.#runner.reason;
-      return { state: 'starting', reason: 'starting', reason_text: `Starting: ${why}` };
-    }
-    const state = decision.state === 'finishing' && this.#running.size === 0 ? 'paused' : decision.state;
-    return { state, reason: decision.reason, reason_text: decision.text };
+  #showing(): Shown {
+    const restarting = this.#runner.restarting;
+    return shownState({
+      stopped: this.#stopped,
+      stopping: this.#closing !== null,
+      decision: this.#decision,
+      starting: restarting
+        ? 'restarting to offer other languages'
+        : this.#runner.state === 'starting'
+          ? this.#runner.reason
+          : null,
+      running: this.#running.size,
+    });
   }
 
   /** Journals a transition, and emits the status when it changed. */
@@ -539,34 +453,8 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   }
 }
 
-/** The donor's runner: over `<dataDir>/runner`, paused, with the settings' caps and languages. */
-function createDonorRunner(
-  options: DonorServiceOptions,
-  settings: DonorSettings,
-  log: Logger,
-): Promise<Runner> {
-  const caps = capsFor(settings);
-  return createRunner({
-    gatewayUrl: options.gatewayUrl,
-    token: options.token,
-    dataDir: join(options.dataDir, 'runner'),
-    log,
-    paused: true,
-    slots: caps.slots,
-    cpus: caps.cpus,
-    memory: caps.memory_mb * MIB,
-    ...(caps.languages === null ? {} : { languages: caps.languages }),
-    ...options.runner,
-  });
-}
-
 /** Throws for settings that do not match the schema or name a language that does not exist. */
 function checkSettings(settings: DonorSettings): void {
   v.parse(DonorSettingsSchema, settings);
   languagesNamed(settings.limits.languages ?? []);
-}
-
-function sameLanguages(a: readonly string[] | null, b: readonly string[] | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
 }
