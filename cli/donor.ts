@@ -7,10 +7,11 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlRequest, DonorNotRunningError } from '../donor/control-client.js';
 import { type ControlRequest, ControlSocket } from '../donor/control-socket.js';
-import { DonorService } from '../donor/donor-service.js';
+import { DonorService, type DonorServiceOptions } from '../donor/donor-service.js';
 import { linuxProbes } from '../donor/linux-probes.js';
 import { loadSettings } from '../donor/settings-file.js';
 import { type Env, envInt } from '../gateway/gateway-config.js';
+import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
 import { type DonorSettings, type DonorStatus, HEADLESS_DEFAULT_SETTINGS } from '../shared/donor.js';
 import type { Logger } from '../shared/index.js';
 import { dockerFromEnv } from './runner.js';
@@ -234,7 +235,7 @@ async function run(args: Extract<DonorArgs, { kind: 'run' }>, env: Env, log: Log
   const maxBackoffMs = envInt(env, 'CODEEXEC_RECONNECT_MAX_MS', 1);
   const minWarm = envInt(env, 'CODEEXEC_POOL_MIN');
   const maxWarm = envInt(env, 'CODEEXEC_POOL_MAX', 1);
-  const donor = await DonorService.open({
+  const donor = await openDonor({
     gatewayUrl: args.gateway,
     token: args.token,
     dataDir: args.dataDir,
@@ -271,6 +272,19 @@ async function run(args: Extract<DonorArgs, { kind: 'run' }>, env: Env, log: Log
     () => stop(true),
   );
   await donor.start();
+}
+
+/** DonorService.open, saying in the donor's terms when another donor has the directory. */
+async function openDonor(options: DonorServiceOptions): Promise<DonorService> {
+  try {
+    return await DonorService.open(options);
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    throw new Error(
+      `another donor (process ${err.pid}) is running with the data directory ${options.dataDir}: ` +
+        'stop it, or give this one a --data DIR of its own',
+    );
+  }
 }
 
 /** The status for people: what the donor does and why, what it has given, what it offers. */

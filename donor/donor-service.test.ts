@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { FakeClock } from '../gateway/scheduling/clock.js';
+import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
 import { FakeDocker, Gate } from '../runner/pool/sandbox-pool-fake.js';
 import { FakeGateway, frameOf } from '../runner/runner-fake-gateway.js';
 import { type DonorSettings, type DonorStatus, HEADLESS_DEFAULT_SETTINGS } from '../shared/donor.js';
@@ -210,6 +211,12 @@ describe('DonorService: the policy drives the runner', () => {
     await until(donor, (st) => st.state === 'donating' && st.caps.languages?.length === 2);
     s.gw.offer('ruby-job', { lang: 'ruby' });
     await s.gw.frame(frameOf('done', 'job_id', 'ruby-job'));
+  });
+
+  it('is one process per data directory: a second donor over it is refused', async () => {
+    const s = await setup();
+    await open(s);
+    await expect(open(s)).rejects.toBeInstanceOf(DataDirLockedError);
   });
 
   it('refuses settings naming a language that does not exist, changing nothing', async () => {
