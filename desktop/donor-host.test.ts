@@ -288,6 +288,50 @@ describe('DonorHost', () => {
     expect(statuses.at(-1)?.setup?.text).toMatch(/the gateway refused the token.*Settings/);
   });
 
+  it('runs what the shell attaches beside each engine, and stops it with the engine', async () => {
+    const events: string[] = [];
+    const dir = join(root, `app-${++dirs}`);
+    const path = join(dir, 'settings.json');
+    const vault = new TokenVault(join(dir, 'enrollment.json'), keychain());
+    await vault.save({ gateway_url: 'https://g.example', token: 'rt' });
+    const host = new DonorHost({
+      settings: { path, load: (d) => loadSettings(path, d), save: (s) => saveSettings(path, s) },
+      enrollment: vault,
+      openEngine: async ({ settings }) => new FakeEngine(settings),
+      languages: [],
+      attach: async (engine) => {
+        events.push(`attached to a ${engine.status().state} engine`);
+        return async () => {
+          events.push('detached');
+        };
+      },
+    });
+    await host.start();
+    await host.close();
+    expect(events).toEqual(['attached to a donating engine', 'detached']);
+  });
+
+  it('runs without what cannot be attached', async () => {
+    const dir = join(root, `app-${++dirs}`);
+    const path = join(dir, 'settings.json');
+    const vault = new TokenVault(join(dir, 'enrollment.json'), keychain());
+    await vault.save({ gateway_url: 'https://g.example', token: 'rt' });
+    const host = new DonorHost({
+      settings: { path, load: (d) => loadSettings(path, d), save: (s) => saveSettings(path, s) },
+      enrollment: vault,
+      openEngine: async ({ settings }) => new FakeEngine(settings),
+      languages: [],
+      attach: async () => {
+        throw new Error('another donor answers on control.sock');
+      },
+    });
+    await host.start();
+    expect(host.status().setup).toBeNull();
+    expect(host.status().donor.log.at(-1)?.msg).toBe(
+      'Running without the control socket: another donor answers on control.sock',
+    );
+  });
+
   it('close drains the engine', async () => {
     const { host, engines, ready } = setup({ enrolled: true });
     await ready;

@@ -42,6 +42,11 @@ export interface DonorHostOptions {
   openEngine: EngineFactory;
   /** The languages the settings form offers. */
   languages: readonly string[];
+  /**
+   * Runs beside each engine while it is open (the shell: the control socket of `codeexec donor
+   * status|pause|…`); returns how to stop it. A failure is logged: the donor runs without it.
+   */
+  attach?: (engine: DonorEngine) => Promise<() => Promise<void>>;
   now?: () => number;
   log?: Logger;
 }
@@ -71,6 +76,7 @@ export class DonorHost extends TypedEmitter<DonorHostEvents> {
   #gatewayUrl: string | null = null;
   #engine: DonorEngine | null = null;
   #unsubscribe: (() => void) | null = null;
+  #detach: (() => Promise<void>) | null = null;
   #setup: SetupProblem | null = { kind: 'not_enrolled', text: 'Starting…' };
   #hostLog: LogEntry[] = [];
   /** One change at a time: a save while the engine opens waits for it. */
@@ -254,6 +260,13 @@ export class DonorHost extends TypedEmitter<DonorHostEvents> {
       // owner's saves and controls must not wait behind it.
       Promise.resolve(engine.start()).catch((err: unknown) => this.#failed(engine, err as Error));
       this.#publish();
+      const attach = this.#options.attach;
+      if (attach) {
+        this.#detach = await attach(engine).catch((err: unknown) => {
+          this.#note('warn', `Running without the control socket: ${(err as Error).message}`);
+          return null;
+        });
+      }
     } catch (err) {
       this.#stopFor({ kind: 'engine_failed', text: `The donor could not start: ${(err as Error).message}` });
     }
@@ -277,7 +290,10 @@ export class DonorHost extends TypedEmitter<DonorHostEvents> {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#engine = null;
+    const detach = this.#detach;
+    this.#detach = null;
     await engine.close(options);
+    await detach?.().catch((err: unknown) => this.#log('warn', `detaching failed: ${String(err)}`));
   }
 
   #stopFor(problem: SetupProblem): void {

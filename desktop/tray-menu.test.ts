@@ -3,9 +3,11 @@ import { desktopStatus, FIXTURE_NOW } from './status-fixtures.js';
 import { type MenuItemModel, trayMenu, trayTooltip } from './tray-menu.js';
 
 const items = (model: MenuItemModel[]) =>
-  model.map((item) =>
-    item.type === 'separator' ? '---' : `${item.label}${item.enabled ? '' : ' (disabled)'} → ${item.action}`,
-  );
+  model.map((item) => {
+    if (item.type === 'separator') return '---';
+    if (item.type === 'check') return `[${item.checked ? 'x' : ' '}] ${item.label} → ${item.action}`;
+    return `${item.label}${item.enabled ? '' : ' (disabled)'} → ${item.action}`;
+  });
 
 describe('trayMenu', () => {
   it('while donating: the status line, the pauses and finish; resume disabled', () => {
@@ -53,6 +55,16 @@ describe('trayMenu', () => {
     expect(items(trayMenu(noDocker, FIXTURE_NOW))[0]).toBe(
       'Docker engine not available — how to fix → open-status',
     );
+  });
+
+  it('offers start at login as a check item where the platform can', () => {
+    expect(items(trayMenu(desktopStatus(), FIXTURE_NOW, false))).toContain(
+      '[ ] Start at login → toggle-start-at-login',
+    );
+    expect(items(trayMenu(desktopStatus(), FIXTURE_NOW, true))).toContain(
+      '[x] Start at login → toggle-start-at-login',
+    );
+    expect(items(trayMenu(desktopStatus(), FIXTURE_NOW, null)).join()).not.toContain('Start at login');
   });
 
   it('the tooltip names the app and the status', () => {

@@ -13,13 +13,20 @@ export type MenuAction =
   | 'pause-indefinitely'
   | 'finish'
   | 'resume'
+  | 'toggle-start-at-login'
   | 'quit';
 
 export type MenuItemModel =
   | { type: 'item'; label: string; enabled: boolean; action: MenuAction }
+  | { type: 'check'; label: string; checked: boolean; action: MenuAction }
   | { type: 'separator' };
 
-export function trayMenu(status: DesktopStatus, now: number): MenuItemModel[] {
+/** `startAtLogin`: whether the app starts at login; null where it cannot (the item is left out). */
+export function trayMenu(
+  status: DesktopStatus,
+  now: number,
+  startAtLogin: boolean | null = null,
+): MenuItemModel[] {
   const can = controls(status);
   const setupKind = status.setup?.kind;
   // The status line opens where the owner can act on it.
@@ -49,6 +56,16 @@ export function trayMenu(status: DesktopStatus, now: number): MenuItemModel[] {
     separator,
     item('Status…', 'open-status'),
     item('Settings…', 'open-settings'),
+    ...(startAtLogin === null
+      ? []
+      : [
+          {
+            type: 'check',
+            label: 'Start at login',
+            checked: startAtLogin,
+            action: 'toggle-start-at-login',
+          } as const,
+        ]),
     separator,
     item('Quit', 'quit'),
   ];
