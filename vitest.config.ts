@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: unit,
-          exclude: ['**/*.docker.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.docker.test.ts', '**/*.browser.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
           // Worker threads, and modules shared between the files of a worker: the code keeps no
           // module-level state (state lives on instances), so nothing leaks between files, and the
@@ -34,7 +34,7 @@ export default defineConfig({
       {
         test: {
           name: 'docker',
-          include: ['**/*.docker.test.ts', 'test/**/*.test.ts'],
+          include: ['**/*.docker.test.ts', 'test/**/*.test.ts', 'desktop/**/*.browser.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
