@@ -15,6 +15,22 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
+# The desktop app's windows are tested in a real headless Chromium (desktop/**/*.browser.test.ts):
+# Debian's package, driven by playwright-core (which downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "no /usr/bin/chromium, and no apt-get to install it: install Chromium there for the desktop browser tests"
+  elif [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+    say "no /usr/bin/chromium: run 'apt-get install chromium' as root for the desktop browser tests"
+  else
+    say "installing chromium (apt-get)"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
 bash images/ensure-engine.sh
 bash images/build.sh "$@"
 

@@ -3,7 +3,7 @@
 // DesktopBridge in place of the preload's (canned statuses; every call recorded). Screenshots go
 // to test-results/screenshots/ for people to look at.
 /// <reference lib="dom" />
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,9 @@ let origin = '';
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`No ${CHROMIUM}: run \`bash scripts/setup.sh\` (or \`apt-get install chromium\`).`);
+  }
   dir = mkdtempSync(join(tmpdir(), 'codeexec-pages-'));
   await build({ ...desktopPages, outDir: dir, silent: true, config: false });
   server = createServer((request, response) => {
