@@ -2,9 +2,8 @@
 // source from Electron's powerMonitor (passed in), the battery level from Linux's
 // /sys/class/power_supply (null elsewhere: Electron does not report it), and CPU and memory from
 // Node's os module, which every platform has.
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { readPower } from '../donor/linux-probes.js';
 import type { SystemProbes } from './donor-engine.js';
 
 /** The part of Electron's powerMonitor the probes use. */
@@ -87,29 +86,7 @@ function sumTimes(times: readonly CpuTimes[]): { busy: number; total: number } {
  * wireless mouse's) in `dir`; null when there is none or it cannot be read.
  */
 export function batteryPercent(dir: string): number | null {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => name.startsWith('BAT'));
-  } catch {
-    return null;
-  }
-  const capacities: number[] = [];
-  for (const name of names) {
-    const text = readText(join(dir, name, 'capacity'));
-    if (readText(join(dir, name, 'scope'))?.trim() === 'Device') continue;
-    const value = text === null ? Number.NaN : Number(text.trim());
-    if (text !== null && text.trim() !== '' && Number.isFinite(value)) capacities.push(clampPercent(value));
-  }
-  if (capacities.length === 0) return null;
-  return Math.round(capacities.reduce((a, b) => a + b, 0) / capacities.length);
-}
-
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
+  return readPower(dir).percent;
 }
 
 function clampPercent(value: number): number {

@@ -1,12 +1,6 @@
-// The enrollment (the gateway's URL and the runner token) on disk, the token encrypted with the
-// OS's keychain through Electron's safeStorage (passed in: only the shell imports electron). The
-// token is never written as plain text: when the OS offers no real encryption (no keyring on
-// Linux: safeStorage falls back to a fixed key, "basic_text"), storing is refused with a clear
-// error. A file that cannot be read back is an error too, never treated as "not enrolled".
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
+import { writeFileAtomic } from '../donor/private-file.js';
 
 /** The part of Electron's safeStorage the vault uses. */
 export interface SafeStorageLike {
@@ -78,7 +72,7 @@ export class TokenVault {
       gateway_url: enrollment.gateway_url,
       token_encrypted: this.#storage.encryptString(enrollment.token).toString('base64'),
     };
-    await writePrivateFile(this.file, `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileAtomic(this.file, `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /** The enrollment, or null when none was saved. Throws VaultError when the file is unusable. */
@@ -118,24 +112,5 @@ export class TokenVault {
     } catch {
       return null;
     }
-  }
-}
-
-/** Written whole then renamed, 0600 in a 0700 directory: a crash leaves the old file or the new. */
-async function writePrivateFile(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temporary, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (err) {
-    await unlink(temporary).catch(() => {});
-    throw err;
   }
 }

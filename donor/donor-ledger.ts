@@ -4,7 +4,8 @@
 // plus loading and saving the file (written whole then renamed; a damaged file is an error that
 // names it, not a silent restart from zero).
 import * as v from 'valibot';
-import { describeIssue, readJsonFile, writeFileAtomic } from './settings-file.js';
+import { readJsonFile, writeFileAtomic } from './private-file.js';
+import { describeIssue } from './settings-file.js';
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const seconds = v.pipe(v.number(), v.minValue(0));

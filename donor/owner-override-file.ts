@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import type { OwnerOverride } from './donor-policy.js';
-import { writeFileAtomic } from './settings-file.js';
+import { writeFileAtomic } from './private-file.js';
 
 export const OWNER_FILE = 'owner.json';
 
