@@ -13,7 +13,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import { type DonorSettings, type DonorStatus, HEADLESS_DEFAULT_SETTINGS } from '../shared/donor.js';
 import type { RunnerView } from '../shared/index.js';
 import { Child, sleepy } from './faults-cluster.js';
-import { containersOf, post, startGateway, teardown, tempDir, untilJob } from './helpers.js';
+import { containersOf, post, startGateway, startRunner, teardown, tempDir, untilJob } from './helpers.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const TEST_MS = 120_000;
@@ -29,6 +29,8 @@ interface Donor {
 
 let gateway: Gateway;
 let url: string;
+/** The trusted runners' token. */
+let token: string;
 let a: Donor;
 let b: Donor;
 
@@ -161,7 +163,7 @@ beforeAll(async () => {
     throw new Error(`${CLI} has no donor command: rebuild it with \`npx tsup\` (npm test does)`);
   }
   // A short queue timeout: a job no donor takes is reported waiting (job.waiting) within 2 s.
-  ({ gateway, url } = await startGateway({
+  ({ gateway, url, token } = await startGateway({
     donorTokens: ['donor-token-a', 'donor-token-b'],
     queueTimeoutMs: 2000,
   }));
@@ -327,6 +329,77 @@ describe('headless donors', () => {
         (st) => st.jobs_done === before + 3,
       );
       expect(counted.caps.slots).toBe(1);
+      await bothDonating();
+    },
+    TEST_MS,
+  );
+
+  it(
+    'beside a trusted runner: trusted jobs never reach a donor, a quorum job agrees across the two donors, a suspended donor hands its job back',
+    async () => {
+      await bothDonating();
+      const trusted = await startRunner({
+        gatewayUrl: url,
+        token,
+        languages: ['python'],
+        slots: 1,
+        minWarm: 1,
+        maxWarm: 1,
+      });
+      await trusted.connected();
+      const trustedName = trusted.name;
+
+      const secret = await Promise.all(
+        [1, 2, 3].map((n) =>
+          post(`${url}/execute/async`, { lang: 'python', code: `print(${n})`, trust: 'trusted' }).then(
+            (r) => r.body.id as string,
+          ),
+        ),
+      );
+      for (const id of secret)
+        expect(await result(id)).toMatchObject({ status: 'done', runner_id: trustedName });
+
+      // Donors only: the two replicas go to the two donors, one each, and agree.
+      trusted.pause('test: donors only');
+      await gatewaySees({ [trustedName]: 'paused' });
+      const verified = await post(`${url}/execute/code`, {
+        lang: 'python',
+        code: 'print(sum(range(100)))',
+        verify: { quorum: 2 },
+      });
+      expect(verified.body).toMatchObject({
+        status: 'done',
+        stdout: '4950\n',
+        verification: { state: 'agreed' },
+      });
+      const replicas = verified.body.verification.replicas as { runner_id: string; agreed: boolean }[];
+      expect(replicas.map((r) => r.runner_id).sort()).toEqual([a.name, b.name].sort());
+      expect(replicas.every((r) => r.agreed)).toBe(true);
+
+      // Donor A runs a slow job; its owner pauses it (suspend now): the job is handed back and
+      // ends on the trusted runner, with its result — nothing lost, no attempt used up.
+      await json(b, 'pause');
+      await gatewaySees({ [b.name]: 'paused' });
+      const slow = await submit(sleepy(8, 'ran to the end'));
+      await untilJob(gateway, slow, 'running');
+      expect((await (await fetch(`${url}/execute/${slow}/status`)).json()).runner_id).toBe(a.name);
+      const handedBack = new Promise<void>((resolve) => {
+        const stop = gateway.events.on('job.requeued', ({ job, reason }) => {
+          if (job.id === slow && reason.startsWith('handed back')) {
+            stop();
+            resolve();
+          }
+        });
+      });
+      expect((await json(a, 'pause')).state).toBe('paused');
+      await handedBack;
+      trusted.resume();
+      expect(await result(slow)).toMatchObject({
+        status: 'done',
+        stdout: 'start\nran to the end\n',
+        runner_id: trustedName,
+        attempt: 1,
+      });
       await bothDonating();
     },
     TEST_MS,
