@@ -328,6 +328,48 @@ describe('clients: API keys, the per-key cap and the queue bound', () => {
   });
 });
 
+describe('operator routes', () => {
+  it('GET /runners lists the runner; quarantine and release it by name; an unknown one is 404', async () => {
+    const listed = await call('GET', '/runners', '/runners');
+    expect(listed.status).toBe(200);
+    expect(listed.body.runners).toEqual([
+      expect.objectContaining({ name: runner.name, identity: runner.name, tier: 'trusted', state: 'ready' }),
+    ]);
+    const path = `/runners/${runner.name}/quarantine`;
+    const on = await call('POST', '/runners/{id}/quarantine', path);
+    expect(on.body).toMatchObject({ identity: runner.name, reliability: { quarantined: true } });
+    expect((await call('GET', '/runners', '/runners')).body.runners[0].state).toBe('quarantined');
+    const off = await call('DELETE', '/runners/{id}/quarantine', path);
+    expect(off.body.reliability.quarantined).toBe(false);
+    for (const method of ['POST', 'DELETE']) {
+      const missing = await call(method, '/runners/{id}/quarantine', '/runners/nobody/quarantine');
+      expect(missing.status).toBe(404);
+    }
+  });
+
+  it('with CODEEXEC_ADMIN_KEYS, the operator routes answer 401 without one', async () => {
+    const { url: keyed } = await startGateway({ adminKeys: ['admin-key'] });
+    const base = { base: keyed };
+    expect((await call('GET', '/runners', '/runners', undefined, undefined, base)).status).toBe(401);
+    for (const method of ['POST', 'DELETE']) {
+      const res = await call(
+        method,
+        '/runners/{id}/quarantine',
+        '/runners/x/quarantine',
+        undefined,
+        undefined,
+        base,
+      );
+      expect(res.status).toBe(401);
+    }
+    const ok = await call('GET', '/runners', '/runners', undefined, undefined, {
+      base: keyed,
+      headers: { authorization: 'Bearer admin-key' },
+    });
+    expect(ok.body).toEqual({ runners: [] });
+  });
+});
+
 afterAll(() => {
   // Every documented answer was produced and checked, except the ones only a failure of the
   // infrastructure produces: those are covered by the fault tests.
