@@ -303,7 +303,12 @@ describe('PoolSession on the real engine', () => {
     const output = new Promise<void>((resolve) => {
       seen = resolve;
     });
-    const running = session.execute(job('import time\nprint("up", flush=True)\ntime.sleep(30)'), seen);
+    // The whole line, not just its first chunk: the engine may deliver "up" and "\n" apart.
+    let stdout = '';
+    const running = session.execute(job('import time\nprint("up", flush=True)\ntime.sleep(30)'), (chunk) => {
+      stdout += chunk.data;
+      if (stdout.includes('up\n')) seen();
+    });
     await output;
     await expect(session.execute(job('print(1)'), () => {})).rejects.toMatchObject({
       code: 'sandbox_failed',
