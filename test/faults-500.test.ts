@@ -24,6 +24,7 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
       );
     }
     await sink.until((received) => distinct(received) >= 150);
+    const killedAt = Date.now();
     await cluster.kill(victim!);
     const atKill = distinct(sink.received);
     await sink.until((received) => distinct(received) >= atKill + 50);
@@ -31,7 +32,8 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
     await sink.until((received) => distinct(received) === total);
 
     // The gateway's records: every job there, done, with its own output, at most one extra attempt.
-    const listed: { id: string; status: string; attempt: number; runner_id: string }[] = [];
+    const listed: { id: string; status: string; attempt: number; runner_id: string; finished_at: string }[] =
+      [];
     for (let cursor: string | null = null; ; ) {
       const page = await rest(
         gw.url,
@@ -68,7 +70,16 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
         byRunner.set(id, name);
       }
     }
+    // A SIGKILL between the victim sending a result and writing its "job finished" line (two
+    // syscalls apart) loses the line, not the job: such a job is done, by the victim, on its first
+    // attempt, finished before the kill — at most one per slot. Count those as the victim's.
     const unlogged = listed.filter((job) => !byRunner.has(job.id));
+    const lostLines = unlogged.filter(
+      (job) =>
+        job.runner_id === names[0] && job.attempt === 1 && Date.parse(job.finished_at) <= killedAt + 1_000,
+    );
+    expect(lostLines.length).toBeLessThanOrEqual(2);
+    for (const job of lostLines) byRunner.set(job.id, names[0]!);
     expect(
       byRunner.size,
       JSON.stringify({ unlogged, kill: gw.child.matching((l) => /runner/.test(l.message)) }),
