@@ -179,7 +179,14 @@ describe('PoolSession on the real engine', () => {
       job(code),
       (chunk) => {
         chunks.push(chunk);
-        abort.abort();
+        // The whole line: an unbuffered python writes "go" and its newline apart.
+        if (
+          chunks
+            .map((c) => c.data)
+            .join('')
+            .includes('go\n')
+        )
+          abort.abort();
       },
       abort.signal,
     );
