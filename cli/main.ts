@@ -5,13 +5,19 @@ import { atLevel, consoleLogger, isLogLevel } from '../shared/index.js';
 import { devCommand } from './dev.js';
 import { donorCommand } from './donor.js';
 import { gatewayCommand } from './gateway.js';
+import { jobsCommand } from './jobs.js';
+import { runCommand } from './run.js';
 import { runnerCommand } from './runner.js';
+import { runnersCommand } from './runners.js';
 
 const COMMANDS = {
   gateway: gatewayCommand,
   runner: runnerCommand,
   dev: devCommand,
   donor: donorCommand,
+  run: runCommand,
+  jobs: jobsCommand,
+  runners: runnersCommand,
 } as const;
 
 const USAGE = `usage: codeexec <command>
@@ -20,6 +26,9 @@ const USAGE = `usage: codeexec <command>
   runner    a runner dialling out to CODEEXEC_GATEWAY_URL with CODEEXEC_RUNNER_TOKEN
   dev       a gateway and one local runner in one process (npm start)
   donor     donate this computer's spare CPU to a gateway (CODEEXEC_DONOR_TOKEN); \`donor --help\`
+  run       run a program on a gateway, its output streamed here (\`run FILE\`; \`run --help\`)
+  jobs      the latest jobs on a gateway (\`jobs --help\`)
+  runners   the runners connected to a gateway (CODEEXEC_ADMIN_KEY; \`runners --help\`)
 `;
 
 const name = process.argv[2];

@@ -1,0 +1,496 @@
+// `codeexec run FILE`: run one program on a gateway over the client socket (/execute/ws), its
+// output streamed to this terminal as the program writes it, and exit with the program's exit code.
+// The pure parts (arguments, the extension map, the exit-code table) are plain functions; the
+// helpers the other client commands share (gateway URL, key, UsageError) live here too.
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { Env } from '../gateway/gateway-config.js';
+import type { ClientToGateway, GatewayToClient } from '../shared/client-protocol.js';
+import type { Logger } from '../shared/index.js';
+import { ERRORS, isErrorCode } from '../shared/index.js';
+import type { ExecuteResponse } from '../shared/rest.js';
+
+export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [--arg A]... [--timeout-ms MS]
+                    [--gateway URL] [--key K] [--json]
+
+  Runs FILE on the gateway at URL (or CODEEXEC_GATEWAY_URL, else http://127.0.0.1:8080) and
+  streams its stdout and stderr here as the program writes them. The API key comes from
+  CODEEXEC_API_KEY (or --key K), sent as Authorization: Bearer.
+
+  FILE         the program; - reads it from stdin (then --lang is required)
+  --lang L     its language (default: from FILE's extension: .py .js .ts .go .c .cpp/.cc .rs
+               .java .rb .sh)
+  --stdin F    the program's whole stdin, from the file F (- for this command's stdin). Without
+               it, this command's stdin is passed on to the program as it comes (an
+               interactive job); with FILE -, the program gets no stdin.
+  --arg A      an argument for the program (repeat for more)
+  --timeout-ms MS  the program's wall-time limit (limits.wall_time_ms)
+  --json       print the final result as JSON on stdout instead of streaming the output
+
+  Exit codes:
+    0-255    the program's own exit code
+    1        the compile stage failed (the compiler's output is on stderr), or the output limit
+    124      the wall-time or CPU-time limit was reached (as timeout(1) does)
+    137      the memory limit was reached
+    128+n    the program was killed by signal n
+    130      the job was cancelled
+    2        bad arguments, or the gateway refused the request (unknown language, bad limit, ...)
+    3        gateway or connection error (unreachable, unauthorized, no_runner, job failed)
+`;
+
+/** A command line that cannot be right: the message, then the usage, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The exit code for a failure of the gateway or the connection. */
+export const EXIT_GATEWAY = 3;
+export const EXIT_USAGE = 2;
+
+/** File extensions and the language they are written in. */
+export const EXTENSION_LANGUAGES: Readonly<Record<string, string>> = {
+  '.py': 'python',
+  '.js': 'javascript',
+  '.mjs': 'javascript',
+  '.cjs': 'javascript',
+  '.ts': 'typescript',
+  '.go': 'go',
+  '.c': 'c',
+  '.cpp': 'cpp',
+  '.cc': 'cpp',
+  '.cxx': 'cpp',
+  '.rs': 'rust',
+  '.java': 'java',
+  '.rb': 'ruby',
+  '.sh': 'bash',
+};
+
+/** The language of a file from its extension, or a UsageError saying to give --lang. */
+export function languageOf(file: string): string {
+  const ext = extname(file).toLowerCase();
+  const lang = Object.hasOwn(EXTENSION_LANGUAGES, ext) ? EXTENSION_LANGUAGES[ext] : undefined;
+  if (lang === undefined) {
+    const known = Object.keys(EXTENSION_LANGUAGES).join(' ');
+    throw new UsageError(
+      ext === ''
+        ? `cannot tell the language of "${file}" (no extension): give --lang L`
+        : `cannot tell the language of "${file}" (unknown extension ${ext}; known: ${known}): give --lang L`,
+    );
+  }
+  return lang;
+}
+
+export interface RunArgs {
+  kind: 'run';
+  /** The program's file, or '-' for stdin. */
+  file: string;
+  lang: string;
+  /** Where the whole stdin comes from; null: none (FILE -) or this command's stdin, live. */
+  stdin: { from: 'file'; path: string } | { from: 'stdin' } | { from: 'live' } | null;
+  args: string[];
+  timeoutMs: number | null;
+  gateway: string;
+  key: string | null;
+  json: boolean;
+}
+
+const RUN_OPTIONS = {
+  lang: { type: 'string' },
+  stdin: { type: 'string' },
+  arg: { type: 'string', multiple: true },
+  'timeout-ms': { type: 'string' },
+  gateway: { type: 'string' },
+  key: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The command line after `run`, or a UsageError saying what is wrong with it. */
+export function parseRunArgs(argv: readonly string[], env: Env): RunArgs | { kind: 'help' } {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof RUN_OPTIONS; allowPositionals: true }>
+  >;
+  try {
+    parsed = parseArgs({ args: [...argv], options: RUN_OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (positionals.length === 0) throw new UsageError('give the program: codeexec run FILE (or - for stdin)');
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `one FILE only, got ${positionals.length} (${positionals.join(' ')}); arguments for the program go in --arg A`,
+    );
+  }
+  const file = positionals[0]!;
+  if (file === '-' && values.lang === undefined) {
+    throw new UsageError('with FILE - (the program from stdin), give its language: --lang L');
+  }
+  if (file === '-' && values.stdin === '-') {
+    throw new UsageError("--stdin - and FILE - cannot both read this command's stdin");
+  }
+  if (values.lang !== undefined && values.lang.trim() === '') throw new UsageError('--lang is empty');
+  const lang = values.lang ?? languageOf(file);
+  const stdin: RunArgs['stdin'] =
+    values.stdin === undefined
+      ? file === '-'
+        ? null
+        : { from: 'live' }
+      : values.stdin === '-'
+        ? { from: 'stdin' }
+        : { from: 'file', path: values.stdin };
+  let timeoutMs: number | null = null;
+  const rawTimeout = values['timeout-ms'];
+  if (rawTimeout !== undefined) {
+    timeoutMs = Number(rawTimeout);
+    if (!/^\d+$/.test(rawTimeout) || timeoutMs < 1) {
+      throw new UsageError(`--timeout-ms must be a whole number of milliseconds, got "${rawTimeout}"`);
+    }
+  }
+  return {
+    kind: 'run',
+    file,
+    lang,
+    stdin,
+    args: values.arg ?? [],
+    timeoutMs,
+    gateway: gatewayUrl(values.gateway, env),
+    key: values.key ?? (env.CODEEXEC_API_KEY?.trim() || null),
+    json: values.json === true,
+  };
+}
+
+/** --gateway, else CODEEXEC_GATEWAY_URL, else the local default; checked to be http(s). */
+export function gatewayUrl(fromArgs: string | undefined, env: Env): string {
+  const gateway = fromArgs ?? (env.CODEEXEC_GATEWAY_URL?.trim() || 'http://127.0.0.1:8080');
+  let url: URL;
+  try {
+    url = new URL(gateway);
+  } catch {
+    throw new UsageError(`--gateway must be an http(s)://host:port URL, got "${gateway}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--gateway must be an http(s)://host:port URL, got "${gateway}"`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** The client socket's URL on a gateway at `gateway` (http→ws, https→wss). */
+export function socketUrl(gateway: string): string {
+  const url = new URL(gateway);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/execute/ws`;
+  return url.href;
+}
+
+/** What the command does once the job has ended: the exit code, and a message for stderr. */
+export interface Outcome {
+  code: number;
+  message: string | null;
+}
+
+/** The exit code of a finished job's result (see RUN_USAGE's table). */
+export function exitCodeOf(result: ExecuteResponse): Outcome {
+  if (result.status === 'failed') {
+    const code = result.error?.code ?? 'failed';
+    return { code: EXIT_GATEWAY, message: `${code}: ${result.error?.message ?? 'the job failed'}` };
+  }
+  if (result.status === 'cancelled' || result.reason === 'cancelled') {
+    return { code: 130, message: 'cancelled: the job was cancelled' };
+  }
+  switch (result.reason) {
+    case 'wall_time':
+    case 'cpu_time':
+      return {
+        code: 124,
+        message: `${result.reason}: the ${result.reason.replace('_', '-')} limit was reached`,
+      };
+    case 'memory':
+      return { code: 137, message: 'memory: the memory limit was reached' };
+    case 'compile_failed':
+      return { code: 1, message: null };
+    case 'output_limit':
+      return { code: 1, message: 'output_limit: the program wrote more than its output limit' };
+    case 'signal': {
+      const number = signalNumber(result.signal);
+      return {
+        code: number === null ? 1 : 128 + number,
+        message: `killed by ${result.signal ?? 'a signal'}`,
+      };
+    }
+    default:
+      break;
+  }
+  if (result.exit_code !== null) return { code: result.exit_code & 0xff, message: null };
+  const number = signalNumber(result.signal);
+  return number === null ? { code: 1, message: null } : { code: 128 + number, message: null };
+}
+
+/** SIGKILL → 9; a number as text → itself; null for anything else. */
+export function signalNumber(signal: string | null): number | null {
+  if (signal === null) return null;
+  if (/^\d+$/.test(signal)) return Number(signal);
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  const number = (constants.signals as Record<string, number | undefined>)[name];
+  return number ?? null;
+}
+
+/** The exit code for a gateway error code: 2 for a refused request, 3 for everything else. */
+export function exitCodeOfError(code: string): number {
+  if (code === 'unauthorized') return EXIT_GATEWAY;
+  return isErrorCode(code) && ERRORS[code].status === 400 ? EXIT_USAGE : EXIT_GATEWAY;
+}
+
+/** The compile stage's output, for stderr, when it failed. */
+export function compileOutput(result: ExecuteResponse): string {
+  const compile = result.compile;
+  if (compile === null) return '';
+  return `${compile.stdout}${compile.stderr}`;
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** A spinner on a terminal's stderr while the job waits; nothing when stderr is not a TTY. */
+class Spinner {
+  #timer: NodeJS.Timeout | null = null;
+  #frame = 0;
+  #label = 'queued';
+  readonly #out: NodeJS.WriteStream;
+
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+    if (!out.isTTY) return;
+    this.#draw();
+    this.#timer = setInterval(() => this.#draw(), 100);
+  }
+
+  set label(label: string) {
+    this.#label = label;
+  }
+
+  #draw(): void {
+    this.#out.write(`\r${SPINNER[this.#frame++ % SPINNER.length]} ${this.#label}\x1b[K`);
+  }
+
+  stop(): void {
+    if (this.#timer === null) return;
+    clearInterval(this.#timer);
+    this.#timer = null;
+    this.#out.write('\r\x1b[K');
+  }
+}
+
+/** Authorization header for a key, if any. */
+export function authHeaders(key: string | null): Record<string, string> {
+  return key === null ? {} : { authorization: `Bearer ${key}` };
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Sends this process's stdin to the job as `stdin` frames as it comes, then `stdin_eof`. */
+function forwardStdin(socket: WebSocket, id: string): void {
+  const stdin = process.stdin;
+  stdin.setEncoding('utf8');
+  stdin.on('data', (data: string) => {
+    // A stdin frame holds at most 64 KiB of text.
+    for (let at = 0; at < data.length; at += 16 * 1024) {
+      send(socket, { type: 'stdin', id, data: data.slice(at, at + 16 * 1024) });
+    }
+  });
+  stdin.on('end', () => send(socket, { type: 'stdin_eof', id }));
+  stdin.on('error', () => send(socket, { type: 'stdin_eof', id }));
+}
+
+function send(socket: WebSocket, frame: ClientToGateway): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+/** Runs the job; resolves with the exit code once it ended (or the gateway refused it). */
+export async function runJob(args: RunArgs): Promise<number> {
+  let code: string;
+  let stdin: string | undefined;
+  try {
+    code = args.file === '-' ? await readStream(process.stdin) : await readFile(args.file, 'utf8');
+    if (args.stdin?.from === 'file') stdin = await readFile(args.stdin.path, 'utf8');
+    if (args.stdin?.from === 'stdin') stdin = await readStream(process.stdin);
+  } catch (err) {
+    process.stderr.write(`codeexec run: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const live = args.stdin?.from === 'live';
+  const id = 'run';
+  const frame: ClientToGateway = {
+    type: 'execute',
+    id,
+    lang: args.lang,
+    code,
+    ...(stdin === undefined ? {} : { stdin }),
+    ...(args.args.length === 0 ? {} : { args: args.args }),
+    ...(args.timeoutMs === null ? {} : { limits: { wall_time_ms: args.timeoutMs } }),
+    interactive: live,
+  };
+  const spinner = args.json ? null : new Spinner(process.stderr);
+  const fail = (message: string, exitCode: number): number => {
+    spinner?.stop();
+    process.stderr.write(`codeexec run: ${message}\n`);
+    return exitCode;
+  };
+  return new Promise<number>((resolve) => {
+    let settled = false;
+    const finish = (exitCode: number) => {
+      if (settled) return;
+      settled = true;
+      spinner?.stop();
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.close();
+      if (live) process.stdin.destroy();
+      resolve(exitCode);
+    };
+    const socket = new WebSocket(socketUrl(args.gateway), { headers: authHeaders(args.key) });
+    socket.on('open', () => {
+      send(socket, frame);
+      if (live) forwardStdin(socket, id);
+    });
+    socket.on('error', (err) =>
+      finish(fail(`cannot reach the gateway at ${args.gateway}: ${err.message}`, EXIT_GATEWAY)),
+    );
+    socket.on('unexpected-response', (_req, res) => {
+      finish(
+        fail(
+          `the gateway at ${args.gateway} answered ${res.statusCode} instead of a WebSocket`,
+          EXIT_GATEWAY,
+        ),
+      );
+    });
+    socket.on('close', (closeCode, reason) => {
+      const why = reason.toString() || `code ${closeCode}`;
+      finish(fail(`the gateway closed the connection before the job ended (${why})`, EXIT_GATEWAY));
+    });
+    let quiet = true;
+    const output = (stream: NodeJS.WriteStream, data: string) => {
+      if (quiet) {
+        quiet = false;
+        spinner?.stop();
+      }
+      stream.write(data);
+    };
+    socket.on('message', (raw) => {
+      let message: GatewayToClient;
+      try {
+        message = JSON.parse(raw.toString()) as GatewayToClient;
+      } catch {
+        return;
+      }
+      if (message.type === 'error') {
+        finish(fail(`${message.code}: ${message.message}`, exitCodeOfError(message.code)));
+        return;
+      }
+      if (message.id !== id) return;
+      switch (message.type) {
+        case 'started':
+          if (spinner !== null) spinner.label = 'running';
+          break;
+        case 'stdout':
+          if (!args.json) output(process.stdout, message.data);
+          break;
+        case 'stderr':
+          if (!args.json) output(process.stderr, message.data);
+          break;
+        case 'exit': {
+          const result = message.result;
+          spinner?.stop();
+          const outcome = exitCodeOf(result);
+          if (args.json) {
+            process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          } else {
+            if (message.dropped_chunks > 0) {
+              process.stderr.write(
+                `codeexec run: ${message.dropped_chunks} output chunk(s) were dropped (this end read too slowly); --json has the whole output\n`,
+              );
+            }
+            if (result.reason === 'compile_failed') process.stderr.write(compileOutput(result));
+          }
+          if (outcome.message !== null) {
+            process.stderr.write(`codeexec run: ${outcome.message}\n`);
+          }
+          finish(outcome.code);
+          break;
+        }
+        default:
+          break;
+      }
+    });
+  });
+}
+
+export async function runCommand(env: Env, _log: Logger, argv = process.argv.slice(3)): Promise<void> {
+  let args: ReturnType<typeof parseRunArgs>;
+  try {
+    args = parseRunArgs(argv, env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`codeexec run: ${err.message}\n\n${RUN_USAGE}`);
+    process.exit(EXIT_USAGE);
+  }
+  if (args.kind === 'help') {
+    process.stdout.write(RUN_USAGE);
+    return;
+  }
+  const code = await runJob(args);
+  // Let stdout and stderr drain before exiting.
+  process.exitCode = code;
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}
+
+/**
+ * GET a gateway route as JSON. On a failure it prints `codeexec <command>: <code>: <message>`,
+ * sets the exit code (2 for a refused request, 3 for the rest) and resolves with null.
+ */
+export async function getJson<T>(
+  command: string,
+  url: string,
+  headers: Record<string, string>,
+): Promise<T | null> {
+  let response: Response;
+  try {
+    response = await fetch(url, { headers });
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    process.stderr.write(
+      `codeexec ${command}: cannot reach the gateway at ${new URL(url).origin}: ${cause}\n`,
+    );
+    process.exitCode = EXIT_GATEWAY;
+    return null;
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const code = error?.code ?? `http_${response.status}`;
+    process.stderr.write(`codeexec ${command}: ${code}: ${error?.message ?? text.slice(0, 200)}\n`);
+    process.exitCode = exitCodeOfError(code);
+    return null;
+  }
+  if (body === null) {
+    process.stderr.write(`codeexec ${command}: the gateway's answer is not JSON\n`);
+    process.exitCode = EXIT_GATEWAY;
+    return null;
+  }
+  return body as T;
+}
