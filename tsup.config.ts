@@ -14,7 +14,7 @@ const server: Options = {
   sourcemap: true,
   clean: true,
   // Native and CommonJS packages stay external: node_modules is present wherever this runs.
-  external: ['uWebSockets.js', 'dockerode', 'ws', 'lowdb', 'valibot', 'tar-stream'],
+  external: ['uWebSockets.js', 'dockerode', 'ws', 'lowdb', 'valibot', 'tar-stream', 'prom-client'],
 };
 
 // The desktop app (docs/desktop.md) builds into dist-desktop/, one directory per part, each

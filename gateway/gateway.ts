@@ -15,6 +15,7 @@ import { createRoutes } from './http/routes.js';
 import { runnerRoutes } from './http/runner-routes.js';
 import { createJobCore, type JobCore } from './jobs/job-core.js';
 import { Retention } from './jobs/retention.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
 import { ReliabilityBook } from './runners/reliability-book.js';
@@ -122,6 +123,7 @@ interface GatewayParts {
   hub: RunnerHub;
   core: JobCore;
   stopLogging: () => void;
+  metrics: GatewayMetrics;
 }
 
 export class Gateway {
@@ -208,6 +210,20 @@ export class Gateway {
       heartbeatMs,
       leaseMs,
     });
+    const clientSockets = new ClientSockets({
+      dispatcher,
+      intake,
+      sessions,
+      log,
+      authorize: (upgrade, address) => auth.identify(upgrade.headers, address),
+    });
+    const metrics = new GatewayMetrics({
+      events,
+      registry,
+      queuedByLanguage: () => dispatcher.queuedByLanguage(),
+      clientSockets: () => clientSockets.size,
+    });
+    const admin = new AdminAuth(options.adminKeys ?? []);
     const callbacks = new CallbackSender({
       store,
       log,
@@ -217,6 +233,7 @@ export class Gateway {
       timeoutMs: options.callbacks?.timeoutMs ?? defaults.callbackTimeoutMs,
       secret: options.callbacks?.secret ?? null,
       userAgent: `codeexec/${GATEWAY_VERSION}`,
+      onAttempt: (result) => metrics.callback(result),
     });
     events.on('job.finished', ({ job }) => callbacks.deliver(job));
     const retention = new Retention({
@@ -241,18 +258,25 @@ export class Gateway {
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
           ...pistonRoutes({ dispatcher, intake, registry, log }),
-          ...runnerRoutes({ registry, reliability, admin: new AdminAuth(options.adminKeys ?? []) }),
+          ...runnerRoutes({ registry, reliability, admin }),
+          {
+            method: 'GET',
+            path: '/metrics',
+            open: true,
+            handle: async ({ req }) => {
+              admin.check(req);
+              return {
+                status: 200,
+                headers: { 'content-type': metrics.contentType },
+                body: await metrics.text(),
+              };
+            },
+          },
         ],
       }),
       sockets: {
         '/runners/connect': hub,
-        '/execute/ws': new ClientSockets({
-          dispatcher,
-          intake,
-          sessions,
-          log,
-          authorize: (upgrade, address) => authorize(upgrade.headers, address),
-        }),
+        '/execute/ws': clientSockets,
         '/api/v2/connect': new PistonSockets({
           dispatcher,
           intake,
@@ -286,6 +310,7 @@ export class Gateway {
       hub,
       core,
       stopLogging,
+      metrics,
     });
   }
 
@@ -304,6 +329,7 @@ export class Gateway {
     await this.callbacks.close();
     parts.core.close();
     parts.stopLogging();
+    parts.metrics.close();
     await parts.core.bus.close();
     await parts.core.reliability.flush();
     await this.store.close();

@@ -20,6 +20,8 @@ export interface CallbackOptions {
   /** With a secret, each POST carries `X-Codeexec-Signature: sha256=<hex HMAC of the body>`. */
   secret: string | null;
   userAgent: string;
+  /** Each attempt's outcome (metrics). */
+  onAttempt?: (result: 'delivered' | 'retry' | 'failed') => void;
 }
 
 /** `stopped`: close() cut the attempt short; it does not count, and the next start redoes it. */
@@ -72,10 +74,12 @@ export class CallbackSender extends EventEmitter {
       if (outcome.ok) {
         const delivered_at = new Date().toISOString();
         await this.#record(id, { state: 'delivered', attempts, last_error: null, delivered_at });
+        this.#options.onAttempt?.('delivered');
         return;
       }
       const final = outcome.permanent || attempts >= max;
       const state = final ? 'failed' : 'pending';
+      this.#options.onAttempt?.(final ? 'failed' : 'retry');
       await this.#record(id, { state, attempts, last_error: outcome.error, delivered_at: null });
       log(final ? 'warn' : 'info', final ? 'callback failed for good' : 'callback attempt failed', {
         job: id,

@@ -380,6 +380,16 @@ export class Dispatcher {
     if (offers.length > 0) this.#life.depth();
   }
 
+  /** Jobs waiting for a runner, by language (verified jobs count by their replicas). */
+  queuedByLanguage(): Map<string, number> {
+    const depth = new Map<string, number>();
+    for (const { id } of this.#queue.entries()) {
+      const lang = this.#o.book.get(id)?.lang;
+      if (lang !== undefined) depth.set(lang, (depth.get(lang) ?? 0) + 1);
+    }
+    return depth;
+  }
+
   close(): void {
     this.#queue.close();
     this.#verifier.close();

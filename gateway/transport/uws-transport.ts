@@ -184,7 +184,8 @@ export class UwsTransport implements ServerTransport {
       done = true;
       res.cork(() => {
         res.writeStatus(`${response.status} ${STATUS_TEXT[response.status] ?? ''}`.trimEnd());
-        res.writeHeader('content-type', 'application/json');
+        if (response.headers?.['content-type'] === undefined)
+          res.writeHeader('content-type', 'application/json');
         for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
         res.end(response.body);
       });

@@ -87,6 +87,11 @@ export class ClientSockets implements SocketHandler {
   readonly #options: ClientSocketsOptions;
   readonly #connections = new Map<SocketLike, ClientConnection>();
 
+  /** Client sockets open now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
   constructor(options: ClientSocketsOptions) {
     this.#options = options;
   }
