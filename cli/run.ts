@@ -36,7 +36,7 @@ export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [
     124      the wall-time or CPU-time limit was reached (as timeout(1) does)
     137      the memory limit was reached
     128+n    the program was killed by signal n
-    130      the job was cancelled
+    130      the job was cancelled (Ctrl-C cancels it; a second Ctrl-C leaves at once)
     2        bad arguments, or the gateway refused the request (unknown language, bad limit, ...)
     3        gateway or connection error (unreachable, unauthorized, no_runner, job failed)
 `;
@@ -354,6 +354,7 @@ export async function runJob(args: RunArgs): Promise<number> {
       socket.on('error', () => {});
       socket.close();
       if (live) process.stdin.destroy();
+      process.off('SIGINT', interrupt);
       resolve(exitCode);
     };
     const socket = new WebSocket(socketUrl(args.gateway), { headers: authHeaders(args.key) });
@@ -361,6 +362,13 @@ export async function runJob(args: RunArgs): Promise<number> {
       send(socket, frame);
       if (live) forwardStdin(socket, id);
     });
+    // Ctrl-C: cancel the job (it ends `cancelled`, exit 130); a second one leaves at once.
+    const interrupt = () => {
+      if (settled) return;
+      process.once('SIGINT', () => finish(130));
+      send(socket, { type: 'cancel', id });
+    };
+    process.once('SIGINT', interrupt);
     socket.on('error', (err) =>
       finish(fail(`cannot reach the gateway at ${args.gateway}: ${err.message}`, EXIT_GATEWAY)),
     );

@@ -117,6 +117,19 @@ describe('codeexec run', () => {
     expect(stderr).toBe('b\n');
   });
 
+  it('cancels the job on SIGINT and exits 130', async () => {
+    const path = await program('wait.py', 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n');
+    const child = spawn(process.execPath, [CLI, 'run', path], { env: childEnv() });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (data: string) => {
+      stdout += data;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await untilOutput(child, () => stdout, 'ready\n');
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+  });
+
   it("exits with the program's exit code", async () => {
     const path = await program('three.py', 'import sys\nprint("bye")\nsys.exit(3)\n');
     const result = await cli(['run', path]);
