@@ -96,7 +96,9 @@ async function open(path: string, canned: Canned): Promise<{ page: Page; errors:
     if (message.type() === 'error') errors.push(message.text());
   });
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.clock.install({ time: FIXTURE_NOW });
+  // Paused at FIXTURE_NOW: time moves only by runFor, so figures do not drift on a slow machine.
+  await page.clock.install({ time: FIXTURE_NOW - 1_000 });
+  await page.clock.pauseAt(FIXTURE_NOW);
   await page.addInitScript((init: Canned) => {
     const recorded: Recorded = { calls: [], violations: [] };
     const listeners = new Set<(status: DesktopStatus) => void>();
