@@ -2,6 +2,7 @@
 // WebSocket (hello, heartbeats, accept, done) but runs nothing — every job it accepts "finishes"
 // at once with the output the test chose. What a hostile donor could do with the protocol alone.
 import WebSocket from 'ws';
+import { result } from '../gateway/jobs/dispatcher-fixture.js';
 import { PROTOCOL_VERSION } from '../shared/index.js';
 
 export class LyingRunner {
@@ -42,20 +43,7 @@ export class LyingRunner {
           const id = frame.job.id;
           runner.offered.push(id);
           runner.#send({ type: 'accept', job_id: id });
-          runner.#send({
-            type: 'done',
-            job_id: id,
-            result: {
-              stdout,
-              stderr: '',
-              output: stdout,
-              exit_code: 0,
-              signal: null,
-              reason: 'exited',
-              wall_ms: 1,
-              truncated: false,
-            },
-          });
+          runner.#send({ type: 'done', job_id: id, result: result(stdout) });
         }
       });
     });
