@@ -118,8 +118,14 @@ describe('Runner sessions against a fake gateway', () => {
   async function startLong(session: string): Promise<{ long: OfferedJob; host: string }> {
     const long = offer(`${HOSTNAME}\nimport time\ntime.sleep(30)`, { session_id: session });
     gateway.send({ type: 'offer', job: long });
-    const output = await gateway.frame(forJob('output', long.id));
-    return { long, host: output.type === 'output' ? output.data.trim() : '' };
+    // Output may come in pieces (the image runs python unbuffered): wait for the whole first line.
+    const printed = () =>
+      gateway
+        .framesOf(long.id)
+        .map((frame) => (frame.type === 'output' ? frame.data : ''))
+        .join('');
+    await gateway.frame(() => printed().includes('\n'));
+    return { long, host: printed().trim() };
   }
 
   /** Offers a job and waits for its done. */
