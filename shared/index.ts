@@ -10,3 +10,4 @@ export * from './piston.js';
 export * from './rest.js';
 export * from './runner-protocol.js';
 export * from './validate.js';
+export * from './ws-auth.js';

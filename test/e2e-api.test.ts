@@ -2,8 +2,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Runner } from '../runner/runner.js';
+import { wsProtocols } from '../shared/index.js';
 import { startGateway, startRunner, untilJob } from './helpers.js';
 import { OpenApiChecker } from './openapi-check.js';
+import { TestSocket } from './ws-client.js';
 
 let url: string;
 let gateway: Gateway;
@@ -276,6 +278,21 @@ describe('clients: API keys, the per-key cap and the queue bound', () => {
     ).toBe(200);
     expect((await fetch(`${base}/openapi.json`)).status).toBe(200);
   });
+
+  it.each(['uws', 'ws'] as const)(
+    'a browser sends its key in Sec-WebSocket-Protocol (%s transport); it is never echoed back',
+    async (transport) => {
+      const gw = transport === 'uws' ? { url: base } : await startGateway({ apiKeys: [keys.a], transport });
+      const socket = await TestSocket.open(`${gw.url}/execute/ws`, {}, wsProtocols(keys.a));
+      expect(socket.ws.protocol).toBe('codeexec');
+      socket.send({ type: 'execute', id: 'ws-auth', lang: 'cobol', code: '' });
+      // Past authentication: the answer is about the job (no runner offers cobol), not the key.
+      expect(await socket.next((f) => f.type === 'error')).toMatchObject({ code: 'unknown_language' });
+      socket.ws.close();
+      const wrong = await TestSocket.open(`${gw.url}/execute/ws`, {}, wsProtocols('key-x-0123456789'));
+      expect(await wrong.closed).toMatchObject({ code: 4401, reason: expect.stringMatching(/not valid/) });
+    },
+  );
 
   it('caps unfinished jobs per key (429), bounds the queue (503), and keeps keys apart', async () => {
     const first = await call('POST', '/execute/async', '/execute/async', job, undefined, as(keys.a));

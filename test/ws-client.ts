@@ -35,8 +35,13 @@ export class TestSocket {
     });
   }
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers });
+  /** `protocols`: Sec-WebSocket-Protocol entries, as a browser passes them (shared/ws-auth.ts). */
+  static async open(
+    url: string,
+    headers: Record<string, string> = {},
+    protocols: string[] = [],
+  ): Promise<TestSocket> {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols, { headers });
     const socket = new TestSocket(ws);
     await once(ws, 'open');
     return socket;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CodeexecError } from '../../shared/index.js';
+import { CodeexecError, wsProtocols } from '../../shared/index.js';
 import { ClientAuth } from './client-auth.js';
 
 const auth = new ClientAuth(['alpha-key', 'beta-key']);
@@ -50,5 +50,19 @@ describe('ClientAuth without keys', () => {
     expect(open.enabled).toBe(false);
     expect(open.identify({}, '127.0.0.1')).toBe('addr:127.0.0.1');
     expect(open.identify({ authorization: 'Bearer whatever' }, '::1')).toBe('addr:::1');
+  });
+});
+
+describe('ClientAuth on a browser WebSocket upgrade', () => {
+  it('takes the key from Sec-WebSocket-Protocol, naming it as the header would', () => {
+    const byHeader = auth.identify({ authorization: 'Bearer beta-key' }, '');
+    const protocol = wsProtocols('beta-key').join(', ');
+    expect(auth.identify({ 'sec-websocket-protocol': protocol }, '')).toBe(byHeader);
+  });
+
+  it('refuses a wrong key there, and a protocol list without one', () => {
+    const wrong = { 'sec-websocket-protocol': wsProtocols('gamma-key').join(', ') };
+    expect(() => auth.identify(wrong, '')).toThrow(/not valid/);
+    expect(() => auth.identify({ 'sec-websocket-protocol': 'codeexec' }, '')).toThrow(/requires an API key/);
   });
 });

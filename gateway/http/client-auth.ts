@@ -2,7 +2,7 @@
 // without, the caller's address. The answer names the client for per-client caps and listing,
 // and never contains the key itself.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { CodeexecError } from '../../shared/index.js';
+import { CodeexecError, keyFromProtocols } from '../../shared/index.js';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
@@ -29,17 +29,7 @@ export class ClientAuth {
    */
   identify(headers: Readonly<Record<string, string>>, remoteAddress: string): string {
     if (!this.enabled) return `addr:${remoteAddress || 'unknown'}`;
-    const header = headers.authorization;
-    const match = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!match) {
-      throw new CodeexecError(
-        'unauthorized',
-        header === undefined
-          ? 'This gateway requires an API key: send `Authorization: Bearer <key>`'
-          : 'The Authorization header must be `Bearer <key>`',
-      );
-    }
-    const given = digest(match[1]!);
+    const given = digest(keyOf(headers));
     let found: string | null = null;
     // Compare against every key, always: the time taken says nothing about which one matched.
     for (const key of this.#keys) {
@@ -48,4 +38,23 @@ export class ClientAuth {
     if (found === null) throw new CodeexecError('unauthorized', 'The API key is not valid');
     return found;
   }
+}
+
+/**
+ * The key a request carries: `Authorization: Bearer <key>`, or, on a WebSocket upgrade from a
+ * browser (which cannot set that header), `codeexec.bearer.<base64url>` in Sec-WebSocket-Protocol.
+ */
+function keyOf(headers: Readonly<Record<string, string>>): string {
+  const header = headers.authorization;
+  if (header === undefined) {
+    const fromProtocol = keyFromProtocols(headers['sec-websocket-protocol']);
+    if (fromProtocol !== null) return fromProtocol;
+    throw new CodeexecError(
+      'unauthorized',
+      'This gateway requires an API key: send `Authorization: Bearer <key>`',
+    );
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (!match) throw new CodeexecError('unauthorized', 'The Authorization header must be `Bearer <key>`');
+  return match[1]!;
 }

@@ -2,6 +2,7 @@
 // uWS hands out ArrayBuffers that it frees when the callback returns, and an HttpRequest that
 // is valid only in the synchronous part of a handler: everything is copied before any await.
 import uWS from 'uWebSockets.js';
+import { chooseProtocol } from '../../shared/ws-auth.js';
 import type {
   HttpRequest,
   HttpResponse,
@@ -237,7 +238,7 @@ export class UwsTransport implements ServerTransport {
         res.upgrade(
           { upgrade: { headers, query: new URLSearchParams(req.getQuery() ?? '') } } as SocketData,
           req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
+          chooseProtocol(req.getHeader('sec-websocket-protocol')),
           req.getHeader('sec-websocket-extensions'),
           context,
         );

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { chooseProtocol } from '../../shared/ws-auth.js';
 import type { HttpResponse, ServerTransport, SocketLike, TransportOptions } from './transport.js';
 
 class WsSocket implements SocketLike {
@@ -49,7 +50,12 @@ export class WsTransport implements ServerTransport {
     for (const [path, handler] of Object.entries(options.sockets)) {
       this.#wss.set(
         path,
-        new WebSocketServer({ noServer: true, maxPayload: handler.maxFrameBytes ?? options.maxFrameBytes }),
+        new WebSocketServer({
+          noServer: true,
+          maxPayload: handler.maxFrameBytes ?? options.maxFrameBytes,
+          // Never echo a bearer protocol (shared/ws-auth.ts): answer `codeexec` when offered.
+          handleProtocols: (offered) => chooseProtocol([...offered].join(',')) || false,
+        }),
       );
     }
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
