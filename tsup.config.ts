@@ -68,4 +68,27 @@ const desktop: Options[] = [
   desktopPages,
 ];
 
-export default defineConfig([server, ...desktop]);
+// The gateway's web pages (gateway/http/web-pages.ts serves dist-web/<page>/): a classic script
+// with every library bundled in (nothing from a CDN), the HTML copied, one stylesheet. Exported:
+// the pages' browser tests build with them.
+const webPage = (name: 'playground' | 'admin'): Options => ({
+  name: `web-${name}`,
+  entry: {
+    main: `${name}/src/main.ts`,
+    index: `${name}/index.html`,
+    [name]: `${name}/${name}.css`,
+  },
+  outDir: `dist-web/${name}`,
+  format: ['iife'],
+  outExtension: () => ({ js: '.js' }),
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  loader: { '.html': 'copy' },
+  noExternal: [/.*/],
+  clean: true,
+});
+export const webPages: Options[] = [webPage('playground'), webPage('admin')];
+
+export default defineConfig([server, ...desktop, ...webPages]);

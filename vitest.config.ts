@@ -13,6 +13,9 @@ const unit = [
   'cli/**/*.test.ts',
   'bench/**/*.test.ts',
   'scripts/**/*.test.ts',
+  'playground/**/*.test.ts',
+  'admin/**/*.test.ts',
+  'docs/**/*.test.ts',
 ];
 
 export default defineConfig({
@@ -34,7 +37,7 @@ export default defineConfig({
       {
         test: {
           name: 'docker',
-          include: ['**/*.docker.test.ts', 'test/**/*.test.ts', 'desktop/**/*.browser.test.ts'],
+          include: ['**/*.docker.test.ts', 'test/**/*.test.ts', '**/*.browser.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,

@@ -3,7 +3,7 @@
 // three sockets on one server transport. A library entry point: `Gateway.start(options)` in
 // tests and in the CLI alike.
 import { join } from 'node:path';
-import { CodeexecError, consoleLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
+import { CodeexecError, createLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
 import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
@@ -13,6 +13,7 @@ import { buildOpenApi } from './http/openapi.js';
 import { errorResponse, json } from './http/router.js';
 import { createRoutes } from './http/routes.js';
 import { runnerRoutes } from './http/runner-routes.js';
+import { defaultWebRoot, webPageRoutes } from './http/web-pages.js';
 import { createJobCore, type JobCore } from './jobs/job-core.js';
 import { Retention } from './jobs/retention.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   donorMax?: Partial<DonorMax>;
   /** Keys for the operator's routes (GET /runners, quarantine). None: those answer loopback only. */
   adminKeys?: readonly string[];
+  /** The built web pages (playground, dashboard): default dist-web/ at the package root. */
+  webRoot?: string;
   log?: Logger;
   queueTimeoutMs?: number;
   offerTimeoutMs?: number;
@@ -158,7 +161,7 @@ export class Gateway {
         'the gateway needs at least one runner token (CODEEXEC_RUNNER_TOKENS or CODEEXEC_DONOR_TOKENS)',
       );
     }
-    const log = options.log ?? consoleLogger;
+    const log = options.log ?? createLogger({ level: 'info' });
     const host = options.host ?? '127.0.0.1';
     const defaults = GATEWAY_DEFAULTS;
     const auth = new ClientAuth(options.apiKeys ?? []);
@@ -170,12 +173,10 @@ export class Gateway {
       );
     }
     if (policy === 'warn') {
-      log('warn', 'listening on a public address without API keys: anyone who reaches it can run code', {
-        host,
-      });
+      log.warn({ host }, 'listening on a public address without API keys: anyone who reaches it can run code');
     }
     const store = new LowdbJobStore(options.dataDir, {
-      onError: (err) => log('error', 'the job store failed in the background', { error: err.message }),
+      onError: (err) => log.error({ err }, 'the job store failed in the background'),
     });
     await store.open();
     const reliability = await ReliabilityBook.open(join(options.dataDir, 'runners.json'), log);
@@ -194,7 +195,7 @@ export class Gateway {
       storeOutputBytes: options.storeOutputBytes ?? defaults.storeOutputBytes,
       durableBeforeOffer: options.durableBeforeOffer ?? defaults.durableBeforeOffer,
       sessionOpenTimeoutMs: SESSION_OPEN_TIMEOUT_MS,
-      onWriteError: (err, job) => log('error', 'writing the job store failed', { job, error: err.message }),
+      onWriteError: (err, job) => log.error({ job_id: job, err }, 'writing the job store failed'),
       reliability,
       donorMax: { ...DEFAULT_DONOR_MAX, ...options.donorMax },
     });
@@ -259,6 +260,7 @@ export class Gateway {
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
           ...pistonRoutes({ dispatcher, intake, registry, log }),
           ...runnerRoutes({ registry, reliability, admin }),
+          ...webPageRoutes(options.webRoot ?? defaultWebRoot()),
           {
             method: 'GET',
             path: '/metrics',
@@ -299,11 +301,7 @@ export class Gateway {
     await dispatcher.recover();
     for (const job of await store.pendingCallbacks()) callbacks.deliver(job);
     retention.start();
-    log('info', 'gateway listening', {
-      url: urlOf(host, port),
-      data: options.dataDir,
-      api_keys: auth.enabled,
-    });
+    log.info({ url: urlOf(host, port), data: options.dataDir, api_keys: auth.enabled }, 'gateway listening');
     return new Gateway(host, port, store, events, callbacks, {
       retention,
       transport,
