@@ -14,7 +14,17 @@ const server: Options = {
   sourcemap: true,
   clean: true,
   // Native and CommonJS packages stay external: node_modules is present wherever this runs.
-  external: ['uWebSockets.js', 'dockerode', 'ws', 'lowdb', 'valibot', 'tar-stream', 'prom-client'],
+  external: [
+    'uWebSockets.js',
+    'dockerode',
+    'ws',
+    'lowdb',
+    'valibot',
+    'tar-stream',
+    'prom-client',
+    'pino',
+    'pino-pretty',
+  ],
 };
 
 // The desktop app (docs/desktop.md) builds into dist-desktop/, one directory per part, each
@@ -52,7 +62,17 @@ const desktop: Options[] = [
     target: 'node20', // Electron 34 runs Node 20
     sourcemap: true,
     clean: true,
-    external: ['electron', 'uWebSockets.js', 'dockerode', 'ws', 'lowdb', 'valibot', 'tar-stream'],
+    external: [
+      'electron',
+      'uWebSockets.js',
+      'dockerode',
+      'ws',
+      'lowdb',
+      'valibot',
+      'tar-stream',
+      'pino',
+      'pino-pretty',
+    ],
   },
   {
     // A sandboxed preload is a CommonJS script that may require('electron') and nothing else.

@@ -166,10 +166,8 @@ export class Bench {
     const url = await child.waitForLine(
       (line) => {
         try {
-          const entry = JSON.parse(line) as { message?: string; url?: string };
-          return entry.message === 'gateway listening'
-            ? (entry.url ?? `http://127.0.0.1:${port}`)
-            : undefined;
+          const entry = JSON.parse(line) as { msg?: string; url?: string };
+          return entry.msg === 'gateway listening' ? (entry.url ?? `http://127.0.0.1:${port}`) : undefined;
         } catch {
           return undefined;
         }

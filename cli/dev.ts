@@ -8,13 +8,18 @@ import { Gateway } from '../gateway/gateway.js';
 import { type Env, envList, gatewayOptionsFromEnv } from '../gateway/gateway-config.js';
 import type { Runner } from '../runner/runner.js';
 import type { Logger } from '../shared/index.js';
-import { createRunnerFromEnv, runnerOptionsFromEnv } from './runner.js';
+import { createRunnerFromEnv, runnerArgs, runnerOptionsFromEnv } from './runner.js';
 import { onSignals } from './signals.js';
 
-export async function devCommand(env: Env, log: Logger): Promise<void> {
+export async function devCommand(env: Env, log: Logger, argv = process.argv.slice(3)): Promise<void> {
+  // The runner's options (its metrics port); the gateway's own /metrics is on its port.
+  const args = runnerArgs(argv);
   const token = envList(env, 'CODEEXEC_RUNNER_TOKENS')[0] ?? randomBytes(18).toString('base64url');
   const gateway = await Gateway.start({ ...gatewayOptionsFromEnv(env, [token]), log });
-  const runner = await createRunnerFromEnv(runnerOptionsFromEnv(env, gateway.url, token, log), env);
+  const runner = await createRunnerFromEnv(
+    { ...runnerOptionsFromEnv(env, gateway.url, token, log), ...args },
+    env,
+  );
   const builds = new ImageBuilds(runner, log);
   onSignals(log, async () => {
     builds.stop();
@@ -29,7 +34,13 @@ export async function devCommand(env: Env, log: Logger): Promise<void> {
   const example =
     `curl -s -XPOST ${gateway.url}/execute/code -H 'content-type: application/json' ` +
     `-d '{"lang":"python","code":"print(6*7)"}'`;
-  process.stdout.write(`\ncodeexec is ready at ${gateway.url}\ntry:\n  ${example}\n\n`);
+  process.stdout.write(
+    `\ncodeexec is ready at ${gateway.url}\n` +
+      `  playground:  ${gateway.url}/\n` +
+      `  dashboard:   ${gateway.url}/admin\n` +
+      `  metrics:     ${gateway.url}/metrics\n` +
+      `try:\n  ${example}\n  echo 'print(6*7)' | npx codeexec run - --lang python\n\n`,
+  );
 }
 
 /** The sandbox image builder the repository ships (idempotent, one language per call). */
@@ -57,13 +68,13 @@ class ImageBuilds {
   }
 
   async run(languages: readonly string[]): Promise<void> {
-    if (languages.length > 0) this.#log('info', 'building missing sandbox images', { languages });
+    if (languages.length > 0) this.#log.info({ languages }, 'building missing sandbox images');
     for (const language of languages) {
       if (this.#stopped) return;
       const code = await this.#build(language);
       if (this.#stopped) return;
       if (code !== 0) {
-        this.#log('warn', 'image build failed', { language, code, last_lines: this.#tail });
+        this.#log.warn({ language, code, last_lines: this.#tail }, 'image build failed');
         this.#runner.languageFailed(language, `bash images/build.sh ${language} ended with ${code}`);
         continue;
       }
@@ -92,7 +103,7 @@ class ImageBuilds {
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
       child.on('error', (err) => {
-        this.#log('warn', 'could not run images/build.sh', { language, error: err.message });
+        this.#log.warn({ language, err }, 'could not run images/build.sh');
       });
       child.on('close', (code) => {
         this.#child = null;
@@ -107,12 +118,12 @@ class ImageBuilds {
     if (text === '') return;
     const docker = /^[a-z0-9]+:(?: (.*))?$/.exec(text);
     if (docker === null) {
-      this.#log('info', 'image build', { language, line: text });
+      this.#log.info({ language, line: text }, 'image build');
       return;
     }
     const step = docker[1] ?? '';
     // Classic builder "Step 3/6 : RUN …", BuildKit "#5 [2/4] RUN …".
-    if (/^Step \d+\/\d+ :|^#\d+ \[/.test(step)) this.#log('debug', 'image build', { language, line: step });
+    if (/^Step \d+\/\d+ :|^#\d+ \[/.test(step)) this.#log.debug({ language, line: step }, 'image build');
     this.#tail.push(step);
     if (this.#tail.length > TAIL_LINES) this.#tail.shift();
   }

@@ -211,8 +211,7 @@ async function control(args: Extract<DonorArgs, { kind: 'control' }>): Promise<n
 /** The headless donor: runs until a signal, or until the gateway refuses it. */
 async function run(args: Extract<DonorArgs, { kind: 'run' }>, env: Env, log: Logger): Promise<void> {
   if (args.tokenOnCommandLine) {
-    log(
-      'warn',
+    log.warn(
       'the token is on the command line, where other users can see it (ps): prefer CODEEXEC_DONOR_TOKEN',
     );
   }
@@ -223,11 +222,10 @@ async function run(args: Extract<DonorArgs, { kind: 'run' }>, env: Env, log: Log
     args.slots === null
       ? loaded.settings
       : { ...loaded.settings, limits: { ...loaded.settings.limits, max_jobs: args.slots } };
-  log('info', 'donor settings', {
-    file,
-    source: loaded.source,
-    ...(args.slots === null ? {} : { slots: args.slots }),
-  });
+  log.info(
+    { file, source: loaded.source, ...(args.slots === null ? {} : { slots: args.slots }) },
+    'donor settings',
+  );
   let service: DonorService | null = null;
   const probes = linuxProbes({ donorCpus: () => service?.busyCpus ?? 0 });
   const docker = dockerFromEnv(env);
@@ -258,11 +256,11 @@ async function run(args: Extract<DonorArgs, { kind: 'run' }>, env: Env, log: Log
     await donor.close({ now: true });
     throw err;
   }
-  log('info', 'donor control socket', { path: socket.path });
+  log.info({ path: socket.path }, 'donor control socket');
   // The socket answers until the donor has stopped (status says "stopping" meanwhile).
   const stop = (now: boolean) => donor.close({ now }).finally(() => socket.close());
   donor.on('fatal', (err) => {
-    log('error', 'the donor cannot go on', { error: err.message });
+    log.error({ err }, 'the donor cannot go on');
     void stop(true).finally(() => process.exit(1));
   });
   // First signal: finish the running jobs, then stop; second: hand them back and stop now.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `codeexec` command: one file per subcommand beside this one. Configuration comes from the
 // environment (see README: Configuration).
-import { atLevel, consoleLogger, isLogLevel } from '../shared/index.js';
+import { createLogger, type Logger, logOptionsFromEnv } from '../shared/index.js';
 import { devCommand } from './dev.js';
 import { donorCommand } from './donor.js';
 import { gatewayCommand } from './gateway.js';
@@ -24,6 +24,7 @@ const USAGE = `usage: codeexec <command>
 
   gateway   the gateway alone (CODEEXEC_RUNNER_TOKENS, PORT, HOST, ...)
   runner    a runner dialling out to CODEEXEC_GATEWAY_URL with CODEEXEC_RUNNER_TOKEN
+            (--metrics-port N: Prometheus metrics at http://127.0.0.1:N/metrics)
   dev       a gateway and one local runner in one process (npm start)
   donor     donate this computer's spare CPU to a gateway (CODEEXEC_DONOR_TOKEN); \`donor --help\`
   run       run a program on a gateway, its output streamed here (\`run FILE\`; \`run --help\`)
@@ -38,13 +39,15 @@ if (command === null) {
   process.stderr.write(USAGE);
   process.exit(name === undefined || name === 'help' || name === '--help' ? 0 : 2);
 } else {
-  const level = process.env.CODEEXEC_LOG_LEVEL?.trim() || 'info';
-  if (!isLogLevel(level)) {
-    process.stderr.write(`CODEEXEC_LOG_LEVEL must be debug, info, warn or error, not "${level}"\n`);
+  let log: Logger;
+  try {
+    log = createLogger(logOptionsFromEnv(process.env, process.stdout.isTTY === true));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  command(process.env, atLevel(consoleLogger, level)).catch((err: unknown) => {
-    consoleLogger('error', (err as Error).message);
+  command(process.env, log).catch((err: unknown) => {
+    log.error({ err }, (err as Error).message);
     process.exit(1);
   });
 }

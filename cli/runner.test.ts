@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
 import type { Runner } from '../runner/runner.js';
 import { silentLogger } from '../shared/log.js';
-import { createRunnerFromEnv, dockerFromEnv, runnerOptionsFromEnv } from './runner.js';
+import { createRunnerFromEnv, dockerFromEnv, runnerArgs, runnerOptionsFromEnv } from './runner.js';
 
 describe('dockerFromEnv', () => {
   it.each([
@@ -27,6 +27,44 @@ describe('dockerFromEnv', () => {
     [{ CODEEXEC_DOCKER_HOST: 'tcp://a:1', CODEEXEC_DOCKER_SOCKET: '/s' }, /not both/],
   ])('refuses %j', (env, message) => {
     expect(() => dockerFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('the metrics port', () => {
+  const fromEnv = (env: Record<string, string>) => {
+    const { metricsPort, metricsHost } = runnerOptionsFromEnv(env, 'http://gw', 't', silentLogger);
+    return { metricsPort, metricsHost };
+  };
+
+  it.each([
+    [{}, { metricsPort: undefined, metricsHost: undefined }],
+    [{ CODEEXEC_RUNNER_METRICS_PORT: '' }, { metricsPort: undefined, metricsHost: undefined }],
+    [{ CODEEXEC_RUNNER_METRICS_PORT: '9464' }, { metricsPort: 9464, metricsHost: undefined }],
+    [
+      { CODEEXEC_RUNNER_METRICS_PORT: '0', CODEEXEC_RUNNER_METRICS_HOST: '0.0.0.0' },
+      { metricsPort: 0, metricsHost: '0.0.0.0' },
+    ],
+  ])('env %j → %j', (env, expected) => {
+    expect(fromEnv(env)).toEqual(expected);
+  });
+
+  it.each([
+    [[], {}],
+    [['--metrics-port', '0'], { metricsPort: 0 }],
+    [['--metrics-port=9464', '--metrics-host', '::1'], { metricsPort: 9464, metricsHost: '::1' }],
+  ])('args %j → %j', (argv, expected) => {
+    expect(runnerArgs(argv)).toEqual(expected);
+  });
+
+  it.each([
+    [() => fromEnv({ CODEEXEC_RUNNER_METRICS_PORT: '65536' }), /CODEEXEC_RUNNER_METRICS_PORT must be a port/],
+    [() => fromEnv({ CODEEXEC_RUNNER_METRICS_PORT: 'x' }), /CODEEXEC_RUNNER_METRICS_PORT must be a port/],
+    [() => runnerArgs(['--metrics-port=-1']), /--metrics-port must be a port/],
+    [() => runnerArgs(['--metrics-port']), /--metrics-port N/],
+    [() => runnerArgs(['--nope']), /Unknown option '--nope'/],
+    [() => runnerArgs(['extra']), /positional/],
+  ])('refuses %#', (parse, message) => {
+    expect(parse).toThrow(message);
   });
 });
 

@@ -1,6 +1,7 @@
 // `codeexec runner`: one runner daemon dialling out to CODEEXEC_GATEWAY_URL. A thin main over the
 // runner library: options from the environment, signals to drain and stop.
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { type Env, envInt, envList } from '../gateway/gateway-config.js';
 import { createRunner, type RunnerOptions } from '../runner/create-runner.js';
 import type { DockerEngineOptions } from '../runner/docker/docker-sandbox.js';
@@ -34,7 +35,44 @@ export function runnerOptionsFromEnv(
     maxBackoffMs: envInt(env, 'CODEEXEC_RECONNECT_MAX_MS', 1),
     ...(languages.length > 0 ? { languages } : {}),
     ...(docker ? { docker } : {}),
+    ...metricsPort(env.CODEEXEC_RUNNER_METRICS_PORT, 'CODEEXEC_RUNNER_METRICS_PORT'),
+    ...(env.CODEEXEC_RUNNER_METRICS_HOST?.trim()
+      ? { metricsHost: env.CODEEXEC_RUNNER_METRICS_HOST.trim() }
+      : {}),
   };
+}
+
+const RUNNER_ARGS = { 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' } } as const;
+
+/**
+ * `codeexec runner` and `codeexec dev`'s own options, which win over the environment's:
+ * --metrics-port N (0: the OS chooses; the `metrics listening` log line says which) and
+ * --metrics-host HOST (default 127.0.0.1). Throws an Error saying what is wrong.
+ */
+export function runnerArgs(argv: readonly string[]): Pick<RunnerOptions, 'metricsPort' | 'metricsHost'> {
+  let values: { 'metrics-port'?: string; 'metrics-host'?: string };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: RUNNER_ARGS,
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (the options are --metrics-port N and --metrics-host HOST)`);
+  }
+  const host = values['metrics-host']?.trim();
+  return { ...metricsPort(values['metrics-port'], '--metrics-port'), ...(host ? { metricsHost: host } : {}) };
+}
+
+/** A port from the environment or the command line: 0 to 65535; unset or empty, none. */
+function metricsPort(raw: string | undefined, name: string): { metricsPort?: number } {
+  if (raw === undefined || raw.trim() === '') return {};
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be a port from 0 to 65535, got "${raw}"`);
+  }
+  return { metricsPort: port };
 }
 
 /**
@@ -87,16 +125,18 @@ export async function createRunnerFromEnv(options: RunnerOptions, env: Env): Pro
     } catch (err) {
       // A named runner's directory held by a live one: the gateway would refuse the name anyway.
       if (!(err instanceof DataDirLockedError) || options.name || attempt >= DEFAULT_DIR_TRIES) throw err;
-      options.log?.('info', 'runner data directory in use; trying the next', { dir: dataDir, pid: err.pid });
+      options.log?.info({ dir: dataDir, pid: err.pid }, 'runner data directory in use; trying the next');
     }
   }
 }
 
-export async function runnerCommand(env: Env, log: Logger): Promise<void> {
+export async function runnerCommand(env: Env, log: Logger, argv = process.argv.slice(3)): Promise<void> {
+  const args = runnerArgs(argv);
   const token = env.CODEEXEC_RUNNER_TOKEN;
   if (!token) throw new Error('set CODEEXEC_RUNNER_TOKEN to a token the gateway accepts');
   const gatewayUrl = env.CODEEXEC_GATEWAY_URL || 'http://127.0.0.1:8080';
-  const runner = await createRunnerFromEnv(runnerOptionsFromEnv(env, gatewayUrl, token, log), env);
+  const options = { ...runnerOptionsFromEnv(env, gatewayUrl, token, log), ...args };
+  const runner = await createRunnerFromEnv(options, env);
   runner.on('fatal', () => void runner.close().then(() => process.exit(1)));
   // First signal: drain (finish held jobs, take none); second: cancel them and stop now. Set before
   // start(), which may wait a long time for a Docker engine that is not running.

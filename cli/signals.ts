@@ -9,11 +9,11 @@ export function onSignals(log: Logger, first: () => Promise<void>, second?: () =
   const handler = (signal: string) => {
     const step = steps[received++];
     if (!step) process.exit(1);
-    log('info', `${signal}: ${received === 1 ? 'stopping' : 'stopping now'}`);
+    log.info({ signal }, received === 1 ? 'stopping' : 'stopping now');
     step().then(
       () => process.exit(0),
       (err) => {
-        log('error', 'stopping failed', { error: String(err) });
+        log.error({ err }, 'stopping failed');
         process.exit(1);
       },
     );

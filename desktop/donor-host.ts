@@ -293,12 +293,12 @@ export class DonorHost extends TypedEmitter<DonorHostEvents> {
     const detach = this.#detach;
     this.#detach = null;
     await engine.close(options);
-    await detach?.().catch((err: unknown) => this.#log('warn', `detaching failed: ${String(err)}`));
+    await detach?.().catch((err: unknown) => this.#log.warn({ err }, 'detaching failed'));
   }
 
   #stopFor(problem: SetupProblem): void {
     this.#setup = problem;
-    this.#log('warn', problem.text, { kind: problem.kind });
+    this.#log.warn({ kind: problem.kind }, problem.text);
     this.#publish();
   }
 
@@ -328,7 +328,7 @@ export class DonorHost extends TypedEmitter<DonorHostEvents> {
   }
 
   #note(level: LogEntry['level'], msg: string): void {
-    this.#log(level, msg);
+    this.#log[level](msg);
     this.#hostLog.push({ at: this.#now(), level, msg });
     if (this.#hostLog.length > HOST_LOG_LINES) this.#hostLog.shift();
   }

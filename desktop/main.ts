@@ -25,7 +25,6 @@ import { ControlSocket } from '../donor/control-socket.js';
 import { DonorService } from '../donor/donor-service.js';
 import { loadSettings, saveSettings } from '../donor/settings-file.js';
 import { LANGUAGES } from '../shared/languages.js';
-import { consoleLogger } from '../shared/log.js';
 import { APP_SCHEME, isAppPage, pageUrl, resolveAppRequest } from './app-protocol.js';
 import { autostart, HIDDEN_FLAG } from './autostart.js';
 import { DonorHost } from './donor-host.js';
@@ -73,9 +72,9 @@ async function start(): Promise<void> {
   const donorDir = join(userData, 'donor');
   const log = fileLogger(
     join(app.getPath('logs'), 'desktop.log'),
-    app.isPackaged ? {} : { echo: consoleLogger },
+    app.isPackaged ? {} : { echo: process.stdout },
   );
-  log('info', 'codeexec desktop starting', { version: app.getVersion(), data: userData });
+  log.info({ version: app.getVersion(), data: userData }, 'codeexec desktop starting');
   if (process.platform === 'darwin') app.dock?.hide();
   // macOS needs an Edit menu for copy and paste in the forms; elsewhere no menu at all.
   Menu.setApplicationMenu(
@@ -150,7 +149,7 @@ async function start(): Promise<void> {
     window.on('closed', () => windows.delete(name));
     window
       .loadURL(pageUrl(name))
-      .catch((err: unknown) => log('error', `cannot show ${name}`, { error: String(err) }));
+      .catch((err: unknown) => log.error({ window: name, err }, 'cannot show a window'));
   };
 
   const handlers = createIpcHandlers(
@@ -259,11 +258,11 @@ async function start(): Promise<void> {
     // A second Quit while the jobs finish: leave now (the gateway re-queues them after its lease).
     if (stopping) app.exit(0);
     stopping = true;
-    log('info', 'quitting: letting running jobs end');
+    log.info('quitting: letting running jobs end');
     tray.setToolTip('codeexec — stopping once the running jobs end…');
     host
       .close()
-      .catch((err: unknown) => log('error', 'stopping failed', { error: String(err) }))
+      .catch((err: unknown) => log.error({ err }, 'stopping failed'))
       .finally(() => {
         stopped = true;
         app.quit();

@@ -160,7 +160,7 @@ export function parseRequest(line: string): ControlRequest {
 }
 
 async function handle(request: ControlRequest, target: ControlTarget, log: Logger): Promise<ControlResponse> {
-  log('info', 'control request', { ...request });
+  log.info({ ...request }, 'control request');
   switch (request.cmd) {
     case 'status':
       break;
@@ -173,7 +173,7 @@ async function handle(request: ControlRequest, target: ControlTarget, log: Logge
     case 'finish': {
       const finished = target.finish();
       if (request.wait) await finished;
-      else finished.catch((err: unknown) => log('error', 'finishing failed', { error: String(err) }));
+      else finished.catch((err: unknown) => log.error({ err }, 'finishing failed'));
       break;
     }
   }

@@ -22,8 +22,8 @@ export class DonorJournal {
   }
 
   /** Logs `msg` (with `fields` for the process log) and keeps it for the status. */
-  add(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-    this.#log(level, msg, fields);
+  add(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    this.#log[level](fields, msg);
     this.#entries.push({ at: this.#now(), level, msg });
     if (this.#entries.length > this.#size) this.#entries = this.#entries.slice(-this.#size);
   }

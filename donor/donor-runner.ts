@@ -67,9 +67,7 @@ export class DonorRunner extends TypedEmitter<DonorRunnerEvents> {
   #stopping = false;
 
   private constructor(options: DonorRunnerOptions, settings: DonorSettings, runner: Runner) {
-    super((err, event) =>
-      options.log('error', 'a donor runner listener threw', { event, error: String(err) }),
-    );
+    super((err, event) => options.log.error({ event, err }, 'a donor runner listener threw'));
     this.#options = options;
     this.#settings = settings;
     const { languages, ...caps } = capsFor(settings);

@@ -25,7 +25,7 @@ import {
   type DonorState,
   type DonorStatus,
 } from '../shared/donor.js';
-import { consoleLogger, type Logger } from '../shared/index.js';
+import { createLogger, type Logger } from '../shared/index.js';
 import { DonorJournal } from './donor-journal.js';
 import {
   capsFor,
@@ -125,12 +125,12 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     ledger: LedgerKeeper,
   ) {
     super((err, event) =>
-      (options.log ?? consoleLogger)('error', 'a donor event listener threw', { event, error: String(err) }),
+      (options.log ?? createLogger({ level: 'info' })).error({ event, err }, 'a donor event listener threw'),
     );
     this.#options = options;
     this.dataDir = options.dataDir;
     this.#clock = options.clock ?? realClock;
-    this.#log = options.log ?? consoleLogger;
+    this.#log = options.log ?? createLogger({ level: 'info' });
     this.#journal = journal;
     this.#probes = options.probes;
     this.#settings = options.settings;
@@ -150,7 +150,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   static async open(options: DonorServiceOptions): Promise<DonorService> {
     checkSettings(options.settings);
     await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-    const log = options.log ?? consoleLogger;
+    const log = options.log ?? createLogger({ level: 'info' });
     const journal = new DonorJournal(log, () => (options.clock ?? realClock).now());
     // The runner's lock first: the files below are this process's only once it holds it.
     const runner = await DonorRunner.create(
@@ -169,7 +169,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
         journal.add('warn', `${why}: taken as no pause`),
       );
       const ledger = await LedgerKeeper.open(options.dataDir, options.clock ?? realClock, (err) =>
-        journal.add('error', `cannot write the ledger: ${String(err)}`),
+        journal.add('error', `cannot write the ledger: ${String(err)}`, { err }),
       );
       return new DonorService(options, runner, journal, owner, ledger);
     } catch (err) {
@@ -183,8 +183,8 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     if (this.#started) return;
     this.#started = true;
     this.#journal.add('info', `donor started over ${this.dataDir}`, {
-      runner: this.#runner.name,
-      runner_id: this.#runner.id,
+      runner_id: this.#runner.name,
+      identity: this.#runner.id,
     });
     this.#evaluate();
     await this.#runner.start();
@@ -293,7 +293,9 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     this.#owner = owner;
     this.#ownerWrites = this.#ownerWrites
       .then(() => saveOwnerOverride(this.dataDir, owner))
-      .catch((err: unknown) => this.#journal.add('error', `cannot keep the owner's choice: ${String(err)}`));
+      .catch((err: unknown) =>
+        this.#journal.add('error', `cannot keep the owner's choice: ${String(err)}`, { err }),
+      );
   }
 
   // --- Deciding -------------------------------------------------------------------------------
@@ -342,7 +344,7 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     try {
       return read();
     } catch (err) {
-      this.#log('warn', `cannot read the ${what}`, { error: String(err) });
+      this.#log.warn({ probe: what, err }, 'a probe failed; its neutral reading is used');
       return fallback;
     }
   }
@@ -360,7 +362,11 @@ export class DonorService extends TypedEmitter<DonorEvents> {
     });
     runner.on('job.started', (job) => {
       this.#running.set(job.id, { id: job.id, lang: job.lang, started_at: this.#clock.now() });
-      this.#journal.add('info', `job ${job.id} (${job.lang}) started`);
+      this.#journal.add('info', `job ${job.id} (${job.lang}) started`, {
+        job_id: job.id,
+        runner_id: this.#runner.name,
+        lang: job.lang,
+      });
       this.#publish();
     });
     runner.on('job.finished', (job) => this.#jobFinished(job));
@@ -413,7 +419,11 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   #jobFinished(job: JobFinished): void {
     this.#running.delete(job.id);
     const how = job.error === 'handed_back' ? 'handed back' : (job.reason ?? job.error ?? 'ended');
-    this.#journal.add('info', `job ${job.id} (${job.lang}) ${how}`);
+    this.#journal.add('info', `job ${job.id} (${job.lang}) ${how}`, {
+      job_id: job.id,
+      runner_id: this.#runner.name,
+      lang: job.lang,
+    });
     if (job.reason !== null) this.#ledger.record(job.cpu_ms ?? job.wall_ms ?? 0);
     this.#evaluate();
     this.#publish();

@@ -1,9 +1,16 @@
 // The gateway: the composition root. It builds the store, the job book, the bus and JobEvents,
 // the runner registry, the dispatcher and the session broker, and puts the REST routes and the
-// three sockets on one server transport. A library entry point: `Gateway.start(options)` in
-// tests and in the CLI alike.
+// four sockets (runners, clients, Piston clients, the operator's dashboard) on one server
+// transport. A library entry point: `Gateway.start(options)` in tests and in the CLI alike.
 import { join } from 'node:path';
-import { CodeexecError, createLogger, type Logger, MAX_RUNNER_FRAME_BYTES } from '../shared/index.js';
+import {
+  ADMIN_EVENTS_PATH,
+  CodeexecError,
+  createLogger,
+  type Logger,
+  MAX_RUNNER_FRAME_BYTES,
+} from '../shared/index.js';
+import { AdminFeed } from './admin/admin-feed.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
 import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
@@ -21,6 +28,7 @@ import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
 import { ReliabilityBook } from './runners/reliability-book.js';
 import { RunnerHub } from './runners/runner-hub.js';
+import { runnerViews } from './runners/runner-views.js';
 import { realClock } from './scheduling/clock.js';
 import { DEFAULT_DONOR_MAX, type DonorMax } from './scheduling/donor-limits.js';
 import type { JobStore } from './store/job-store-api.js';
@@ -28,6 +36,7 @@ import { LowdbJobStore } from './store/lowdb-job-store.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
+import { AdminSockets } from './ws/admin-socket.js';
 import { ClientSockets } from './ws/client-socket.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -127,6 +136,7 @@ interface GatewayParts {
   core: JobCore;
   stopLogging: () => void;
   metrics: GatewayMetrics;
+  adminSockets: AdminSockets;
 }
 
 export class Gateway {
@@ -173,7 +183,10 @@ export class Gateway {
       );
     }
     if (policy === 'warn') {
-      log.warn({ host }, 'listening on a public address without API keys: anyone who reaches it can run code');
+      log.warn(
+        { host },
+        'listening on a public address without API keys: anyone who reaches it can run code',
+      );
     }
     const store = new LowdbJobStore(options.dataDir, {
       onError: (err) => log.error({ err }, 'the job store failed in the background'),
@@ -225,6 +238,18 @@ export class Gateway {
       clientSockets: () => clientSockets.size,
     });
     const admin = new AdminAuth(options.adminKeys ?? []);
+    const adminSockets = new AdminSockets({
+      admin,
+      feed: new AdminFeed({
+        events,
+        runners: () => runnerViews(registry, reliability),
+        queuedByLanguage: () => dispatcher.queuedByLanguage(),
+        store,
+        clock: realClock,
+        log,
+        heartbeatMs,
+      }),
+    });
     const callbacks = new CallbackSender({
       store,
       log,
@@ -279,6 +304,7 @@ export class Gateway {
       sockets: {
         '/runners/connect': hub,
         '/execute/ws': clientSockets,
+        [ADMIN_EVENTS_PATH]: adminSockets,
         '/api/v2/connect': new PistonSockets({
           dispatcher,
           intake,
@@ -309,6 +335,7 @@ export class Gateway {
       core,
       stopLogging,
       metrics,
+      adminSockets,
     });
   }
 
@@ -322,6 +349,7 @@ export class Gateway {
     const parts = this.#parts;
     parts.hub.shutdown();
     await parts.transport.close();
+    parts.adminSockets.shutdown();
     parts.retention.stop();
     // Pending callbacks stay pending in the store: the next start resumes them.
     await this.callbacks.close();

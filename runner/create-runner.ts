@@ -6,10 +6,12 @@
 //   const runner = await createRunner({ gatewayUrl, token });
 //   runner.on('state', ({ state, reason }) => …);
 //   await runner.start();
+//
+// With `metricsPort`, start() also serves GET /metrics (runner/metrics/) at `runner.metricsUrl`.
 import { claimIdentity, defaultDataDir } from './identity/runner-identity.js';
 import { Runner } from './runner.js';
 import { languagesNamed } from './runner-languages.js';
-import { checkSlots, type RunnerOptions } from './runner-options.js';
+import { checkPort, checkSlots, type RunnerOptions } from './runner-options.js';
 
 export type { DockerEngineOptions } from './docker/docker-sandbox.js';
 export { DataDirLockedError } from './identity/data-dir-lock.js';
@@ -24,6 +26,7 @@ export type { RunnerOptions } from './runner-options.js';
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
   // Configuration errors first, before anything is claimed.
   if (options.slots !== undefined) checkSlots(options.slots);
+  if (options.metricsPort !== undefined) checkPort(options.metricsPort, 'metricsPort');
   languagesNamed(options.languages ?? []);
   languagesNamed(options.building ?? []);
   const identity = await claimIdentity(options.dataDir ?? defaultDataDir());

@@ -36,7 +36,7 @@ export function linkGateway(parts: LinkParts): GatewayConnection {
   });
   connection.on('welcome', (welcome) => {
     // Operators (and the fault tests) wait for this line.
-    log('info', 'connected to the gateway', { gateway: options.gatewayUrl, runner: parts.name });
+    log.info({ gateway: options.gatewayUrl }, 'connected to the gateway');
     presence.welcomed();
     jobs.flush();
     emit('connection', { state: 'connected', gateway: options.gatewayUrl, runner_id: welcome.runner_id });
@@ -53,7 +53,7 @@ export function linkGateway(parts: LinkParts): GatewayConnection {
   });
   connection.on('retrying', ({ in_ms }) => emit('connection', { state: 'retrying', in_ms }));
   connection.on('fatal', (err) => {
-    log('error', err.message);
+    log.error({ err }, 'the gateway refused this runner');
     emit('fatal', err);
   });
   return connection;

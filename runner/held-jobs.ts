@@ -28,6 +28,8 @@ interface HeldJob {
   epoch: number;
   /** Handed back to the gateway (the runner was suspended), for this reason: no result is sent. */
   handedBack: string | null;
+  /** The runner's logger, with the job's id (and session) on every line. */
+  log: Logger;
 }
 
 export interface HeldJobsOptions {
@@ -138,9 +140,10 @@ export class HeldJobs {
   control(frame: ControlFrame): void {
     const control = this.#held.get(frame.job_id)?.control;
     if (control === undefined || (frame.type !== 'signal' && control.input === null)) {
-      this.#options.log('warn', `${frame.type} for a job this runner does not run interactively; dropped`, {
-        job: frame.job_id,
-      });
+      this.#options.log.warn(
+        { job_id: frame.job_id, frame: frame.type },
+        'input for a job this runner does not run interactively; dropped',
+      );
       return;
     }
     if (frame.type === 'signal') control.signal(frame.signal);
@@ -157,14 +160,11 @@ export class HeldJobs {
       session,
       epoch: this.#epoch,
       handedBack: null,
+      log: this.#options.log.child({ job_id: job.id, ...(session ? { session_id: session } : {}) }),
     };
     this.#held.set(job.id, held);
     this.#options.send({ type: 'accept', job_id: job.id });
-    this.#options.log('info', 'job accepted', {
-      job: job.id,
-      lang: job.lang,
-      ...(session ? { session } : {}),
-    });
+    held.log.info({ lang: job.lang }, 'job accepted');
     this.#options.started({ id: job.id, lang: job.lang, ...(session ? { session } : {}) });
     void this.#execute(job, held, sandbox);
   }
@@ -191,7 +191,7 @@ export class HeldJobs {
     } catch (err) {
       const error =
         err instanceof CodeexecError ? err : new CodeexecError('sandbox_failed', (err as Error).message);
-      this.#options.log('error', 'job failed in the sandbox', { job: job.id, error: error.message });
+      held.log.error({ err }, 'job failed in the sandbox');
       done = { type: 'done', job_id: job.id, error: { code: error.code, message: error.message } };
     }
     this.#held.delete(job.id);
@@ -199,11 +199,7 @@ export class HeldJobs {
       // The gateway runs it again elsewhere. If this frame finds no gateway, the job is missing
       // from the next hello, and the gateway requeues it then.
       const released = send({ type: 'release', job_id: job.id, reason: held.handedBack });
-      this.#options.log('info', 'job handed back', {
-        job: job.id,
-        reason: held.handedBack,
-        reported: released,
-      });
+      held.log.info({ reason: held.handedBack, reported: released }, 'job handed back');
       this.#options.finished({
         id: job.id,
         lang: job.lang,
@@ -222,11 +218,17 @@ export class HeldJobs {
     if (!sent && held.session === null) this.#outbox.set(job.id, done);
     if (held.session !== null) this.#options.sessionExecutionEnded(held.session);
     // One line per finished job: operators (and the fault tests) count completions by it.
-    this.#options.log('info', 'job finished', {
-      job: job.id,
-      ...(done.result ? { reason: done.result.reason } : { error: done.error?.code }),
-      reported: sent,
-    });
+    held.log.info(
+      done.result
+        ? {
+            reason: done.result.reason,
+            exit_code: done.result.exit_code,
+            wall_ms: done.result.wall_ms,
+            reported: sent,
+          }
+        : { error: done.error?.code, reported: sent },
+      'job finished',
+    );
     this.#options.finished(finished(job, held, done, sent));
     this.#options.changed();
   }

@@ -97,7 +97,7 @@ export class OwnerControls {
       cpus: caps.cpus ?? this.#caps.cpus,
       memory: caps.memory === undefined ? this.#caps.memory : caps.memory,
     };
-    this.#options.log('info', 'caps changed', { ...this.#caps });
+    this.#options.log.info({ ...this.#caps }, 'caps changed');
     if (slotsChanged) this.#options.capacityChanged();
   }
 

@@ -1,5 +1,6 @@
 // What a runner tells its embedder (the CLI, the desktop app, tests), one payload type per event.
 import type { RunnerLanguage } from '../shared/runner-protocol.js';
+import type { ContainerOperation } from './docker/sandbox-driver.js';
 import type { RunnerState } from './runner-state.js';
 
 export type ConnectionEvent =
@@ -53,6 +54,11 @@ export interface RunnerEvents {
   'engine.missing': { message: string; retry_ms: number };
   /** The engine answers again (only after an `engine.missing`). */
   'engine.ready': undefined;
+  /**
+   * The Docker engine did one of the pool's operations (create, start, exec set-up, remove), in
+   * this time. Only with the runner's own engine driver (not a driver passed in options).
+   */
+  'container.operation': ContainerOperation;
   /** What the runner offers changed (an image was built, or failed to). */
   languages: { languages: readonly RunnerLanguage[]; building: readonly string[] };
 }

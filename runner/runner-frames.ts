@@ -52,11 +52,14 @@ export class RunnerFrames {
       case 'welcome':
         return;
       case 'error':
-        this.#ctx.log('warn', 'the gateway reported an error', { code: frame.code, message: frame.message });
+        this.#ctx.log.warn(
+          { job_id: frame.job_id, code: frame.code, message: frame.message },
+          'the gateway reported an error',
+        );
         return;
       default: {
         const never: never = frame;
-        this.#ctx.log('warn', 'unexpected frame', { frame: never });
+        this.#ctx.log.warn({ frame: never }, 'unexpected frame');
       }
     }
   }

@@ -47,6 +47,13 @@ export interface RunnerOptions {
   /** Retry bounds while the Docker engine does not answer, default 1 s doubling to 30 s. */
   engineRetryMinMs?: number;
   engineRetryMaxMs?: number;
+  /**
+   * Serve GET /metrics (Prometheus text, runner/metrics/) on this port from start() until close();
+   * 0: the OS chooses (Runner.metricsUrl says which). Default: no metrics port.
+   */
+  metricsPort?: number;
+  /** The metrics port's address, default 127.0.0.1. */
+  metricsHost?: string;
   /** Tests: a driver at the Docker seam (runner/pool/sandbox-pool-fake.ts) instead of the engine. */
   driver?: EngineDriver;
 }
@@ -57,6 +64,14 @@ export type EngineDriver = PoolDriver & Pick<DockerSandbox, 'ping'>;
 export const DEFAULT_SLOTS = 2;
 /** The hello's bounds (shared/runner-protocol.ts). */
 export const MAX_SLOTS = 1024;
+
+/** Throws RangeError for a port no socket can have. */
+export function checkPort(port: number, what: string): number {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`${what} must be an integer from 0 to 65535, got ${port}`);
+  }
+  return port;
+}
 
 /** Throws RangeError for a slot count the protocol cannot carry. */
 export function checkSlots(slots: number): number {

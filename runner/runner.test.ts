@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { silentLogger } from '../shared/log.js';
+import { createLogger, silentLogger } from '../shared/log.js';
 import { createRunner, type RunnerOptions } from './create-runner.js';
 import { FakeDocker, Gate } from './pool/sandbox-pool-fake.js';
 import type { Runner } from './runner.js';
@@ -304,5 +304,35 @@ describe('Runner languages being built', () => {
     expect(await gw.hello(1)).toMatchObject({ building: ['ruby'] });
     await expect(r.addLanguage('ruby')).rejects.toThrow(/codeexec\/ruby:latest not found/);
     expect(r.building).toEqual([]);
+  });
+});
+
+describe('Runner logs', () => {
+  it("puts its name on every line, and the job's id on each line about a job", async () => {
+    const gw = await gateway();
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      level: 'debug',
+      destination: { write: (line) => void lines.push(JSON.parse(line)) },
+    });
+    const r = await runner(gw, { log });
+    await r.start();
+    await r.connected();
+    gw.offer('logged');
+    await gw.frame(frameOf('done', 'job_id', 'logged'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.runner_id).toBe(r.name);
+    expect(lines.map((line) => line.msg)).toContain('connected to the gateway');
+    const about = lines.filter((line) => line.job_id === 'logged');
+    expect(about).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'job accepted', lang: 'python' }),
+      expect.objectContaining({
+        level: 'info',
+        msg: 'job finished',
+        reason: 'exited',
+        exit_code: 0,
+        reported: true,
+      }),
+    ]);
   });
 });

@@ -3,20 +3,22 @@
 // images are built) and typed events for its embedder. Built by createRunner() (create-runner.ts).
 // A little past ~350 lines: it is the library's public surface (every method an embedder calls,
 // each a few lines over the parts in held-jobs, runner-frames, owner-controls, engine-watch).
-import { consoleLogger, type Logger, type RunnerLanguage } from '../shared/index.js';
+import { createLogger, type Logger, type RunnerLanguage } from '../shared/index.js';
 import type { GatewayConnection } from './connection/gateway-connection.js';
 import { DockerSandbox } from './docker/docker-sandbox.js';
 import { EngineWatch } from './engine-watch.js';
 import { linkGateway } from './gateway-link.js';
 import { HeldJobs } from './held-jobs.js';
 import { defaultRunnerName, type RunnerIdentity } from './identity/runner-identity.js';
+import type { MetricsServer } from './metrics/metrics-server.js';
+import type { RunnerMetrics } from './metrics/runner-metrics.js';
 import { OwnerControls, type RunnerCaps } from './owner-controls.js';
 import { SandboxPool } from './pool/sandbox-pool.js';
 import type { RunnerEvents } from './runner-events.js';
 import { RunnerFrames } from './runner-frames.js';
 import { languagesNamed, RunnerLanguages } from './runner-languages.js';
 import { checkSlots, DEFAULT_SLOTS, type EngineDriver, type RunnerOptions } from './runner-options.js';
-import { RunnerPresence } from './runner-presence.js';
+import { RUNNER_VERSION, RunnerPresence } from './runner-presence.js';
 import { type RunnerState, RunnerStateMachine } from './runner-state.js';
 import { RunnerSessions } from './sessions/runner-sessions.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -46,22 +48,29 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   #started: Promise<this> | null = null;
   #closing: Promise<void> | null = null;
   #drained: Promise<void> | null = null;
+  /** The metrics port once start() opened it (RunnerOptions.metricsPort). */
+  #metrics: Promise<{ metrics: RunnerMetrics; server: MetricsServer } | null> | null = null;
+  #metricsUrl: string | null = null;
 
   /** Use createRunner(), which claims the identity first. */
   constructor(options: RunnerOptions, identity: RunnerIdentity) {
     super((err, event) => {
       // The embedder's bug: said loudly, but the runner's own bookkeeping goes on.
-      (options.log ?? consoleLogger)('error', 'a runner event listener threw', { event, error: String(err) });
+      runnerLog(options, identity).error({ event, err }, 'a runner event listener threw');
     });
     this.#options = options;
     this.#identity = identity;
     this.id = identity.id;
     this.dataDir = identity.dataDir;
     this.name = options.name ?? defaultRunnerName(identity.id);
-    this.#log = options.log ?? consoleLogger;
-    this.#driver = options.driver ?? new DockerSandbox(options.docker);
+    this.#log = runnerLog(options, identity);
+    this.#driver =
+      options.driver ??
+      new DockerSandbox(options.docker, {
+        onOperation: (operation) => this.emit('container.operation', operation),
+      });
     this.#state = new RunnerStateMachine((change) => {
-      this.#log('info', 'runner state', { ...change });
+      this.#log.info({ ...change }, 'runner state');
       this.emit('state', change);
     });
     this.#controls = new OwnerControls({
@@ -82,11 +91,11 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     this.#engine = new EngineWatch({
       ping: () => this.#driver.ping(),
       missing: (message, retryMs) => {
-        this.#log('error', 'the Docker engine does not answer', { error: message, retry_ms: retryMs });
+        this.#log.error({ error: message, retry_ms: retryMs }, 'the Docker engine does not answer');
         this.emit('engine.missing', { message, retry_ms: retryMs });
       },
       found: () => {
-        this.#log('info', 'the Docker engine answers again');
+        this.#log.info('the Docker engine answers again');
         this.emit('engine.ready', undefined);
       },
       minRetryMs: options.engineRetryMinMs,
@@ -169,6 +178,16 @@ export class Runner extends TypedEmitter<RunnerEvents> {
 
   get slots(): number {
     return this.#controls.caps.slots;
+  }
+
+  /** Slots taken now: pooled jobs, and one per open session. */
+  get slotsUsed(): number {
+    return this.#jobs.pooled + this.#sessions.slots;
+  }
+
+  /** Where the metrics port serves (http://host:port/metrics) once start() opened it, else null. */
+  get metricsUrl(): string | null {
+    return this.#metricsUrl;
   }
 
   get caps(): Readonly<RunnerCaps> {
@@ -265,7 +284,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     try {
       const language = await this.#pool.addLanguage(spec);
       this.#languages.added(language);
-      this.#log('info', 'language added', { language: `${language.name} ${language.version}` });
+      this.#log.info({ language: language.name, version: language.version }, 'language added');
       this.#announceLanguages();
       return language;
     } catch (err) {
@@ -276,7 +295,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
 
   /** A language's image could not be built: the gateway stops keeping its jobs waiting. */
   languageFailed(name: string, why: string): void {
-    this.#log('warn', 'language unavailable', { language: name, error: why });
+    this.#log.warn({ language: name, error: why }, 'language unavailable');
     if (this.#languages.failed(name)) this.#announceLanguages();
   }
 
@@ -287,7 +306,7 @@ export class Runner extends TypedEmitter<RunnerEvents> {
    */
   drain(): Promise<void> {
     if (this.#state.moveTo('draining', 'finishing its jobs, then stopping')) {
-      this.#log('info', 'draining: finishing held jobs, taking no new ones', { held: this.#jobs.running });
+      this.#log.info({ held: this.#jobs.running }, 'draining: finishing held jobs, taking no new ones');
       this.#connection.send({ type: 'drain' });
       this.#sessions.drain();
       this.#drained = this.next('stopped');
@@ -310,6 +329,10 @@ export class Runner extends TypedEmitter<RunnerEvents> {
       this.#connection.close();
       await this.#pool.close();
       await this.#identity.release();
+      const served = await this.#metrics?.catch(() => null);
+      served?.metrics.close();
+      await served?.server.close();
+      this.#metricsUrl = null;
       this.#state.moveTo('stopped', 'stopped');
       this.#controls.stopped();
       this.emit('stopped', undefined);
@@ -318,6 +341,8 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   }
 
   async #start(): Promise<this> {
+    this.#metrics = this.#serveMetrics();
+    await this.#metrics;
     this.#state.explain('waiting for the Docker engine');
     for (;;) {
       await this.#engine.reachable();
@@ -342,14 +367,49 @@ export class Runner extends TypedEmitter<RunnerEvents> {
     if (this.#languages.offered.length === 0 && this.#languages.building.length === 0) {
       throw new Error('no sandbox image is available: build them with `npm run images`');
     }
-    this.#log('info', 'runner languages', {
-      languages: this.#languages.offered.map((l) => `${l.name} ${l.version}`),
-      building: this.#languages.building,
-    });
+    this.#log.info(
+      {
+        languages: this.#languages.offered.map((l) => `${l.name} ${l.version}`),
+        building: this.#languages.building,
+      },
+      'runner languages',
+    );
     const { state, reason } = this.#controls.startState;
     this.#state.moveTo(state, reason);
     this.#connection.start();
     return this;
+  }
+
+  /**
+   * The metrics port, when the options ask for one: from before the engine answers (an operator
+   * sees a runner waiting for Docker) until close(). prom-client loads only then: embedders
+   * without it (the desktop app) never pay for it.
+   */
+  async #serveMetrics(): Promise<{ metrics: RunnerMetrics; server: MetricsServer } | null> {
+    const port = this.#options.metricsPort;
+    if (port === undefined) return null;
+    const [{ RunnerMetrics }, { MetricsServer }] = await Promise.all([
+      import('./metrics/runner-metrics.js'),
+      import('./metrics/metrics-server.js'),
+    ]);
+    const metrics = new RunnerMetrics({
+      events: this,
+      name: this.name,
+      version: RUNNER_VERSION,
+      stock: () => this.#pool.stockByLanguage(),
+      slots: () => ({ total: this.slots, used: this.slotsUsed }),
+    });
+    let server: MetricsServer;
+    try {
+      server = await MetricsServer.listen(this.#options.metricsHost ?? '127.0.0.1', port, metrics);
+    } catch (err) {
+      metrics.close();
+      throw err;
+    }
+    this.#metricsUrl = server.url;
+    // Operators (and tests, for port 0) read the address here.
+    this.#log.info({ url: server.url }, 'metrics listening');
+    return { metrics, server };
   }
 
   #newPool(): SandboxPool {
@@ -382,7 +442,13 @@ export class Runner extends TypedEmitter<RunnerEvents> {
   #drainStep(): void {
     if (this.#state.state !== 'draining' || this.#jobs.running > 0 || this.#jobs.undelivered > 0) return;
     if (this.#sessions.size > 0) return;
-    this.#log('info', 'drained: every held job is finished and reported');
+    this.#log.info('drained: every held job is finished and reported');
     void this.close();
   }
+}
+
+/** The runner's logger: every line carries its name (`runner_id`, as the gateway knows it). */
+function runnerLog(options: RunnerOptions, identity: RunnerIdentity): Logger {
+  const log = options.log ?? createLogger({ level: 'info' });
+  return log.child({ runner_id: options.name ?? defaultRunnerName(identity.id) });
 }

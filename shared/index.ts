@@ -1,4 +1,5 @@
 // The wire protocol and the tables every part agrees on.
+export * from './admin-protocol.js';
 export * from './callback.js';
 export * from './client-protocol.js';
 export * from './errors.js';

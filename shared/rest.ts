@@ -161,6 +161,11 @@ export const RunnerViewSchema = v.object({
   languages: v.array(v.string()),
   labels: v.array(v.string()),
   reliability: RunnerReliabilitySchema,
+  /**
+   * When the gateway last heard from it: its heartbeat (every heartbeat interval) or any other
+   * frame. A runner silent for three heartbeat intervals is dropped.
+   */
+  last_seen_at: v.string(),
 });
 export type RunnerView = v.InferOutput<typeof RunnerViewSchema>;
 

@@ -74,8 +74,8 @@ async function startDonor(label: string, token: string, maxJobs: number): Promis
       }
     }
   });
-  const started = await child.waitFor((line) => line.message.startsWith('donor started over'));
-  name = String(started.runner);
+  const started = await child.waitFor((line) => line.msg.startsWith('donor started over'));
+  name = String(started.runner_id);
   return { label, dir, child, name };
 }
 

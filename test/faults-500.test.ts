@@ -48,7 +48,7 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
     expect(listed.filter((job) => job.status !== 'done')).toEqual([]);
     const retried = listed.filter((job) => job.attempt !== 1);
     const why = gw.child.matching(
-      (line) => retried.some((job) => job.id === line.job) || /runner/.test(line.message),
+      (line) => retried.some((job) => job.id === line.job_id) || /runner/.test(line.msg),
     );
     // Only what the killed runner held (its slots) can have needed a second attempt.
     expect(retried.length, JSON.stringify({ retried, why }, null, 1)).toBeLessThanOrEqual(2);
@@ -82,7 +82,7 @@ describe('500 jobs across two runners, one killed and restarted in the middle', 
     for (const job of lostLines) byRunner.set(job.id, names[0]!);
     expect(
       byRunner.size,
-      JSON.stringify({ unlogged, kill: gw.child.matching((l) => /runner/.test(l.message)) }),
+      JSON.stringify({ unlogged, kill: gw.child.matching((l) => /runner/.test(l.msg)) }),
     ).toBe(total);
     for (const job of listed) expect(byRunner.get(job.id)).toBe(job.runner_id);
     expect(finishedJobs(victim!).length).toBeGreaterThan(0);

@@ -14,16 +14,21 @@ import { type CallbackSink, containersOf, type Delivery, teardown } from './help
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
+/** A JSON log line (shared/log.ts); a line that is not JSON becomes `{ msg: <the text> }`. */
 export interface LogLine {
-  message: string;
+  msg: string;
   level?: string;
-  job?: string;
+  job_id?: string;
+  runner_id?: string;
+  client?: string;
   [field: string]: unknown;
 }
 
 /** One spawned process and its log. */
 export class Child {
   readonly lines: LogLine[] = [];
+  /** Lines that were not JSON (the log is JSON lines: only a crash's last words should be). */
+  readonly unparsed: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #process: ChildProcess;
   readonly #events = new EventEmitter();
@@ -106,7 +111,8 @@ export class Child {
     try {
       line = JSON.parse(text) as LogLine;
     } catch {
-      line = { message: text };
+      line = { msg: text };
+      this.unparsed.push(text);
     }
     this.lines.push(line);
     this.#events.emit('line', line);
@@ -154,7 +160,7 @@ export class Cluster {
       CODEEXEC_LEASE_MS: '2000',
       ...env,
     });
-    const listening = await child.waitFor((line) => line.message === 'gateway listening');
+    const listening = await child.waitFor((line) => line.msg === 'gateway listening');
     const url = String(listening.url);
     return { child, url, port: Number(new URL(url).port) };
   }
@@ -176,7 +182,7 @@ export class Cluster {
       CODEEXEC_RECONNECT_MAX_MS: '400',
       ...env,
     });
-    await child.waitFor((line) => line.message === 'connected to the gateway');
+    await child.waitFor((line) => line.msg === 'connected to the gateway');
     return child;
   }
 
@@ -236,7 +242,7 @@ export async function rest(
 /** Lines a runner logged for each job it finished (`job finished`), by job id. */
 export function finishedJobs(...runners: Child[]): string[] {
   return runners.flatMap((runner) =>
-    runner.matching((line) => line.message === 'job finished').map((line) => String(line.job)),
+    runner.matching((line) => line.msg === 'job finished').map((line) => String(line.job_id)),
   );
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Cluster, endOf, rest, sleepy, submit, uniqueRunnerName } from './faults-cluster.js';
 import { CallbackSink, containersOf } from './helpers.js';
 
-const draining = (line: { message: string }) => line.message.startsWith('draining:');
+const draining = (line: { msg: string }) => line.msg.startsWith('draining:');
 
 describe('runner drain', () => {
   it('first SIGTERM: the held job finishes and is reported, no new job is offered, then it exits 0', async () => {
@@ -14,11 +14,11 @@ describe('runner drain', () => {
     const name = uniqueRunnerName('dr-1');
     const runner = await cluster.runner(name, gw.url);
     const held = await submit(gw.url, sink, { code: sleepy(2, 'finished while draining') });
-    await runner.waitFor((line) => line.message === 'job accepted' && line.job === held);
+    await runner.waitFor((line) => line.msg === 'job accepted' && line.job_id === held);
 
     runner.kill('SIGTERM');
     await runner.waitFor(draining);
-    await gw.child.waitFor((line) => line.message === 'runner draining' && line.runner === name);
+    await gw.child.waitFor((line) => line.msg === 'runner draining' && line.runner_id === name);
     // The only runner is draining: the job must ask to wait for another one (else: no_runner).
     const refused = await rest(gw.url, 'POST', '/execute/async', { lang: 'python', code: 'print("x")' });
     expect(refused).toMatchObject({ status: 503, body: { error: { code: 'no_runner' } } });
@@ -34,9 +34,9 @@ describe('runner drain', () => {
       status: 'queued',
       attempt: 0,
     });
-    expect(runner.matching((line) => line.job === later)).toEqual([]);
+    expect(runner.matching((line) => line.job_id === later)).toEqual([]);
     expect(
-      gw.child.matching((line) => line.message === 'runner rejected a job' && line.job === later),
+      gw.child.matching((line) => line.msg === 'runner rejected a job' && line.job_id === later),
     ).toEqual([]);
 
     const next = uniqueRunnerName('dr-2');
@@ -56,7 +56,7 @@ describe('runner drain', () => {
     const name = uniqueRunnerName('dr-3');
     const runner = await cluster.runner(name, gw.url);
     const id = await submit(gw.url, sink, { code: sleepy(3, 'ran again') });
-    await runner.waitFor((line) => line.message === 'job accepted' && line.job === id);
+    await runner.waitFor((line) => line.msg === 'job accepted' && line.job_id === id);
     const other = uniqueRunnerName('dr-4');
     await cluster.runner(other, gw.url);
 
@@ -76,7 +76,7 @@ describe('runner drain', () => {
     });
     expect(Date.now() - stoppedAt).toBeLessThan(30_000);
     // The cut-short run was never reported as the job's result.
-    const lines = runner.matching((line) => line.message === 'job finished' && line.job === id);
+    const lines = runner.matching((line) => line.msg === 'job finished' && line.job_id === id);
     expect(lines).toEqual([expect.objectContaining({ reported: false })]);
   });
 });

@@ -15,7 +15,7 @@ describe('a runner killed in the middle of a job', () => {
     const id = await submit(gw.url, sink, { code: sleepy(2, 'survived') });
     const accepted = await Promise.race(
       runners.map((runner, i) =>
-        runner.waitFor((line) => line.message === 'job accepted' && line.job === id).then(() => i),
+        runner.waitFor((line) => line.msg === 'job accepted' && line.job_id === id).then(() => i),
       ),
     );
     await cluster.kill(runners[accepted]!);
@@ -44,7 +44,7 @@ describe('a runner killed in the middle of a job', () => {
     const runner = await cluster.runner(uniqueRunnerName('fa-only'), gw.url);
 
     const id = await submit(gw.url, sink, { code: sleepy(30, 'never') });
-    await runner.waitFor((line) => line.message === 'job accepted' && line.job === id);
+    await runner.waitFor((line) => line.msg === 'job accepted' && line.job_id === id);
     const killedAt = Date.now();
     await cluster.kill(runner);
 
@@ -75,14 +75,14 @@ describe('a gateway killed and restarted on the same data and port', () => {
       [3, 4, 5, 6].map((i) => submit(first.url, sink, { code: `print(${i})` })),
     );
     await Promise.all(
-      running.map((id) => runner.waitFor((l) => l.message === 'job accepted' && l.job === id)),
+      running.map((id) => runner.waitFor((l) => l.msg === 'job accepted' && l.job_id === id)),
     );
 
     const from = runner.lines.length;
     await cluster.kill(first.child);
     const second = await cluster.gateway({}, first.port);
     // The runner finds the new gateway by itself (reconnect with backoff) and reports what it holds.
-    await runner.waitFor((line) => line.message === 'connected to the gateway', { from });
+    await runner.waitFor((line) => line.msg === 'connected to the gateway', { from });
 
     const all = [...finished, ...running, ...queued];
     await sink.until((received) => all.every((id) => received.some((d) => d.body.id === id)));
@@ -111,7 +111,7 @@ describe('a runner restarted under the same name', () => {
     const name = uniqueRunnerName('fc');
     const runner = await cluster.runner(name, gw.url);
     const id = await submit(gw.url, sink, { code: sleepy(60, 'never') });
-    await runner.waitFor((line) => line.message === 'job accepted' && line.job === id);
+    await runner.waitFor((line) => line.msg === 'job accepted' && line.job_id === id);
 
     await cluster.kill(runner);
     const orphans = containersOf(name);

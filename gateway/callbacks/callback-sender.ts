@@ -81,11 +81,9 @@ export class CallbackSender extends EventEmitter {
       const state = final ? 'failed' : 'pending';
       this.#options.onAttempt?.(final ? 'failed' : 'retry');
       await this.#record(id, { state, attempts, last_error: outcome.error, delivered_at: null });
-      log(final ? 'warn' : 'info', final ? 'callback failed for good' : 'callback attempt failed', {
-        job: id,
-        attempt: attempts,
-        error: outcome.error,
-      });
+      const fields = { job_id: id, client: job.client, attempt: attempts, error: outcome.error };
+      if (final) log.warn(fields, 'callback failed for good');
+      else log.info(fields, 'callback attempt failed');
       if (final) return;
     }
   }
@@ -94,7 +92,7 @@ export class CallbackSender extends EventEmitter {
     try {
       await this.#options.store.update(id, { callback: delivery });
     } catch (err) {
-      this.#options.log('error', 'recording a callback attempt failed', { job: id, error: String(err) });
+      this.#options.log.error({ job_id: id, err }, 'recording a callback attempt failed');
     }
     this.emit('attempt', id, delivery);
   }

@@ -59,6 +59,7 @@ function match(pattern: string, path: string): Record<string, string> | null {
 
 export function createRouter(routes: readonly Route[], log: Logger, auth: ClientAuth): HttpHandler {
   return async (req, signal) => {
+    let client: string | undefined;
     try {
       const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
       let allowed: string[] = [];
@@ -69,9 +70,7 @@ export function createRouter(routes: readonly Route[], log: Logger, auth: Client
           allowed.push(route.method);
           continue;
         }
-        const client = route.open
-          ? authOrAnonymous(auth, req)
-          : auth.identify(req.headers, req.remoteAddress);
+        client = route.open ? authOrAnonymous(auth, req) : auth.identify(req.headers, req.remoteAddress);
         return await route.handle({ req, params, signal, client });
       }
       allowed = [...new Set(allowed)];
@@ -84,7 +83,7 @@ export function createRouter(routes: readonly Route[], log: Logger, auth: Client
       throw new CodeexecError('not_found', `No route ${req.method} ${path}`);
     } catch (err) {
       if (err instanceof CodeexecError) return errorResponse(err);
-      log('error', 'request failed', { path: req.path, error: String((err as Error).stack ?? err) });
+      log.error({ method: req.method, path: req.path, client, err }, 'request failed');
       return errorResponse(new CodeexecError('internal'));
     }
   };

@@ -1,10 +1,11 @@
 // The operator's routes about runners: GET /runners (every connected runner with its tier, state,
-// slots, jobs done and reliability) and POST/DELETE /runners/{id}/quarantine (a runner identity
-// that lies is offered nothing until released). Admin keys only (admin-auth.ts).
+// slots, jobs done, reliability and last heartbeat: runner-views.ts) and POST/DELETE
+// /runners/{id}/quarantine (a runner identity that lies is offered nothing until released). Admin
+// keys only (admin-auth.ts).
 import { CodeexecError, type RunnerView } from '../../shared/index.js';
 import type { ReliabilityBook } from '../runners/reliability-book.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
-import { agreementRate, NEW_RELIABILITY, standingOf } from '../scheduling/reliability.js';
+import { reliabilityView, runnerViews } from '../runners/runner-views.js';
 import type { AdminAuth } from './admin-auth.js';
 import { json, type Route } from './router.js';
 
@@ -15,46 +16,8 @@ export interface RunnerRoutesDeps {
 }
 
 export function runnerRoutes({ registry, reliability, admin }: RunnerRoutesDeps): Route[] {
-  const reliabilityOf = (identity: string) => {
-    const record = reliability.get(identity) ?? NEW_RELIABILITY;
-    return {
-      agreed: record.agreed,
-      disagreed: record.disagreed,
-      streak: record.streak,
-      rate: agreementRate(record),
-      standing: standingOf(record),
-      quarantined: record.quarantined,
-    };
-  };
-
-  const list = (): RunnerView[] =>
-    [...registry.all()]
-      .map((runner): RunnerView => {
-        const identity = runner.identity || runner.name;
-        const record = reliabilityOf(identity);
-        const state = record.quarantined
-          ? 'quarantined'
-          : runner.state === 'draining'
-            ? 'draining'
-            : runner.paused
-              ? 'paused'
-              : 'ready';
-        return {
-          name: runner.name,
-          identity,
-          tier: runner.tier,
-          state,
-          version: runner.version,
-          slots: runner.slots,
-          load: runner.load,
-          running: runner.running.size,
-          jobs_done: runner.jobsDone,
-          languages: [...runner.languages.keys()].sort(),
-          labels: [...runner.labels],
-          reliability: record,
-        };
-      })
-      .sort((a, b) => a.name.localeCompare(b.name));
+  const reliabilityOf = (identity: string) => reliabilityView(reliability, identity);
+  const list = (): RunnerView[] => runnerViews(registry, reliability);
 
   /** A path's id: a connected runner's name, or an identity (`donor:…`, or a runner's name). */
   const identityOf = (id: string): string => {

@@ -2,7 +2,7 @@
 // in-process bus, and runner connections whose sockets only record what they are sent. What the
 // dispatcher, the registry and the session broker do is then tested on plain data, in
 // milliseconds. (test/ runs the same parts for real: gateway, runners, Docker.)
-import { silentLogger } from '../../shared/index.js';
+import { type Logger, silentLogger } from '../../shared/index.js';
 import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
 import { RunnerConnection } from '../runners/runner-connection.js';
 import { FakeClock } from '../scheduling/clock.js';
@@ -21,6 +21,8 @@ export interface CoreOptions {
   donorMax?: DonorMax;
   /** A store to start from (a gateway restart: then call dispatcher.recover()). */
   store?: MemoryJobStore;
+  /** Default: silent. */
+  log?: Logger;
 }
 
 export type FakeRunner = RunnerConnection & { sent: SentFrame[] };
@@ -32,7 +34,7 @@ export function dispatchCore(options: CoreOptions = {}) {
   const core = createJobCore({
     store,
     clock,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
     offerTimeoutMs: options.offerTimeoutMs ?? 5_000,
     leaseMs: options.leaseMs ?? 15_000,

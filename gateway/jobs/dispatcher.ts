@@ -17,6 +17,7 @@ import {
 } from '../../shared/index.js';
 import type { Bus, ControlMessage } from '../bus/bus.js';
 import type { JobEvents, OutputEvent, Watcher } from '../events/job-events.js';
+import { jobFields } from '../events/log-events.js';
 import type { ReliabilityBook } from '../runners/reliability-book.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
@@ -236,7 +237,7 @@ export class Dispatcher {
 
   accepted(runner: RunnerConnection, id: string): void {
     if (!this.#o.registry.answered(runner, id)) {
-      this.#o.log('warn', 'accept for a job not offered', { runner: runner.name, job: id });
+      this.#o.log.warn({ job_id: id, runner_id: runner.name }, 'accept for a job not offered');
       return;
     }
     if (this.#o.book.get(id)?.status !== 'queued') {
@@ -249,7 +250,7 @@ export class Dispatcher {
   rejected(runner: RunnerConnection, id: string, reason: string): void {
     const inSession = runner.sessionJobs.delete(id);
     if (!this.#o.registry.answered(runner, id)) return;
-    this.#o.log('info', 'runner rejected a job', { runner: runner.name, job: id, reason });
+    this.#o.log.info({ ...this.#fields(id), runner_id: runner.name, reason }, 'runner rejected a job');
     if (inSession) {
       // Only that runner holds the session's sandbox: there is nobody else to ask.
       this.#life.finish(id, 'failed', {
@@ -291,7 +292,7 @@ export class Dispatcher {
     error?: { code: string; message: string },
   ): void {
     if (!this.#o.registry.release(runner, id)) {
-      this.#o.log('warn', 'result for a job the runner does not hold', { runner: runner.name, job: id });
+      this.#o.log.warn({ job_id: id, runner_id: runner.name }, 'result for a job the runner does not hold');
       return;
     }
     const job = this.#o.book.get(id);
@@ -409,12 +410,21 @@ export class Dispatcher {
 
   #offer(runner: RunnerConnection, job: JobRecord): void {
     this.#o.registry.offer(runner, job.id, job.session_id !== null, () => {
-      this.#o.log('warn', 'runner did not answer an offer in time', { runner: runner.name, job: job.id });
+      this.#o.log.warn(
+        { ...jobFields(job), runner_id: runner.name },
+        'runner did not answer an offer in time',
+      );
       this.rejected(runner, job.id, 'offer timed out');
     });
     if (!runner.send({ type: 'offer', job: offeredJob(job) })) {
-      this.#o.log('warn', 'offer delayed by backpressure', { runner: runner.name, job: job.id });
+      this.#o.log.warn({ ...jobFields(job), runner_id: runner.name }, 'offer delayed by backpressure');
     }
+  }
+
+  /** A job's log fields, or its id alone when the book no longer has it. */
+  #fields(id: string): Record<string, unknown> {
+    const job = this.#o.book.get(id);
+    return job === undefined ? { job_id: id } : jobFields(job);
   }
 
   #startLease(id: string, runnerName: string): void {

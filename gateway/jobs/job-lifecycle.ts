@@ -3,6 +3,7 @@
 // the job's watchers hear of it. The dispatcher decides when; this does it.
 import type { JobRecord, Logger } from '../../shared/index.js';
 import type { JobEvents } from '../events/job-events.js';
+import { jobFields } from '../events/log-events.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
@@ -78,7 +79,7 @@ export class JobLifecycle {
   lost(id: string, runnerName: string, why: string): void {
     const job = this.#p.book.get(id);
     if (job?.status !== 'running') return;
-    this.#p.log('warn', 'runner lost while running a job', { runner: runnerName, job: id, why });
+    this.#p.log.warn({ ...jobFields(job), runner_id: runnerName, why }, 'runner lost while running a job');
     if (afterRunnerLost(job, this.#p.maxAttempts) === 'requeue') {
       this.requeue(job, runnerName, why);
       return;

@@ -36,10 +36,10 @@ export class Retention {
     const { store, maxJobs, maxAgeMs, log } = this.#options;
     try {
       const removed = await store.prune(new Date(now.getTime() - maxAgeMs), maxJobs);
-      if (removed > 0) log('info', 'retention removed finished jobs', { removed, kept: await store.size() });
+      if (removed > 0) log.info({ removed, kept: await store.size() }, 'retention removed finished jobs');
       return removed;
     } catch (err) {
-      log('error', 'retention could not prune the store', { error: String(err) });
+      log.error({ err }, 'retention could not prune the store');
       return 0;
     }
   }

@@ -1,14 +1,21 @@
-// The gateway's Prometheus metrics (GET /metrics), the only prom-client importer. Counters and
+// The gateway's Prometheus metrics (GET /metrics), over shared/prometheus.ts. Counters and
 // histograms follow JobEvents as jobs end and start; gauges (queue depth, runners, slots, client
 // sockets) are read from the live parts when Prometheus scrapes. Its own registry, so two gateways
 // in one process (tests) never share counters.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  PROMETHEUS_CONTENT_TYPE,
+  processRegistry,
+  type Registry,
+} from '../../shared/prometheus.js';
 import type { JobEvents } from '../events/job-events.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 
 export interface MetricsSources {
-  events: JobEvents;
-  registry: RunnerRegistry;
+  events: Pick<JobEvents, 'on'>;
+  registry: Pick<RunnerRegistry, 'all'>;
   /** Jobs waiting for a runner, by language. */
   queuedByLanguage: () => ReadonlyMap<string, number>;
   /** Client WebSockets open now. */
@@ -19,16 +26,15 @@ export interface MetricsSources {
 const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export class GatewayMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry = processRegistry();
   readonly #callbacks: Counter<'result'>;
   readonly #unsubscribe: (() => void)[];
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     const jobs = new Counter({
       name: 'codeexec_jobs_total',
-      help: 'Jobs ended, by language, final status and end reason (reason "none" when it never ran)',
+      help: 'Jobs ended, by language, final status and reason (how the program ended; for a failed job its error code)',
       labelNames: ['lang', 'status', 'reason'] as const,
       registers,
     });
@@ -109,7 +115,7 @@ export class GatewayMetrics {
       sources.events.on('job.finished', ({ job }) => {
         // A verified job's replicas are internal: the job itself is counted.
         if (job.replica_of !== null) return;
-        jobs.inc({ lang: job.lang, status: job.status, reason: job.reason ?? 'none' });
+        jobs.inc({ lang: job.lang, status: job.status, reason: job.reason ?? job.error?.code ?? 'none' });
         const { compile_ms, run_ms, total_ms } = job.timings;
         if (compile_ms !== null) duration.observe({ lang: job.lang, stage: 'compile' }, compile_ms / 1000);
         if (run_ms !== null) duration.observe({ lang: job.lang, stage: 'run' }, run_ms / 1000);
@@ -128,7 +134,7 @@ export class GatewayMetrics {
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return PROMETHEUS_CONTENT_TYPE;
   }
 
   close(): void {

@@ -74,13 +74,13 @@ export class ReliabilityBook {
 
   disagreed(identity: string, at: string): void {
     this.#update(identity, (record) => afterDisagreement(record, at));
-    this.#log('warn', 'a runner identity disagreed with a verified result', { identity });
+    this.#log.warn({ identity }, 'a runner identity disagreed with a verified result');
   }
 
   /** Quarantined identities take no work until released. */
   quarantine(identity: string, quarantined: boolean): Reliability {
     this.#update(identity, (record) => ({ ...record, quarantined }));
-    this.#log('warn', quarantined ? 'runner identity quarantined' : 'runner identity released', { identity });
+    this.#log.warn({ identity }, quarantined ? 'runner identity quarantined' : 'runner identity released');
     return this.#records.get(identity)!;
   }
 
@@ -121,8 +121,6 @@ export class ReliabilityBook {
         }
         await rename(temp, file);
       })
-      .catch((err: Error) =>
-        this.#log('error', 'could not write the runners file', { file, error: err.message }),
-      );
+      .catch((err: Error) => this.#log.error({ file, err }, 'could not write the runners file'));
   }
 }

@@ -124,7 +124,10 @@ export class RunnerHub implements SocketHandler {
         this.#drain(session);
         return;
       case 'error':
-        this.#options.log('warn', 'runner reported an error', { runner: session.name, ...frame });
+        this.#options.log.warn(
+          { runner_id: session.name, job_id: frame.job_id, code: frame.code, message: frame.message },
+          'runner reported an error',
+        );
         return;
       case 'languages':
         this.#options.registry.setLanguages(session, frame.languages, frame.building);
@@ -230,9 +233,10 @@ export class RunnerHub implements SocketHandler {
     const deadline = Date.now() - 3 * this.#options.heartbeatMs;
     for (const session of [...this.#sessions.values()]) {
       if (session.live && session.lastSeen < deadline) {
-        this.#options.log('warn', 'runner silent for three heartbeats; dropping it', {
-          runner: session.name,
-        });
+        this.#options.log.warn(
+          { runner_id: session.name },
+          'runner silent for three heartbeats; dropping it',
+        );
         session.socket.close(CLOSE_CODES.going_away, 'heartbeat timeout');
       }
     }

@@ -165,7 +165,7 @@ export class RunnerRegistry {
   /** The runner takes no more offers; what it holds, it finishes. False if it was draining. */
   drain(runner: RunnerConnection): boolean {
     if (!runner.moveTo('draining')) return false;
-    this.#options.log('info', 'runner draining', { runner: runner.name, holds: runner.running.size });
+    this.#options.log.info({ runner_id: runner.name, holds: runner.running.size }, 'runner draining');
     this.#options.events.emit('runner.draining', { runner: runner.info() });
     return true;
   }

@@ -166,7 +166,10 @@ export class SessionBroker {
     if (session.state === 'opening') {
       if (code === 'runner_rejected') {
         // Busy or draining after all: another runner may have the slot.
-        this.#options.log('info', 'runner refused a session', { runner: runner.name, session: id, message });
+        this.#options.log.info(
+          { runner_id: runner.name, session_id: id, message },
+          'runner refused a session',
+        );
         runner.sessions.delete(id);
         session.refusedBy.add(runner);
         session.runner = null;

@@ -217,6 +217,10 @@ describe('LowdbJobStore killed with SIGKILL', () => {
       platform: 'node',
       target: 'node20',
       logLevel: 'error',
+      // CommonJS inside (pino, through shared/index.ts) requires Node's modules: give it a require.
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
     });
     dir = await mkdtemp(join(tmpdir(), 'codeexec-lowdb-'));
     return () =>

@@ -123,7 +123,7 @@ export class ClientSockets implements SocketHandler {
       this.#handle(connection, frame);
     } catch (err) {
       if (!(err instanceof CodeexecError)) {
-        this.#options.log('error', 'client frame failed', { error: String((err as Error).stack ?? err) });
+        this.#options.log.error({ client: connection.client, frame: frame.type, err }, 'client frame failed');
       }
       connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
     }

@@ -103,7 +103,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
       this.#onMessage(data.toString());
     });
     socket.on('error', (err) => {
-      this.#options.log('warn', 'gateway connection error', { error: err.message, url: this.#url });
+      this.#options.log.warn({ url: this.#url, err }, 'gateway connection error');
     });
     socket.on('close', (code, reasonBuffer) => {
       if (this.#socket !== socket) return;
@@ -126,7 +126,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
     try {
       frame = parse(GatewayToRunnerFrame, parseJson(text, 'invalid_frame'), 'invalid_frame');
     } catch (err) {
-      this.#options.log('warn', 'invalid frame from the gateway', { error: (err as Error).message });
+      this.#options.log.warn({ err }, 'invalid frame from the gateway');
       this.send({ type: 'error', code: 'invalid_frame', message: (err as Error).message });
       return;
     }
@@ -138,10 +138,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
       return;
     }
     if (frame.type === 'error' && this.state === 'handshaking') {
-      this.#options.log('error', 'the gateway refused the hello', {
-        code: frame.code,
-        message: frame.message,
-      });
+      this.#options.log.error({ code: frame.code, message: frame.message }, 'the gateway refused the hello');
     }
     this.emit('frame', frame);
   }
@@ -154,7 +151,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
     const ceiling = Math.min(max, min * 2 ** this.#failures);
     const delay = Math.round(min / 2 + Math.random() * ceiling);
     this.#failures++;
-    this.#options.log('info', 'gateway connection lost; reconnecting', { code, reason, delay_ms: delay });
+    this.#options.log.info({ code, reason, delay_ms: delay }, 'gateway connection lost; reconnecting');
     this.#retry = setTimeout(() => this.#connect(), delay);
     this.emit('retrying', { in_ms: delay });
   }

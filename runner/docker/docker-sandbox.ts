@@ -8,7 +8,14 @@ import Docker from 'dockerode';
 import { OutputHead, pump } from './exec-stream.js';
 import { LAUNCHER_SCRIPT } from './launcher.js';
 import { preparedExec } from './prepared-exec.js';
-import type { ContainerState, ContainerUsage, ExecRequest, PreparedExec } from './sandbox-driver.js';
+import type {
+  ContainerOp,
+  ContainerOperation,
+  ContainerState,
+  ContainerUsage,
+  ExecRequest,
+  PreparedExec,
+} from './sandbox-driver.js';
 import {
   EngineUnreachableError,
   ExecNotStartedError,
@@ -19,6 +26,8 @@ import { hardenedCreateOptions, type SandboxContainerSpec, WORKSPACE } from './s
 
 export { LAUNCHER_SCRIPT, launcherHeader } from './launcher.js';
 export type {
+  ContainerOp,
+  ContainerOperation,
   ContainerState,
   ContainerUsage,
   ExecRequest,
@@ -37,6 +46,12 @@ export interface DockerEngineOptions {
   protocol?: 'http' | 'https';
 }
 
+/** What a DockerSandbox tells its owner besides its answers. */
+export interface DockerSandboxHooks {
+  /** Each create, start, exec set-up and remove, timed (also when it failed). */
+  onOperation?: (operation: ContainerOperation) => void;
+}
+
 const EXIT_CODE_POLL_MS = 10;
 const EXIT_CODE_POLLS = 100;
 /** What docker reports for an exec it could not start (with Pid 0); its error is the "output". */
@@ -44,12 +59,14 @@ const EXEC_START_FAILED = 126;
 
 export class DockerSandbox {
   private readonly docker: Docker;
+  private readonly onOperation: ((operation: ContainerOperation) => void) | undefined;
   /** Where the engine is, for messages: unix:///var/run/docker.sock, tcp://host:2375, … */
   readonly target: string;
 
-  constructor(options?: DockerEngineOptions) {
+  constructor(options?: DockerEngineOptions, hooks: DockerSandboxHooks = {}) {
     this.docker = new Docker(options);
     this.target = engineTarget(options);
+    this.onOperation = hooks.onOperation;
   }
 
   /** Resolves when the engine answers; rejects with EngineUnreachableError (how to fix it) if not. */
@@ -73,9 +90,11 @@ export class DockerSandbox {
 
   /** Create and start a hardened container; returns its id. Removes it again if start fails. */
   async createAndStart(spec: SandboxContainerSpec): Promise<string> {
-    const container = await this.docker.createContainer(hardenedCreateOptions(spec));
+    const container = await this.timed('create', () =>
+      this.docker.createContainer(hardenedCreateOptions(spec)),
+    );
     try {
-      await container.start();
+      await this.timed('start', () => container.start());
     } catch (err) {
       await this.remove(container.id);
       throw err;
@@ -88,15 +107,7 @@ export class DockerSandbox {
     let exec: Docker.Exec;
     let socket: Duplex;
     try {
-      exec = await this.docker.getContainer(containerId).exec({
-        Cmd: [...request.argv],
-        AttachStdin: true,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        WorkingDir: WORKSPACE,
-      });
-      socket = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+      [exec, socket] = await this.timed('exec', () => this.startExec(containerId, request.argv));
     } catch (err) {
       throw new ExecNotStartedError(err);
     }
@@ -166,12 +177,14 @@ export class DockerSandbox {
 
   /** Kill and remove (with its anonymous volumes); a container already gone is fine. */
   async remove(containerId: string): Promise<void> {
-    try {
-      await this.docker.getContainer(containerId).remove({ force: true, v: true });
-    } catch (err) {
-      // 409: removal already in progress (another caller got there first).
-      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
-    }
+    await this.timed('remove', async () => {
+      try {
+        await this.docker.getContainer(containerId).remove({ force: true, v: true });
+      } catch (err) {
+        // 409: removal already in progress (another caller got there first).
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+      }
+    });
   }
 
   /** Ids of all containers (running or not) carrying label `key=value`. */
@@ -201,8 +214,16 @@ export class DockerSandbox {
    * run() (the container died or the process failed), so a pool can drop the container at once.
    */
   async prepareExec(containerId: string, onEnd: () => void = () => {}): Promise<PreparedExec> {
+    const [exec, socket] = await this.timed('exec', () =>
+      this.startExec(containerId, ['bash', '-c', LAUNCHER_SCRIPT, 'launcher']),
+    );
+    return preparedExec(socket, onEnd, (said) => this.exitCode(exec, said));
+  }
+
+  /** docker exec: create it and attach to its stdin and output. */
+  private async startExec(containerId: string, argv: readonly string[]): Promise<[Docker.Exec, Duplex]> {
     const exec = await this.docker.getContainer(containerId).exec({
-      Cmd: ['bash', '-c', LAUNCHER_SCRIPT, 'launcher'],
+      Cmd: [...argv],
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
@@ -210,7 +231,22 @@ export class DockerSandbox {
       WorkingDir: WORKSPACE,
     });
     const socket = (await exec.start({ hijack: true, stdin: true })) as Duplex;
-    return preparedExec(socket, onEnd, (said) => this.exitCode(exec, said));
+    return [exec, socket];
+  }
+
+  /** Runs one engine operation, and tells onOperation how long it took. */
+  private async timed<T>(op: ContainerOp, operation: () => Promise<T>): Promise<T> {
+    const report = this.onOperation;
+    if (report === undefined) return operation();
+    const started = performance.now();
+    let failed = true;
+    try {
+      const value = await operation();
+      failed = false;
+      return value;
+    } finally {
+      report({ op, seconds: (performance.now() - started) / 1000, failed });
+    }
   }
 
   /** Processes and memory of a container (one stats sample, ~5 ms); zeros once it has stopped. */

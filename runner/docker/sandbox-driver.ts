@@ -47,6 +47,21 @@ export interface PreparedExec {
   discard(): void;
 }
 
+/**
+ * The engine operations a driver times: `create` and `start` a container, set up an `exec`
+ * (docker's exec create and attach, for a job or prepared ahead of one; not the program's run),
+ * `remove` a container.
+ */
+export type ContainerOp = 'create' | 'start' | 'exec' | 'remove';
+
+/** One timed engine operation (metrics: runner/metrics/runner-metrics.ts). */
+export interface ContainerOperation {
+  op: ContainerOp;
+  seconds: number;
+  /** The engine refused it or did not answer. */
+  failed: boolean;
+}
+
 /** What the pool needs of the driver: the seam a fake fills in unit tests. */
 export type SandboxDriver = Pick<
   DockerSandbox,

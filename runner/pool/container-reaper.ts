@@ -106,10 +106,7 @@ export class ContainerReaper {
       return Promise.resolve();
     }
     const removed = this.options.docker.remove(id).catch((err) => {
-      this.options.log('warn', 'removing a container failed', {
-        container: id,
-        error: (err as Error).message,
-      });
+      this.options.log.warn({ container: id, err }, 'removing a container failed');
     });
     return this.track(removed, () => this.options.onGone(container));
   }

@@ -31,6 +31,31 @@ export interface StockOptions {
   initial: () => { memoryBytes: number; pids: number; cpus: number };
 }
 
+/** One language's containers by state, as metrics show them (runner/metrics/runner-metrics.ts). */
+export interface LanguageStock {
+  language: string;
+  /** Being created and started (each serves a waiting job, or becomes warm). */
+  starting: number;
+  warm: number;
+  /** Leased to a job or a session. */
+  inUse: number;
+  /** Spent or dying: waiting for (or under) removal. */
+  removing: number;
+  /** The warm containers the pool aims to hold for it now; 0 while it cannot run, or once closing. */
+  warmTarget: number;
+  /** Jobs waiting for a container to be created. */
+  waiting: number;
+}
+
+const STOCK_STATE = {
+  creating: 'starting',
+  warm: 'warm',
+  leased: 'inUse',
+  spent: 'removing',
+  destroying: 'removing',
+  gone: null,
+} as const;
+
 /** starting (version probes, no refills) → running → closing → closed. */
 type StockPhase = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -108,6 +133,30 @@ export class ContainerStock {
   settled(): Promise<void> {
     if (this.isSettled()) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  /** Each language's containers by state, its warm target and waiting jobs, now. */
+  byLanguage(): LanguageStock[] {
+    const idle = this.activity.idle;
+    const byLanguage = new Map<string, LanguageStock>();
+    const entry = (language: string, warmTarget = 0, waiting = 0): LanguageStock => {
+      let stock = byLanguage.get(language);
+      if (stock === undefined) {
+        stock = { language, starting: 0, warm: 0, inUse: 0, removing: 0, warmTarget, waiting };
+        byLanguage.set(language, stock);
+      }
+      return stock;
+    };
+    const keeping = this.phase === 'starting' || this.phase === 'running';
+    for (const lane of this.lanes) {
+      const target = keeping && lane.unavailable === null ? lane.target(this.minWarm, this.maxWarm, idle) : 0;
+      entry(lane.spec.name, target, lane.waiters.length);
+    }
+    for (const container of this.containers) {
+      const state = STOCK_STATE[container.state];
+      if (state !== null) entry(container.language)[state]++;
+    }
+    return [...byLanguage.values()];
   }
 
   /**
@@ -330,17 +379,13 @@ export class ContainerStock {
         `The ${lane.spec.name} sandbox is unavailable: ${message}`,
       );
       for (const waiter of lane.waiters.splice(0)) waiter.reject(failure);
-      this.log('error', 'language unavailable', { language: lane.spec.name, error: message });
+      this.log.error({ language: lane.spec.name, err }, 'language unavailable');
       return;
     }
     const delay = lane.failed(performance.now());
     clearTimeout(lane.retryTimer);
     lane.retryTimer = setTimeout(() => this.pump(), delay);
-    this.log('warn', 'creating a sandbox failed', {
-      language: lane.spec.name,
-      retry_ms: delay,
-      error: message,
-    });
+    this.log.warn({ language: lane.spec.name, retry_ms: delay, err }, 'creating a sandbox failed');
     // A job waiting for this very creation gets the error rather than waiting for the next one.
     lane.waiters
       .shift()
@@ -362,10 +407,10 @@ export class ContainerStock {
     const warm = this.lanes.get(container.language)?.warm;
     const index = warm?.indexOf(container) ?? -1;
     if (index >= 0) warm?.splice(index, 1);
-    this.log('warn', `a warm container ${why}; replacing it`, {
-      language: container.language,
-      container: container.id,
-    });
+    this.log.warn(
+      { language: container.language, container: container.id },
+      `a warm container ${why}; replacing it`,
+    );
     this.reaper.remove(container);
     this.pump();
   }

@@ -50,7 +50,7 @@ export class DeathWatch {
     if (this.closed) return;
     this.timer = setTimeout(() => {
       this.subscribe().catch((err) => {
-        this.log('warn', 'docker events stream failed', { error: (err as Error).message });
+        this.log.warn({ err }, 'docker events stream failed');
         this.subscribeLater();
       });
     }, RESUBSCRIBE_MS);

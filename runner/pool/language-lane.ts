@@ -49,11 +49,15 @@ export class LanguageLane {
    * the rest of the stock is refilled when creating it no longer slows jobs down. Never past maxWarm.
    */
   deficit(minWarm: number, maxWarm: number, idle: boolean): number {
-    const floor = idle ? minWarm : Math.min(minWarm, 1);
-    const target = Math.min(maxWarm, Math.max(floor, this.leased));
     // Creations in flight go to waiters first; only what is left over will be warm.
     const comingWarm = Math.max(0, this.creating - this.waiters.length);
-    return target - (this.warm.length + comingWarm);
+    return this.target(minWarm, maxWarm, idle) - (this.warm.length + comingWarm);
+  }
+
+  /** The warm containers it aims to hold now (see deficit). */
+  target(minWarm: number, maxWarm: number, idle: boolean): number {
+    const floor = idle ? minWarm : Math.min(minWarm, 1);
+    return Math.min(maxWarm, Math.max(floor, this.leased));
   }
 
   /** Waiting jobs that no creation in flight will serve. */

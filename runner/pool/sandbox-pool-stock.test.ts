@@ -64,6 +64,53 @@ describe('SandboxPool warm stock (fake driver)', () => {
     await pool.close();
   });
 
+  it('reports its containers by state, its warm target and waiting jobs (for metrics)', async () => {
+    const docker = new FakeDocker();
+    const pool = fakePool(docker, { minWarm: 1, maxWarm: 2, maxDeferred: 0 });
+    const creating = new Gate();
+    docker.gate = creating.wait;
+    const starting = pool.start();
+    const stock = (extra = {}) => [
+      {
+        language: 'python',
+        starting: 0,
+        warm: 0,
+        inUse: 0,
+        removing: 0,
+        warmTarget: 1,
+        waiting: 0,
+        ...extra,
+      },
+    ];
+    // The version probe's container is being made.
+    await expect.poll(() => pool.stockByLanguage()).toEqual(stock({ starting: 1 }));
+    creating.open();
+    docker.gate = null;
+    await starting;
+    await pool.settled();
+    expect(pool.stockByLanguage()).toEqual(stock({ warm: 1 }));
+    const held = new Gate();
+    docker.jobGate = held.wait;
+    const creations = new Gate();
+    docker.gate = creations.wait;
+    // The first job takes the warm container; the second waits for one to be made.
+    const running = [pool.execute(fakeJob(), () => {}), pool.execute(fakeJob(), () => {})];
+    await expect.poll(() => pool.stockByLanguage()[0]).toMatchObject({ inUse: 1, waiting: 1, warm: 0 });
+    expect(pool.stockByLanguage()[0]?.starting).toBeGreaterThanOrEqual(1);
+    creations.open();
+    docker.gate = null;
+    await expect.poll(() => started(docker)).toBe(2);
+    await pool.settled();
+    // Busy: one warm container per running job, within maxWarm.
+    expect(pool.stockByLanguage()).toEqual(stock({ inUse: 2, warm: 2, warmTarget: 2 }));
+    held.open();
+    await Promise.all(running);
+    await pool.settled();
+    expect(pool.stockByLanguage()[0]).toMatchObject({ inUse: 0, removing: 0, starting: 0 });
+    await pool.close();
+    expect(pool.stockByLanguage()).toEqual(stock({ warmTarget: 0 }));
+  });
+
   it('replaces a warm container whose prepared exec ended, never handing it out', async () => {
     const docker = new FakeDocker();
     const pool = fakePool(docker);

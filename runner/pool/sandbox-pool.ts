@@ -17,7 +17,7 @@ import type { StageSandbox } from '../execution/run-stage.js';
 import { containerUlimits } from '../execution/stage-command.js';
 import { PoolSession } from '../sessions/pool-session.js';
 import { HELPER_EXEC_MS } from '../sessions/session-stopper.js';
-import { ContainerStock } from './container-stock.js';
+import { ContainerStock, type LanguageStock } from './container-stock.js';
 import { DeathWatch } from './death-watch.js';
 import type { LanguageLane } from './language-lane.js';
 import { lostAwareContainer } from './lost-container.js';
@@ -26,6 +26,7 @@ import { describe, type PoolLanes } from './pool-lanes.js';
 import type { PoolDriver, PoolOptions } from './pool-options.js';
 import type { PooledContainer } from './pooled-container.js';
 
+export type { LanguageStock } from './container-stock.js';
 export type { PoolDriver, PoolOptions } from './pool-options.js';
 
 /** The runner's display name, for people. */
@@ -102,6 +103,11 @@ export class SandboxPool {
   /** Languages whose image was missing when last looked for (at start, or by addLanguage). */
   get missingImages(): string[] {
     return this.lanes.missingImages;
+  }
+
+  /** Each language's containers by state (starting, warm, in use, removing), for metrics. */
+  stockByLanguage(): LanguageStock[] {
+    return this.stock.byLanguage();
   }
 
   /** CPUs per container and the memory cap, for containers created and jobs started from now on. */
@@ -188,10 +194,7 @@ export class SandboxPool {
         if (signal?.aborted && !container.closedUnderJob) return cancelledBeforeStart();
         const retry = err instanceof ExecNotStartedError && attempt < ATTEMPTS && this.phase === 'running';
         if (!retry) throw sandboxFailure(err, 'The sandbox failed to run the job');
-        this.log('warn', 'exec did not start; retrying the job in another container', {
-          job: job.id,
-          error: (err as Error).message,
-        });
+        this.log.warn({ job_id: job.id, err }, 'exec did not start; retrying the job in another container');
       } finally {
         this.stock.release(lane, container);
       }
@@ -237,7 +240,7 @@ export class SandboxPool {
     // Safety net: a container whose create reply was lost still carries our label.
     if (started)
       await this.removeOrphans().catch((err) => {
-        this.log('warn', 'could not sweep containers at close', { error: (err as Error).message });
+        this.log.warn({ err }, 'could not sweep containers at close');
       });
     this.phase = 'closed';
     this.stock.markClosed();

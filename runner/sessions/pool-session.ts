@@ -216,10 +216,10 @@ export class PoolSession {
   #lose(message: string): void {
     if (this.#lostWith !== null || this.#ending !== null) return;
     this.#lostWith = new CodeexecError('sandbox_failed', message);
-    this.#host.log('warn', 'a session lost its sandbox', {
-      container: this.#host.container.id,
-      reason: message,
-    });
+    this.#host.log.warn(
+      { container: this.#host.container.id, reason: message },
+      'a session lost its sandbox',
+    );
     this.#resolveLost(this.#lostWith);
     void this.#windUp();
   }

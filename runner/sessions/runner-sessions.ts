@@ -82,7 +82,7 @@ export class RunnerSessions {
     }
     const refused = refusal();
     if (refused !== null) {
-      this.#options.log('info', 'session refused', { session: frame.session_id, reason: refused.message });
+      this.#options.log.info({ session_id: frame.session_id, reason: refused.message }, 'session refused');
       this.#send({ type: 'session_ended', session_id: frame.session_id, ...refused });
       return;
     }
@@ -103,7 +103,7 @@ export class RunnerSessions {
         if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
         const code = (err as { code?: ErrorCode }).code ?? 'sandbox_failed';
         const message = (err as Error).message;
-        this.#options.log('warn', 'a session could not open', { session: entry.id, error: message });
+        this.#options.log.warn({ session_id: entry.id, err }, 'a session could not open');
         if (!entry.silent) this.#send({ type: 'session_ended', session_id: entry.id, code, message });
         this.#options.onRemoved();
       },
@@ -170,7 +170,7 @@ export class RunnerSessions {
       return;
     }
     entry.state = 'open';
-    this.#options.log('info', 'session opened', { session: entry.id, lang: entry.lang });
+    this.#options.log.info({ session_id: entry.id, lang: entry.lang }, 'session opened');
     this.#send({ type: 'session_opened', session_id: entry.id });
     void session.lost.then((error) => this.#end(entry, { code: error.code, message: error.message }));
   }
@@ -208,7 +208,7 @@ export class RunnerSessions {
   }
 
   #sendEnded(entry: Entry, end: SessionEnd): void {
-    this.#options.log('info', 'session ended', { session: entry.id, code: end.code, reason: end.message });
+    this.#options.log.info({ session_id: entry.id, code: end.code, reason: end.message }, 'session ended');
     this.#send({ type: 'session_ended', session_id: entry.id, code: end.code, message: end.message });
   }
 

@@ -53,10 +53,10 @@ export class SessionStopper {
       try {
         return (await agent.stop(this.#keepAlivePid)) === 'stopped' ? null : 'its keep-alive process is gone';
       } catch (err) {
-        this.#host.log('warn', "a session's stop agent failed; stopping with an exec", {
-          container: this.#host.container.id,
-          error: (err as Error).message,
-        });
+        this.#host.log.warn(
+          { container: this.#host.container.id, err },
+          "a session's stop agent failed; stopping with an exec",
+        );
       }
     }
     return this.#stopByExec();
@@ -69,9 +69,7 @@ export class SessionStopper {
       if (agent?.alive) return await agent.oomKills();
       return parseOomKills((await helperExec(this.#host, oomCounterArgv())).text);
     } catch (err) {
-      this.#host.log('warn', 'could not read a session sandbox OOM counter', {
-        error: (err as Error).message,
-      });
+      this.#host.log.warn({ err }, 'could not read a session sandbox OOM counter');
       return null;
     }
   }
@@ -115,7 +113,7 @@ export class SessionStopper {
       if (this.#closed) agent.close();
       else this.#agent = agent;
     } catch (err) {
-      this.#host.log('warn', "could not restart a session's stop agent", { error: (err as Error).message });
+      this.#host.log.warn({ err }, "could not restart a session's stop agent");
     }
   }
 
@@ -126,9 +124,7 @@ export class SessionStopper {
     try {
       await this.#host.fit({ ...limits, memory_bytes: memory, pids: limits.pids + extra });
     } catch (err) {
-      this.#host.log('warn', 'could not raise a session sandbox pids limit', {
-        error: (err as Error).message,
-      });
+      this.#host.log.warn({ err }, 'could not raise a session sandbox pids limit');
     }
   }
 }
