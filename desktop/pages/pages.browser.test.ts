@@ -3,23 +3,21 @@
 // DesktopBridge in place of the preload's (canned statuses; every call recorded). Screenshots go
 // to test-results/screenshots/ for people to look at.
 /// <reference lib="dom" />
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DESKTOP_DEFAULT_SETTINGS, type DonorSettings } from '../../shared/donor.js';
+import { launchChromium, SCREENSHOTS } from '../../test/browser.js';
 import { desktopPages } from '../../tsup.config.js';
 import type { DesktopBridge } from '../bridge.js';
 import type { DesktopStatus, SettingsView } from '../ipc-api.js';
 import { desktopStatus, FIXTURE_NOW } from '../status-fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; base-uri 'none'; form-action 'none'";
 
@@ -30,9 +28,6 @@ let origin = '';
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`No ${CHROMIUM}: run \`bash scripts/setup.sh\` (or \`apt-get install chromium\`).`);
-  }
   dir = mkdtempSync(join(tmpdir(), 'codeexec-pages-'));
   await build({ ...desktopPages, outDir: dir, silent: true, config: false });
   server = createServer((request, response) => {
@@ -53,11 +48,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
