@@ -16,7 +16,8 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
-  body: string;
+  /** Text, or bytes (a page's gzipped file). */
+  body: string | Uint8Array;
 }
 
 export type HttpHandler = (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
