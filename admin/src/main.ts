@@ -4,9 +4,9 @@
 // the gateway answers 4401), applies each frame to the state (dashboard-state.ts) and draws it
 // (render.ts): on each frame, and every second so that ages and running timings move.
 import type { AdminFrame } from '../../shared/admin-protocol.js';
+import { byId } from '../../shared/dom.js';
 import { DashboardConnection, eventsUrl } from './connection.js';
 import { applyFrame, type DashboardState, EMPTY_STATE } from './dashboard-state.js';
-import { byId } from './dom.js';
 import { type ConnectionStatus, staleNotice, statusText } from './reconnect.js';
 import { render } from './render.js';
 

@@ -2,8 +2,9 @@
 // Draws the dashboard from its state: the totals, the runners table, the queue's bars, the recent
 // jobs. Called on every frame (once per animation frame at most) and every second, so ages and the
 // timings of waiting and running jobs move on the page's own clock between frames.
+
+import { byId, h } from '../../shared/dom.js';
 import { type DashboardState, queueRows, totals, visibleRunners } from './dashboard-state.js';
-import { byId, h } from './dom.js';
 import {
   formatAge,
   formatDuration,

@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-// What both windows' scripts share: the bridge the preload put on `window`, typed element
-// lookups, a small element builder (text only: never innerHTML, nothing a status says is markup)
-// and the error line at the bottom of a window.
+// What both windows' scripts share: the bridge the preload put on `window`, the pages' element
+// helpers (shared/dom.ts) and the error line at the bottom of a window.
+import { byId } from '../../shared/dom.js';
 import { BRIDGE_KEY, type DesktopBridge } from '../bridge.js';
 
 export function bridge(): DesktopBridge {
@@ -11,31 +11,7 @@ export function bridge(): DesktopBridge {
   return found;
 }
 
-/** The element with `id`, which the page's HTML must have. */
-export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`the page has no #${id}`);
-  return element as T;
-}
-
-type Child = Node | string | null | undefined | false;
-
-/** An element with attributes (`class`, `data-*`, …) and children; strings become text nodes. */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string | boolean | undefined> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === true) element.setAttribute(name, '');
-    else if (typeof value === 'string') element.setAttribute(name, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined && child !== false) element.append(child);
-  }
-  return element;
-}
+export { byId, h } from '../../shared/dom.js';
 
 /** Shows `message` in the window's alert line (or hides it, for null). */
 export function showError(message: string | null): void {

@@ -3,7 +3,7 @@
 // 4401), and from the header's "API key" button to change or forget it. The key is kept by KeyStore.
 // One failure may ask from several places (the REST call, the socket, the run): they share one
 // dialog and one answer.
-import { byId } from './dom.js';
+import { byId } from '../../shared/dom.js';
 import type { KeyStore } from './key-store.js';
 
 export type KeyChoice = 'saved' | 'forgotten' | 'cancelled';

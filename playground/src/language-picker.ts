@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The Language select: its options (language-options.ts decides them) and the user's choice.
-import { byId, h } from './dom.js';
+import { byId, h } from '../../shared/dom.js';
 import type { LanguageOption } from './language-options.js';
 
 export class LanguagePicker {

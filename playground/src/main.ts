@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 // codeexec — Playground: the page's entry (bundled by tsup into dist-web/playground/main.js). It
 // builds the parts and hands them to the Playground controller.
+
+import { byId } from '../../shared/dom.js';
 import { ApiClient } from './api-client.js';
-import { byId } from './dom.js';
 import { createEditor } from './editor.js';
 import { GatewaySocket } from './gateway-socket.js';
 import { KeyDialog } from './key-dialog.js';

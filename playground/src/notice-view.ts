@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The page's notice line: a problem that is not one run's (no runner connected, the connection
 // lost, the languages not loaded), with at most one action (Reconnect, Retry).
-import { byId } from './dom.js';
+import { byId } from '../../shared/dom.js';
 
 export interface NoticeAction {
   label: string;

@@ -4,7 +4,7 @@
 // attribute, and a prefix only screen readers read), notes (dropped chunks, cut output, errors),
 // and the input line of an interactive run. Output is appended as it arrives, not redrawn, at most
 // once per animation frame.
-import { byId, h } from './dom.js';
+import { byId, h } from '../../shared/dom.js';
 import { acceptsInput, type OutputPiece, type RunState, type Stream } from './run-state.js';
 import { describeError, summarize } from './run-summary.js';
 

@@ -3,9 +3,9 @@
 // the pure modules (run-state, session-state, language-options, share-link, run-summary); this
 // file turns the user's actions into frames and the gateway's frames into state, and renders.
 import type { GatewayToClient } from '../../shared/client-protocol.js';
+import { byId } from '../../shared/dom.js';
 import { MAX_LIMITS } from '../../shared/limits.js';
 import { type ApiClient, ApiError } from './api-client.js';
-import { byId } from './dom.js';
 import type { CodeEditor } from './editor.js';
 import { exampleFor } from './examples.js';
 import { LISTING_TASK_ID, listerFor } from './file-listers.js';

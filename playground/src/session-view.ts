@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The session panel, shown in session mode: the session's state and the files its workspace keeps
 // between runs, as listed after each run.
-import { byId, h } from './dom.js';
+import { byId, h } from '../../shared/dom.js';
 import { formatSize } from './file-listers.js';
 import type { SessionState } from './session-state.js';
 

@@ -2,7 +2,7 @@
 // The Share button: puts the language and the code in the page's URL (share-link.ts) and copies
 // the link; where the clipboard is refused (an insecure origin, no permission), shows the link
 // selected, to copy by hand.
-import { byId, h } from './dom.js';
+import { byId, h } from '../../shared/dom.js';
 import { encodeShare, type Shared } from './share-link.js';
 
 export class ShareControl {

@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
-// Typed element lookups and a small element builder for the playground's views: text only (never
-// innerHTML: nothing a program prints, or a gateway says, is markup).
+// What every page's script uses to build its view (the playground, the dashboard, the desktop
+// app's windows): typed element lookups and a small element builder. Text only, never innerHTML:
+// nothing a program, a runner or a status says is markup. Browser code: no Node imports.
 
-/** The element with `id`, which index.html must have. */
+/** The element with `id`, which the page's HTML must have. */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (!element) throw new Error(`the page has no #${id}`);
