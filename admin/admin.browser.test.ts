@@ -5,19 +5,16 @@
 // while the runner is paused, a runner that stops shows disconnected, and a gateway that goes
 // away is reconnected to. Screenshots go to test-results/screenshots/ for people to look at.
 /// <reference lib="dom" />
-import { existsSync, mkdirSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runner } from '../runner/runner.js';
+import { launchChromium, pageProblems, SCREENSHOTS } from '../test/browser.js';
 import { post, startGateway, startRunner, teardown, tempDir } from '../test/helpers.js';
 import { webPages } from '../tsup.config.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots', import.meta.url));
 const ADMIN_KEY = 'operator-key-for-the-browser';
 const KEY_STORAGE = 'codeexec.admin.key';
 const DESKTOP = { width: 1280, height: 860 };
@@ -30,9 +27,6 @@ let runnerToken = '';
 let browser: Browser | null = null;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`No ${CHROMIUM}: run \`bash scripts/setup.sh\` (or \`apt-get install chromium\`).`);
-  }
   const page = webPages.find((options) => options.name === 'web-admin');
   if (!page) throw new Error('tsup.config.ts has no web-admin page');
   webRoot = await tempDir();
@@ -47,11 +41,7 @@ beforeAll(async () => {
     languages: ['python', 'bash'],
   });
   await runner.connected();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -70,16 +60,9 @@ async function open(
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.on('close', () => void context.close());
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
+  const problems = await pageProblems(page);
   await page.addInitScript(
     ([storage, stored]) => {
-      document.addEventListener('securitypolicyviolation', (event) =>
-        console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`),
-      );
       if (stored !== null && !sessionStorage.getItem('seeded')) {
         localStorage.setItem(storage, stored);
         sessionStorage.setItem('seeded', '1');
