@@ -180,9 +180,17 @@ describe('SandboxPool on the real engine', () => {
 
   it('cancels a running job through its AbortSignal', async () => {
     const abort = new AbortController();
-    const running = run(job('python', 'import time\nprint("go", flush=True)\ntime.sleep(30)'), abort.signal);
-    setTimeout(() => abort.abort(), 500);
-    const { result } = await running;
+    // Cancelled once it has printed "go" (whole: python's output may come in pieces), not after a
+    // fixed delay a loaded machine might not have reached the print by.
+    let printed = '';
+    const result = await pool.execute(
+      job('python', 'import time\nprint("go", flush=True)\ntime.sleep(30)'),
+      (chunk) => {
+        printed += chunk.data;
+        if (printed.includes('\n')) abort.abort();
+      },
+      abort.signal,
+    );
     expect(result).toMatchObject({ reason: 'cancelled', stdout: 'go\n' });
     expect(result.wall_ms).toBeLessThan(5000);
   });
