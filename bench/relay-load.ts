@@ -309,6 +309,7 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
         case 'error':
         case 'session_opened':
         case 'session_closed':
+        case 'session_files':
           fail(new Error(`client ${index} got ${JSON.stringify(frame)}`));
           return;
         default: {

@@ -188,6 +188,7 @@ export class SyntheticRunner {
         return;
       case 'session_open':
       case 'session_close':
+      case 'session_files':
         this.#fail(new Error(`the benchmark opens no sessions, yet got ${frame.type}`));
         return;
       case 'error':

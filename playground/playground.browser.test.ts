@@ -204,15 +204,13 @@ describe('the playground', () => {
     expect(problems).toEqual([]);
   });
 
-  it('session mode keeps a file between runs and lists it', async () => {
+  it('session mode keeps a file between runs and lists the workspace', async () => {
     const { page, problems } = await open(openUrl);
     await page.getByRole('checkbox', { name: 'Session' }).check();
     const state = page.locator('#session-state');
     await expect.poll(() => state.textContent(), DOCKER).toMatch(/^Open: python on test-runner-/);
-    await setCode(
-      page,
-      'with open("notes.txt", "w") as f:\n    f.write("kept between runs")\nprint("written")',
-    );
+    const write = 'with open("notes.txt", "w") as f:\n    f.write("kept between runs")\nprint("written")';
+    await setCode(page, write);
     await page.getByRole('button', { name: 'Run' }).click();
     await ended(page);
     expect(await streamText(page, 'stdout')).toBe('written\n');
@@ -221,15 +219,23 @@ describe('the playground', () => {
       files
         .locator('li')
         .evaluateAll((items) => items.map((item) => [...item.children].map((cell) => cell.textContent)));
-    await expect.poll(listed, DOCKER).toEqual([['notes.txt', '17 B']]);
+    // Every file of the workspace, the run's own main.py too (the page asks with session_files).
+    await expect.poll(listed, DOCKER).toEqual([
+      ['main.py', `${write.length} B`],
+      ['notes.txt', '17 B'],
+    ]);
 
-    await setCode(page, 'print(open("notes.txt").read())');
+    const read = 'print(open("notes.txt").read())';
+    await setCode(page, read);
     await page.keyboard.press('Control+Enter');
     await ended(page);
     expect(await streamText(page, 'stdout')).toBe('kept between runs\n');
     expect(await headline(page)).toBe('Exit code 0');
     await expect.poll(() => files.getAttribute('aria-busy'), DOCKER).toBe('false');
-    expect(await listed()).toEqual([['notes.txt', '17 B']]);
+    expect(await listed()).toEqual([
+      ['main.py', `${read.length} B`],
+      ['notes.txt', '17 B'],
+    ]);
     await shot(page, 'session');
 
     // Leaving session mode closes the session; a new one starts empty.

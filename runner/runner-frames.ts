@@ -1,5 +1,5 @@
 // How a runner answers the gateway's frames: which offers it accepts (and why it rejects the
-// others), cancels, interactive input, and sessions opened and closed. The rules live here; the
+// others), cancels, interactive input, and sessions opened, listed and closed. The rules live here; the
 // runner (runner.ts) gives them its state, its jobs, its sessions and its pool.
 import type { GatewayToRunner, Logger, OfferedJob, RunnerToGateway } from '../shared/index.js';
 import type { HeldJobs } from './held-jobs.js';
@@ -47,6 +47,10 @@ export class RunnerFrames {
         return;
       case 'session_close':
         sessions.close(frame.session_id);
+        return;
+      case 'session_files':
+        // Runs nothing of the session's: answered while paused or draining too.
+        sessions.listFiles(frame);
         return;
       case 'heartbeat':
       case 'welcome':

@@ -67,6 +67,29 @@ export const ClientSessionOpenFrame = v.strictObject({
 });
 export const ClientSessionCloseFrame = v.strictObject({ type: v.literal('session_close'), id: clientId });
 
+/** Most files a session_files answer lists; past it the answer says `truncated`. */
+export const MAX_LISTED_FILES = 1000;
+/** Longest path a listing holds, characters: a longer one is left out. */
+export const MAX_LISTED_PATH_CHARS = 4096;
+
+/** A regular file in a session's workspace. */
+export const WorkspaceFileSchema = v.object({
+  /** Relative to /workspace; bytes of the name that are not UTF-8 read as U+FFFD. */
+  path: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_LISTED_PATH_CHARS)),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type WorkspaceFile = v.InferOutput<typeof WorkspaceFileSchema>;
+
+/**
+ * List the regular files in the session's /workspace, now: nothing runs as a job, and an
+ * execution may be running. `id` names the request (answered by session_files or error).
+ */
+export const ClientSessionFilesFrame = v.strictObject({
+  type: v.literal('session_files'),
+  id: clientId,
+  session: clientId,
+});
+
 export const ClientStdinFrame = v.strictObject({
   type: v.literal('stdin'),
   id: clientId,
@@ -88,6 +111,7 @@ export const ClientToGatewayFrame = v.variant('type', [
   ClientCancelFrame,
   ClientSessionOpenFrame,
   ClientSessionCloseFrame,
+  ClientSessionFilesFrame,
 ]);
 export type ClientToGateway = v.InferOutput<typeof ClientToGatewayFrame>;
 
@@ -124,6 +148,14 @@ export const GatewayToClientFrame = v.variant('type', [
     id: v.string(),
     reason: v.picklist(SESSION_END_REASONS),
     message: v.string(),
+  }),
+  /** The session's workspace files, sorted by path (at most MAX_LISTED_FILES: `truncated`). */
+  v.object({
+    type: v.literal('session_files'),
+    id: v.string(),
+    session_id: v.string(),
+    files: v.array(WorkspaceFileSchema),
+    truncated: v.boolean(),
   }),
   v.object({
     type: v.literal('error'),

@@ -1,10 +1,10 @@
 // The runner protocol on /runners/connect: JSON text frames, each one schema here.
 // Runner → gateway: hello, accept, reject, stage, output, done, heartbeat, error, drain,
-// session_opened, session_ended, languages, capacity.
+// session_opened, session_ended, session_files_result, languages, capacity.
 // Gateway → runner: welcome, offer, cancel, stdin, stdin_eof, signal, heartbeat, error,
-// session_open, session_close.
+// session_open, session_close, session_files.
 import * as v from 'valibot';
-import { SignalSchema } from './client-protocol.js';
+import { MAX_LISTED_FILES, SignalSchema, WorkspaceFileSchema } from './client-protocol.js';
 import { FileSchema, JobErrorSchema, RunResultSchema, StageResultSchema } from './job.js';
 import { LimitsSchema } from './limits.js';
 
@@ -176,6 +176,28 @@ export const SessionEndedFrame = v.object({
   message: v.string(),
 });
 
+/**
+ * Gateway → runner: list the regular files in the session's /workspace (whether an execution runs
+ * or not), answered with session_files_result carrying the same request_id.
+ */
+export const SessionFilesFrame = v.object({
+  type: v.literal('session_files'),
+  session_id: id,
+  request_id: id,
+});
+/**
+ * Runner → gateway: the listing, sorted by path, at most MAX_LISTED_FILES (`truncated` when more,
+ * or when the listing was cut short); or `error` when it could not be made.
+ */
+export const SessionFilesResultFrame = v.object({
+  type: v.literal('session_files_result'),
+  session_id: id,
+  request_id: id,
+  files: v.optional(v.pipe(v.array(WorkspaceFileSchema), v.maxLength(MAX_LISTED_FILES)), []),
+  truncated: v.optional(v.boolean(), false),
+  error: v.optional(JobErrorSchema),
+});
+
 export const RunnerToGatewayFrame = v.variant('type', [
   HelloFrame,
   AcceptFrame,
@@ -189,6 +211,7 @@ export const RunnerToGatewayFrame = v.variant('type', [
   StageFrame,
   SessionOpenedFrame,
   SessionEndedFrame,
+  SessionFilesResultFrame,
   LanguagesFrame,
   CapacityFrame,
 ]);
@@ -205,6 +228,7 @@ export const GatewayToRunnerFrame = v.variant('type', [
   ErrorFrame,
   SessionOpenFrame,
   SessionCloseFrame,
+  SessionFilesFrame,
 ]);
 export type GatewayToRunner = v.InferOutput<typeof GatewayToRunnerFrame>;
 

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
+import { ClientToGatewayFrame, GatewayToClientFrame, MAX_LISTED_FILES } from './client-protocol.js';
 import { CodeexecError, closeCodeFor, ERRORS } from './errors.js';
 import { expandArgv, findLanguage, LANGUAGES } from './languages.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits } from './limits.js';
@@ -69,6 +70,52 @@ describe('runner protocol frames', () => {
     { frame: { type: 'output', job_id: 'j', stream: 'stdout', seq: -1, data: 'x' }, ok: false },
     { frame: { type: 'done', job_id: 'j', error: { code: 'sandbox_failed', message: 'm' } }, ok: true },
     { frame: { type: 'heartbeat' }, ok: true },
+    {
+      frame: {
+        type: 'session_files_result',
+        session_id: 's',
+        request_id: 'q',
+        files: [{ path: 'notes.txt', size: 17 }],
+        truncated: false,
+      },
+      ok: true,
+    },
+    {
+      frame: {
+        type: 'session_files_result',
+        session_id: 's',
+        request_id: 'q',
+        error: { code: 'sandbox_failed', message: 'm' },
+      },
+      ok: true,
+    },
+    {
+      frame: {
+        type: 'session_files_result',
+        session_id: 's',
+        request_id: 'q',
+        files: [{ path: '', size: 1 }],
+      },
+      ok: false,
+    },
+    {
+      frame: {
+        type: 'session_files_result',
+        session_id: 's',
+        request_id: 'q',
+        files: [{ path: 'a', size: -1 }],
+      },
+      ok: false,
+    },
+    {
+      frame: {
+        type: 'session_files_result',
+        session_id: 's',
+        request_id: 'q',
+        files: Array.from({ length: MAX_LISTED_FILES + 1 }, (_, i) => ({ path: `f${i}`, size: 0 })),
+      },
+      ok: false,
+    },
     { frame: { type: 'welcome', runner_id: 'r' }, ok: false },
     { frame: { type: 'nonsense' }, ok: false },
   ])('runner → gateway $frame.type ok=$ok', ({ frame, ok }) => {
@@ -86,9 +133,48 @@ describe('runner protocol frames', () => {
     },
     { frame: { type: 'offer', job: { id: 'j' } }, ok: false },
     { frame: { type: 'cancel', job_id: 'j' }, ok: true },
+    { frame: { type: 'session_files', session_id: 's', request_id: 'q' }, ok: true },
+    { frame: { type: 'session_files', session_id: 's' }, ok: false },
     { frame: { type: 'accept', job_id: 'j' }, ok: false },
   ])('gateway → runner $frame.type ok=$ok', ({ frame, ok }) => {
     expect(v.safeParse(GatewayToRunnerFrame, frame).success).toBe(ok);
+  });
+});
+
+describe('client protocol frames', () => {
+  it.each([
+    { frame: { type: 'session_files', id: 'ls-1', session: 's' }, ok: true },
+    { frame: { type: 'session_files', id: 'ls-1' }, ok: false },
+    { frame: { type: 'session_files', id: '', session: 's' }, ok: false },
+    { frame: { type: 'session_files', id: 'ls-1', session: 's', path: 'sub' }, ok: false },
+  ])('client → gateway $frame ok=$ok', ({ frame, ok }) => {
+    expect(v.safeParse(ClientToGatewayFrame, frame).success).toBe(ok);
+  });
+
+  it.each([
+    {
+      frame: {
+        type: 'session_files',
+        id: 'ls-1',
+        session_id: 'uuid',
+        files: [{ path: 'a\nb', size: 0 }],
+        truncated: true,
+      },
+      ok: true,
+    },
+    { frame: { type: 'session_files', id: 'ls-1', session_id: 'uuid', files: [] }, ok: false },
+    {
+      frame: {
+        type: 'session_files',
+        id: 'ls-1',
+        session_id: 'uuid',
+        files: [{ path: 'a', size: 1.5 }],
+        truncated: false,
+      },
+      ok: false,
+    },
+  ])('gateway → client $frame.type ok=$ok', ({ frame, ok }) => {
+    expect(v.safeParse(GatewayToClientFrame, frame).success).toBe(ok);
   });
 });
 

@@ -11,7 +11,8 @@ afterAll(() => {
 });
 
 async function boot(transport: 'uws' | 'ws', runner: { slots?: number; maxWarm?: number } = {}) {
-  const gw = await startGateway({ transport });
+  // The callback sink of the slot test listens on loopback, which callbacks may reach only when allowed.
+  const gw = await startGateway({ transport, callbacks: { allow: ['127.0.0.1/32'] } });
   const started = await startRunner({ gatewayUrl: gw.url, token: gw.token, slots: 3, maxWarm: 2, ...runner });
   await started.connected();
   return { gw, runner: started };
@@ -262,6 +263,91 @@ describe('sessions', () => {
     // The job's end arrives as its callback: no polling.
     const [delivery] = await sink.until((received) => received.length > 0);
     expect(delivery?.body).toMatchObject({ id: queued.body.id, status: 'done', stdout: 'after\n' });
+  });
+
+  it('lists a session’s files with session_files, after a run and during one, running no job', async () => {
+    const { gw } = await boot('uws');
+    const ws = await connect(gw.url);
+    const filesOf = (id: string) =>
+      ws.next((f) => (f.type === 'session_files' || f.type === 'error') && f.id === id);
+    ws.send({ type: 'session_open', id: 's', lang: 'python' });
+    // Asked before the session opened: it waits for the open, and the workspace is empty.
+    ws.send({ type: 'session_files', id: 'first', session: 's' });
+    const opened = await ws.next((f) => f.type === 'session_opened' && f.id === 's');
+    expect(await filesOf('first')).toEqual({
+      type: 'session_files',
+      id: 'first',
+      session_id: opened.session_id,
+      files: [],
+      truncated: false,
+      at: expect.any(Number),
+    });
+    const write = [
+      'import os',
+      'os.makedirs("data/raw")',
+      'open("data/raw/b.csv", "w").write("1,2\\n")',
+      'open("notes.txt", "w").write("kept between runs")',
+      'os.symlink("/etc/passwd", "passwd")',
+      'print("written")',
+    ].join('\n');
+    ws.send({ type: 'execute', id: 'write', session: 's', code: write });
+    expect((await exitOf(ws, 'write')).result).toMatchObject({ status: 'done', stdout: 'written\n' });
+    ws.send({ type: 'session_files', id: 'after', session: 's' });
+    expect(await filesOf('after')).toMatchObject({
+      type: 'session_files',
+      session_id: opened.session_id,
+      files: [
+        { path: 'data/raw/b.csv', size: 4 },
+        { path: 'main.py', size: Buffer.byteLength(write) },
+        { path: 'notes.txt', size: 17 },
+      ],
+      truncated: false,
+    });
+
+    // While an execution runs: answered before it ends, with what it has written so far.
+    ws.send({
+      type: 'execute',
+      id: 'busy',
+      session: 's',
+      code: 'import time\nopen("progress.log", "w").write("half")\nprint("up")\ntime.sleep(60)',
+    });
+    await ws.next(() => stdoutOf(ws, 'busy').includes('up\n'));
+    ws.send({ type: 'session_files', id: 'during', session: 's' });
+    const during = await filesOf('during');
+    expect(during.files.map((file: { path: string }) => file.path)).toEqual([
+      'data/raw/b.csv',
+      'main.py',
+      'notes.txt',
+      'progress.log',
+    ]);
+    expect(ws.of('busy').some((f) => f.type === 'exit')).toBe(false);
+    ws.send({ type: 'cancel', id: 'busy' });
+    expect((await exitOf(ws, 'busy')).result).toMatchObject({ status: 'cancelled' });
+
+    // Errors: the same not_found as an execute into an unknown session; ids shared with jobs.
+    ws.send({ type: 'session_files', id: 'nowhere', session: 'missing' });
+    ws.send({ type: 'execute', id: 'nowhere-run', session: 'missing', code: 'print(1)' });
+    const unknown = await filesOf('nowhere');
+    const unknownRun = await ws.next((f) => f.type === 'error' && f.id === 'nowhere-run');
+    expect(unknown).toMatchObject({
+      type: 'error',
+      code: 'not_found',
+      message: 'no open session missing on this socket',
+    });
+    expect(unknownRun).toMatchObject({ code: unknown.code, message: unknown.message });
+    ws.send({ type: 'session_files', id: 's', session: 's' });
+    expect(await ws.next((f) => f.type === 'error' && f.id === 's')).toMatchObject({ code: 'duplicate_id' });
+
+    // Nothing of it ran as a job: the store holds the two executions only.
+    const listed = await (await fetch(`${gw.url}/execute?limit=50`)).json();
+    expect(listed.jobs.map((job: { status: string }) => job.status).sort()).toEqual(['cancelled', 'done']);
+    await ws.transcript('execute-ws-session-files');
+
+    // A session that ended answers like an unknown one; a listing pending then fails clearly.
+    ws.send({ type: 'session_close', id: 's' });
+    await ws.next((f) => f.type === 'session_closed' && f.id === 's');
+    ws.send({ type: 'session_files', id: 'late', session: 's' });
+    expect(await filesOf('late')).toMatchObject({ type: 'error', code: 'not_found' });
   });
 
   it('answers bad session frames with precise errors and keeps serving', async () => {

@@ -114,6 +114,9 @@ export class RunnerHub implements SocketHandler {
       case 'session_ended':
         this.#options.sessions.runnerEnded(session, frame.session_id, frame.code, frame.message);
         return;
+      case 'session_files_result':
+        this.#options.sessions.runnerListed(session, frame);
+        return;
       case 'done':
         dispatcher.done(session, frame.job_id, frame.result, frame.error);
         return;

@@ -170,3 +170,121 @@ describe('SessionBroker', () => {
     expect(events).toEqual([{ event: 'ended', detail: 'closed' }]);
   });
 });
+
+describe('SessionBroker: listing a session’s files', () => {
+  type Answer = Parameters<Parameters<typeof core.broker.listFiles>[1]>[0];
+  /** Asks for the session's files; the answers it got, and the request the runner was sent. */
+  function list(runner: FakeRunner, session: ClientSession) {
+    const answers: Answer[] = [];
+    const before = runner.sent.length;
+    core.broker.listFiles(session, (answer) => answers.push(answer));
+    const request = () =>
+      runner.sent.slice(before).find((f) => f.type === 'session_files' && f.session_id === session.id);
+    return { answers, request };
+  }
+  const answer = (
+    runner: FakeRunner,
+    session: ClientSession | string,
+    requestId: string,
+    over: object = {},
+  ) =>
+    core.broker.runnerListed(runner, {
+      type: 'session_files_result',
+      session_id: typeof session === 'string' ? session : session.id,
+      request_id: requestId,
+      files: [{ path: 'notes.txt', size: 17 }],
+      truncated: false,
+      ...over,
+    });
+
+  it('forwards the request to the session’s runner and relays its answer once', () => {
+    const runner = fakeRunner('r1', 1);
+    const session = open(runner, recordingOwner().owner);
+    const job = core.broker.execute(session, request('1'), false, null);
+    core.dispatcher.accepted(runner, job.id);
+    // While an execution runs, too.
+    const { answers, request: sent } = list(runner, session);
+    const requestId = sent()?.request_id ?? '';
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    // Another runner's answer, or one for another session, is not this request's.
+    answer(fakeRunner('r2', 1), session, requestId);
+    answer(runner, 'another-session', requestId);
+    expect(answers).toEqual([]);
+    answer(runner, session, requestId, { truncated: true });
+    answer(runner, session, requestId);
+    expect(answers).toEqual([{ files: [{ path: 'notes.txt', size: 17 }], truncated: true }]);
+  });
+
+  it('relays the runner’s error with its code (an unknown code as sandbox_failed)', () => {
+    const runner = fakeRunner('r1', 1);
+    const session = open(runner, recordingOwner().owner);
+    const first = list(runner, session);
+    const second = list(runner, session);
+    answer(runner, session, first.request()?.request_id ?? '', {
+      files: [],
+      error: { code: 'session_closed', message: 'not open here' },
+    });
+    answer(runner, session, second.request()?.request_id ?? '', {
+      files: [],
+      error: { code: 'weird', message: 'find broke' },
+    });
+    expect(first.answers).toMatchObject([{ code: 'session_closed', message: 'not open here' }]);
+    expect(second.answers).toMatchObject([{ code: 'sandbox_failed', message: 'find broke' }]);
+  });
+
+  it('fails a request the runner does not answer within 5 s', () => {
+    const runner = fakeRunner('r1', 1);
+    const session = open(runner, recordingOwner().owner);
+    const { answers, request: sent } = list(runner, session);
+    core.clock.advance(4999);
+    expect(answers).toEqual([]);
+    core.clock.advance(2);
+    expect(answers).toMatchObject([{ code: 'sandbox_failed', message: expect.stringMatching(/within 5 s/) }]);
+    answer(runner, session, sent()?.request_id ?? '');
+    expect(answers).toHaveLength(1);
+  });
+
+  it('holds a request made before the session opened, and sends it once it has', () => {
+    const runner = fakeRunner('r1', 1);
+    const first = open(runner, recordingOwner().owner);
+    const session = core.broker.open(spec, recordingOwner().owner);
+    expect(session.state).toBe('placing');
+    const { answers, request: sent } = list(runner, session);
+    expect(sent()).toBeUndefined();
+    core.clock.advance(10_000); // the 5 s count from the request's sending, not from the ask
+    expect(answers).toEqual([]);
+    core.broker.close(first);
+    expect(session.state).toBe('opening');
+    expect(sent()).toBeUndefined();
+    core.broker.runnerOpened(runner, session.id);
+    answer(runner, session, sent()?.request_id ?? '');
+    expect(answers).toMatchObject([{ files: [{ path: 'notes.txt' }] }]);
+  });
+
+  it('fails pending requests when the session ends or its runner goes away, and refuses an ended one', () => {
+    const runner = fakeRunner('r1', 2);
+    const closed = open(runner, recordingOwner().owner);
+    const a = list(runner, closed);
+    core.broker.close(closed);
+    expect(a.answers).toMatchObject([{ code: 'session_closed' }]);
+    expect(() => core.broker.listFiles(closed, () => {})).toThrow(/ended/);
+
+    const died = open(runner, recordingOwner().owner);
+    const b = list(runner, died);
+    core.broker.runnerEnded(runner, died.id, 'sandbox_failed', 'the container died');
+    expect(b.answers).toMatchObject([{ code: 'session_closed', message: expect.stringMatching(/died/) }]);
+
+    const lost = open(runner, recordingOwner().owner);
+    const c = list(runner, lost);
+    core.dispatcher.runnerGone(runner, false, 'closed');
+    core.broker.runnerGone(runner);
+    expect(c.answers).toMatchObject([{ code: 'runner_lost' }]);
+
+    const never = core.broker.open(spec, recordingOwner().owner);
+    const d = list(runner, never);
+    core.clock.advance(30_001);
+    expect(d.answers).toMatchObject([
+      { code: 'session_closed', message: expect.stringMatching(/did not open/) },
+    ]);
+  });
+});

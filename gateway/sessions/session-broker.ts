@@ -3,6 +3,7 @@
 // (the session holds that slot until it ends), runs its executions there one at a time in the
 // order they came, ends it when it has been idle too long, and tells its owner (the client
 // socket) when it opened and when it ended. Executions are ordinary stored jobs with session_id.
+// Listings of a session's files (session_files) go to its runner through SessionListings.
 import { randomUUID } from 'node:crypto';
 import {
   type AsyncRequest,
@@ -11,6 +12,7 @@ import {
   type JobRecord,
   type LimitsInput,
   type Logger,
+  type RunnerToGateway,
   type SESSION_END_REASONS,
 } from '../../shared/index.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
@@ -19,6 +21,7 @@ import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock, Timer } from '../scheduling/clock.js';
 import { pickRunner } from '../scheduling/scheduler.js';
+import { type FilesReply, SessionListings } from './session-listings.js';
 
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 
@@ -74,16 +77,23 @@ export interface SessionBrokerOptions {
   placeTimeoutMs: number;
   /** How long a runner may take to make a session's sandbox and say so. */
   openTimeoutMs: number;
+  /** How long a runner may take to answer a session_files request (default 5 s). */
+  filesTimeoutMs?: number;
 }
+
+/** How long a runner may take to list a session's files, by default: find has 2 s of it. */
+export const SESSION_FILES_TIMEOUT_MS = 5000;
 
 export class SessionBroker {
   readonly #options: SessionBrokerOptions;
   readonly #sessions = new Map<string, ClientSession>();
   /** Sessions waiting for a runner slot, in order. */
   #placing: ClientSession[] = [];
+  readonly #listings: SessionListings;
 
   constructor(options: SessionBrokerOptions) {
     this.#options = options;
+    this.#listings = new SessionListings(options.clock, options.filesTimeoutMs ?? SESSION_FILES_TIMEOUT_MS);
     options.dispatcher.setBeforePump(() => this.#place());
   }
 
@@ -130,6 +140,23 @@ export class SessionBroker {
     return job;
   }
 
+  /**
+   * Lists the session's workspace files (session_files): now, whether an execution runs or not,
+   * or once the session has opened. `reply` is told once: the files, or why not.
+   */
+  listFiles(session: ClientSession, reply: FilesReply): void {
+    if (session.state === 'ended') throw new CodeexecError('session_closed', 'The session has ended');
+    this.#listings.request(session, reply);
+  }
+
+  /** A runner's answer to session_files. */
+  runnerListed(
+    runner: RunnerConnection,
+    frame: Extract<RunnerToGateway, { type: 'session_files_result' }>,
+  ): void {
+    this.#listings.answered(runner, frame);
+  }
+
   /** Ends a session at its owner's wish (session_close, the socket closed). Idempotent. */
   close(
     session: ClientSession,
@@ -141,7 +168,7 @@ export class SessionBroker {
     if (runner !== null && (session.state === 'opening' || session.state === 'open')) {
       runner.send({ type: 'session_close', session_id: session.id });
     }
-    this.#end(session);
+    this.#end(session, new CodeexecError('session_closed', `The session ended: ${message}`));
     session.owner.ended(session, reason, message);
   }
 
@@ -156,6 +183,7 @@ export class SessionBroker {
     session.timer?.cancel();
     session.state = 'open';
     session.owner.opened(session);
+    this.#listings.opened(session);
     this.#next(session);
   }
 
@@ -191,7 +219,7 @@ export class SessionBroker {
       this.#fail(session, new CodeexecError(isErrorCode(code) ? code : 'sandbox_failed', message));
       return;
     }
-    this.#end(session);
+    this.#end(session, new CodeexecError('session_closed', `The session's sandbox ended: ${message}`));
     session.owner.ended(session, 'sandbox_ended', message);
   }
 
@@ -205,7 +233,7 @@ export class SessionBroker {
           new CodeexecError('runner_lost', 'The runner went away while it opened the session'),
         );
       } else {
-        this.#end(session);
+        this.#end(session, new CodeexecError('runner_lost', "The session's runner went away"));
         session.owner.ended(session, 'runner_lost', "The session's runner went away");
       }
     }
@@ -214,6 +242,7 @@ export class SessionBroker {
   /** Gateway shutdown: timers only (runner sockets and client sockets close on their own). */
   shutdown(): void {
     for (const session of this.#sessions.values()) session.timer?.cancel();
+    this.#listings.shutdown();
   }
 
   /** Runs on every dispatcher pass, before queued jobs: sessions waiting for a slot get one. */
@@ -280,17 +309,21 @@ export class SessionBroker {
   /** It never opened: its owner gets the error. */
   #fail(session: ClientSession, error: CodeexecError): void {
     if (session.state === 'ended') return;
-    this.#end(session);
+    this.#end(session, new CodeexecError('session_closed', `The session did not open: ${error.message}`));
     session.owner.failed(session, error);
   }
 
-  /** Frees its slot; executions still waiting end with session_closed. */
-  #end(session: ClientSession): void {
+  /**
+   * Frees its slot; executions still waiting end with session_closed, listings still pending with
+   * `listingError`.
+   */
+  #end(session: ClientSession, listingError: CodeexecError): void {
     session.timer?.cancel();
     session.state = 'ended';
     this.#sessions.delete(session.id);
     this.#placing = this.#placing.filter((s) => s !== session);
     session.runner?.sessions.delete(session.id);
+    this.#listings.ended(session, listingError);
     const waiting = session.waiting.splice(0);
     // The one offered or running ends when its runner reports it (it is cancelled with the
     // sandbox); one not offered yet (a store write pending) ends here.

@@ -1,6 +1,7 @@
 // The client WebSocket (/execute/ws): many jobs on one socket, each named by the client's id;
-// live output relayed as the runner produces it; cancel. Every frame is parsed against
-// shared/client-protocol.ts, and every problem is answered with an error frame, never a drop.
+// live output relayed as the runner produces it; cancel; sessions and their file listings. Every
+// frame is parsed against shared/client-protocol.ts, and every problem is answered with an error
+// frame, never a drop.
 import {
   CLIENT_HIGH_WATER_BYTES,
   CLIENT_MAX_BUFFERED_BYTES,
@@ -36,6 +37,8 @@ class ClientConnection {
   readonly jobs = new Map<string, ClientJob>();
   /** Open (or opening) sessions, by the client's id. */
   readonly sessions = new Map<string, ClientSession>();
+  /** The ids of session_files requests not answered yet. */
+  readonly listings = new Set<string>();
   closed = false;
   /** Who submits this socket's jobs: they count against that client's cap and are its own. */
   client: string | null = null;
@@ -159,12 +162,12 @@ export class ClientSockets implements SocketHandler {
       case 'session_open':
         this.#openSession(connection, frame);
         return;
-      case 'session_close': {
-        const session = connection.sessions.get(frame.id);
-        if (!session) throw new CodeexecError('not_found', `no open session ${frame.id} on this socket`);
-        this.#options.sessions.close(session);
+      case 'session_close':
+        this.#options.sessions.close(this.#session(connection, frame.id));
         return;
-      }
+      case 'session_files':
+        this.#listFiles(connection, frame);
+        return;
       case 'stdin':
       case 'stdin_eof':
       case 'signal': {
@@ -260,14 +263,32 @@ export class ClientSockets implements SocketHandler {
       if (lang === undefined) throw new CodeexecError('invalid_frame', 'lang is required outside a session');
       return intake.submit({ ...request, lang }, interactive, connection.client).job;
     }
-    const session = connection.sessions.get(sessionName);
-    if (!session) throw new CodeexecError('not_found', `no open session ${sessionName} on this socket`);
+    const session = this.#session(connection, sessionName);
     return sessions.execute(
       session,
       intake.sessionRequest(session.spec, request),
       interactive,
       connection.client,
     );
+  }
+
+  /** session_files: answered with session_files (the session's id, the files) or an error frame. */
+  #listFiles(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'session_files' }>): void {
+    const { id } = frame;
+    checkUnusedId(connection, id);
+    const session = this.#session(connection, frame.session);
+    connection.listings.add(id);
+    this.#options.sessions.listFiles(session, (answer) => {
+      connection.listings.delete(id);
+      if (answer instanceof CodeexecError) connection.error(id, answer);
+      else connection.send({ type: 'session_files', id, session_id: session.id, ...answer });
+    });
+  }
+
+  #session(connection: ClientConnection, id: string): ClientSession {
+    const session = connection.sessions.get(id);
+    if (!session) throw new CodeexecError('not_found', `no open session ${id} on this socket`);
+    return session;
   }
 
   #job(connection: ClientConnection, id: string): ClientJob {
@@ -277,12 +298,15 @@ export class ClientSockets implements SocketHandler {
   }
 }
 
-/** Job and session ids share one namespace per socket, so an error frame's id names one thing. */
+/**
+ * Job, session and listing ids share one namespace per socket, so an error frame's id names one
+ * thing.
+ */
 function checkUnusedId(connection: ClientConnection, id: string): void {
-  if (connection.jobs.has(id) || connection.sessions.has(id)) {
+  if (connection.jobs.has(id) || connection.sessions.has(id) || connection.listings.has(id)) {
     throw new CodeexecError(
       'duplicate_id',
-      `id ${id} is already used by an unfinished job or open session on this socket`,
+      `id ${id} is already used by an unfinished job, open session or pending listing on this socket`,
     );
   }
 }

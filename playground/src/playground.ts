@@ -8,7 +8,6 @@ import { MAX_LIMITS } from '../../shared/limits.js';
 import { type ApiClient, ApiError } from './api-client.js';
 import type { CodeEditor } from './editor.js';
 import { exampleFor } from './examples.js';
-import { LISTING_TASK_ID, listerFor } from './file-listers.js';
 import type { ClientFrame, GatewaySocket, SocketEnd } from './gateway-socket.js';
 import type { KeyChoice, KeyDialog } from './key-dialog.js';
 import { type LanguageOption, languageOptions, matchLanguage, pickLanguage } from './language-options.js';
@@ -223,14 +222,13 @@ export class Playground {
     this.#sessionEvent(note === undefined ? { type: 'close' } : { type: 'close', note });
   }
 
+  /** Asks the gateway for the session's files (session_files: nothing runs as a job). */
   #listFiles(): void {
-    const { id, lang, phase } = this.#session;
-    if (phase !== 'open' || id === null || lang === null) return;
-    const code = listerFor(lang);
-    if (code === null) return;
+    const { id, phase } = this.#session;
+    if (phase !== 'open' || id === null) return;
     const listing = this.#nextId('files');
     this.#sessionEvent({ type: 'list', id: listing });
-    this.#send({ type: 'execute', id: listing, session: id, code, task_id: LISTING_TASK_ID });
+    this.#send({ type: 'session_files', id: listing, session: id });
   }
 
   #sessionEvent(event: SessionEvent): void {

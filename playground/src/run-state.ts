@@ -123,6 +123,7 @@ function onFrame(run: RunState, frame: GatewayToClient): RunState {
       return { ...run, phase: 'ended', failure: { code: frame.code, message: frame.message } };
     case 'session_opened':
     case 'session_closed':
+    case 'session_files':
       return run; // a session's frames never carry a run's id
     default: {
       const never: never = frame;

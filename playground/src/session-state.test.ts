@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { result } from './run-fixtures.js';
 import {
   concernsSession,
   SESSION_OFF,
@@ -34,25 +33,34 @@ describe('session mode', () => {
     expect(open).toMatchObject({ phase: 'open', runner: 'runner-a', files: [] });
     const listing = sessionReducer(open, { type: 'list', id: 'files-3' });
     expect(listing.listing).toBe('files-3');
-    const listingFrame = { type: 'stdout' as const, id: 'files-3', seq: 0, data: '4\tnotes.txt\n' };
+    const files = [
+      { path: 'data/b.csv', size: 7 },
+      { path: 'main.py', size: 31 },
+      { path: 'notes.txt', size: 4 },
+    ];
+    const listingFrame = {
+      type: 'session_files' as const,
+      id: 'files-3',
+      session_id: 's-uuid',
+      files,
+      truncated: false,
+    };
     expect(concernsSession(listing, listingFrame)).toBe(true);
     expect(concernsSession(listing, { ...listingFrame, id: 'run-2' })).toBe(false);
-    const listed = sessionReducer(listing, {
+    const listed = sessionReducer(listing, { type: 'frame', frame: listingFrame });
+    // Every file, the run's main file included, as the gateway sorted them.
+    expect(listed).toMatchObject({ listing: null, files, truncated: false });
+    const more = sessionReducer(sessionReducer(listed, { type: 'list', id: 'files-4' }), {
       type: 'frame',
-      frame: {
-        type: 'exit',
-        id: 'files-3',
-        result: result({ stdout: '4\tnotes.txt\n31\tmain.py\n7\tdata/b.csv\n' }),
-        dropped_chunks: 0,
-      },
+      frame: { ...listingFrame, id: 'files-4', truncated: true },
     });
-    expect(listed).toMatchObject({
-      listing: null,
-      files: [
-        { path: 'data/b.csv', size: 7 },
-        { path: 'notes.txt', size: 4 },
-      ],
+    expect(more).toMatchObject({ listing: null, truncated: true });
+    // An answer that comes after another listing was asked for is not that one's.
+    const stale = sessionReducer(sessionReducer(listed, { type: 'list', id: 'files-5' }), {
+      type: 'frame',
+      frame: { ...listingFrame, id: 'files-4', files: [] },
     });
+    expect(stale).toMatchObject({ listing: 'files-5', files });
     expect(sessionReducer(listed, { type: 'close' })).toEqual(SESSION_OFF);
   });
 
@@ -90,17 +98,17 @@ describe('session mode', () => {
       {
         type: 'frame',
         frame: {
-          type: 'exit',
+          type: 'error',
           id: 'files-2',
-          result: result({ exit_code: 1, stderr: 'permission denied\n' }),
-          dropped_chunks: 0,
+          code: 'sandbox_failed',
+          message: "The runner did not list the session's files within 5 s",
         },
       },
     ]);
     expect(state).toMatchObject({
       phase: 'open',
       listing: null,
-      note: 'Could not list the files: permission denied',
+      note: "Could not list the files: sandbox_failed: The runner did not list the session's files within 5 s.",
     });
   });
 

@@ -1,9 +1,9 @@
 // Session mode's state: off → opening → open, back to off when the user leaves session mode, the
 // gateway ends the session (idle, sandbox or runner gone) or refuses it, or the socket drops. While
-// open, the files of its workspace are listed after each run (file-listers.ts). Pure: the page
-// feeds it the frames for the session's id and its listing's id.
-import type { GatewayToClient } from '../../shared/client-protocol.js';
-import { parseListing, type WorkspaceFile } from './file-listers.js';
+// open, the files of its workspace are listed after each run (a session_files request, answered
+// with the files, sorted). Pure: the page feeds it the frames for the session's id and its
+// listing's id.
+import type { GatewayToClient, WorkspaceFile } from '../../shared/client-protocol.js';
 import { describeError } from './run-summary.js';
 
 export type SessionPhase = 'off' | 'opening' | 'open';
@@ -16,7 +16,9 @@ export interface SessionState {
   readonly runner: string | null;
   /** The workspace's files as last listed; null before the first listing. */
   readonly files: readonly WorkspaceFile[] | null;
-  /** The listing execution's id while one runs. */
+  /** The last listing left files out (the gateway lists at most 1000). */
+  readonly truncated: boolean;
+  /** The session_files request's id while one is unanswered. */
   readonly listing: string | null;
   /** Why the last listing failed, or why the session ended (shown until the next change). */
   readonly note: string | null;
@@ -34,6 +36,7 @@ export const SESSION_OFF: SessionState = {
   lang: null,
   runner: null,
   files: null,
+  truncated: false,
   listing: null,
   note: null,
 };
@@ -84,15 +87,12 @@ function onFrame(state: SessionState, frame: GatewayToClient): SessionState {
 }
 
 function onListingFrame(state: SessionState, frame: GatewayToClient): SessionState {
-  if (frame.type === 'error') {
-    return { ...state, listing: null, note: `Could not list the files: ${describeError(frame)}` };
+  switch (frame.type) {
+    case 'session_files':
+      return { ...state, listing: null, files: frame.files, truncated: frame.truncated, note: null };
+    case 'error':
+      return { ...state, listing: null, note: `Could not list the files: ${describeError(frame)}` };
+    default:
+      return state;
   }
-  if (frame.type !== 'exit') return state;
-  const { result } = frame;
-  if (result.reason !== 'exited' || result.exit_code !== 0) {
-    const why =
-      result.error?.message ?? (result.stderr.trim() || `it ended: ${result.reason ?? result.status}`);
-    return { ...state, listing: null, note: `Could not list the files: ${why}` };
-  }
-  return { ...state, listing: null, files: parseListing(state.lang ?? '', result.stdout), note: null };
 }

@@ -2,7 +2,7 @@
 // The session panel, shown in session mode: the session's state and the files its workspace keeps
 // between runs, as listed after each run.
 import { byId, h } from '../../shared/dom.js';
-import { formatSize } from './file-listers.js';
+import { formatSize } from './file-size.js';
 import type { SessionState } from './session-state.js';
 
 export class SessionView {
@@ -21,6 +21,7 @@ export class SessionView {
     const files = session.files ?? [];
     this.#files.hidden = session.phase !== 'open';
     this.#files.setAttribute('aria-busy', String(session.listing !== null));
+    const more = session.truncated ? [h('li', { class: 'empty' }, 'More files are not listed.')] : [];
     this.#files.replaceChildren(
       ...(files.length === 0
         ? [h('li', { class: 'empty' }, session.listing ? 'Listing files…' : 'No files yet.')]
@@ -32,6 +33,7 @@ export class SessionView {
               h('span', { class: 'size' }, formatSize(file.size)),
             ),
           )),
+      ...more,
     );
   }
 }

@@ -15,9 +15,11 @@ import { ExecNotStartedError, type SandboxDriver } from '../docker/docker-sandbo
 import { cancelledBeforeStart, type JobIo, type JobSpec, sandboxFailure } from '../execution/execute-job.js';
 import type { StageSandbox } from '../execution/run-stage.js';
 import type { PooledContainer } from '../pool/pooled-container.js';
+import type { FileListing } from './file-listing.js';
 import { parseProbe } from './session-sandbox.js';
 import { SessionStopper } from './session-stopper.js';
 import { StopAgent } from './stop-agent.js';
+import { listWorkspace } from './workspace-files.js';
 
 /** open (idle) ⇄ running → ending → ended; `ending` waits for the running execution, if any. */
 export type SessionState = 'open' | 'running' | 'ending' | 'ended';
@@ -68,6 +70,9 @@ export class PoolSession {
   /** The stop exec in flight: a runner's kill and the tidy-up after an execution share it. */
   #stopping: Promise<void> | null = null;
   #ending: Promise<void> | null = null;
+  /** The listing running (settled when none), and the one waiting for it that later requests share. */
+  #listing: Promise<unknown> = Promise.resolve();
+  #nextListing: Promise<FileListing> | null = null;
   readonly #sandbox: StageSandbox = {
     stop: () => this.#stopProcesses(),
     oomKilled: () => this.#oomKilled(),
@@ -152,6 +157,23 @@ export class PoolSession {
     }
   }
 
+  /**
+   * The regular files in the session's workspace, now, whether an execution runs or not: one short
+   * exec of its own (workspace-files.ts). One listing at a time: requests that come while one runs
+   * share the next, so a client asking often costs one exec at a time. Rejects with CodeexecError:
+   * sandbox_failed, or session_closed once the session is ending.
+   */
+  listFiles(): Promise<FileListing> {
+    if (this.#nextListing !== null) return this.#nextListing;
+    const next = this.#listing.then(() => {
+      this.#nextListing = null;
+      return this.#listOnce();
+    });
+    this.#nextListing = next;
+    this.#listing = next.catch(() => {});
+    return next;
+  }
+
   /** Cancel the running execution (it still resolves, reason cancelled), then remove the sandbox. Idempotent. */
   close(): Promise<void> {
     this.#running?.abort.abort();
@@ -186,6 +208,21 @@ export class PoolSession {
       // executeJob moves a compiled language's container to its compile limits and back: if it
       // stopped half-way, the next execution's fit() must see a difference.
       if (this.#host.language.compile !== undefined) container.memoryBytes = 0;
+    }
+  }
+
+  async #listOnce(): Promise<FileListing> {
+    for (let attempt = 1; ; attempt++) {
+      // A stop (after an execution, or a kill) ends every process but the keep-alive, a listing's
+      // find included: list once it is over. One that starts during the listing kills it: again.
+      await Promise.allSettled([this.#tidied, this.#stopping]);
+      if (this.#lostWith !== null) throw this.#lostWith;
+      if (this.#ending !== null) throw new CodeexecError('session_closed', 'The session has ended');
+      const run = await listWorkspace(this.#host.docker, this.containerId);
+      if ('listed' in run) return run.listed;
+      if (attempt === 2) {
+        throw new CodeexecError('sandbox_failed', "The session's file listing was killed twice");
+      }
     }
   }
 

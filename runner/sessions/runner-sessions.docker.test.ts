@@ -1,7 +1,8 @@
 // The Runner's session frames against a fake gateway (a ws server on port 0 that welcomes the
 // runner and records every frame), with a real pool on the real engine: session_open → opened,
 // executions offered with session_id, session_close, session_ended on a dead sandbox or a drain,
-// sessions gone with the socket, and the stage frame ahead of a compiled program's output.
+// sessions gone with the socket, the stage frame ahead of a compiled program's output, and
+// session_files listings (hostile names, symlinks, truncation, during an execution).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,94 @@ describe('Runner sessions against a fake gateway', () => {
     gateway.send({ type: 'offer', job });
     return gateway.frame(forJob('done', job.id));
   }
+
+  /** Asks for the session's files and waits for the answer. */
+  async function listFiles(session: string) {
+    const request = unique('list');
+    gateway.send({ type: 'session_files', session_id: session, request_id: request });
+    const answer = await gateway.frame(is('session_files_result', 'request_id', request));
+    expect(answer.session_id).toBe(session);
+    return answer;
+  }
+
+  it('lists the workspace’s regular files, whatever their names, and no symlink', async () => {
+    const session = await openSession();
+    const written = offer(
+      [
+        'import os',
+        'open("notes.txt", "w").write("kept between runs")',
+        'open("two\\nlines.txt", "w").write("x")',
+        'open("tab\\there", "w").write("")',
+        'os.makedirs("data/deep/er")',
+        'open("data/deep/er/b.csv", "w").write("1,2\\n")',
+        'os.mkdir("empty-dir")',
+        // Latin-1 é: not UTF-8
+        'open(b"caf\\xe9.txt", "wb").write(b"1234")',
+        'os.symlink("/etc/passwd", "passwd-link")',
+        'os.symlink("/", "root-link")',
+        'os.symlink("notes.txt", "notes-link")',
+        'print("written")',
+      ].join('\n'),
+      { session_id: session },
+    );
+    expect((await runJob(written)).result).toMatchObject({ reason: 'exited', stdout: 'written\n' });
+    const listed = await listFiles(session);
+    expect(listed.error).toBeUndefined();
+    expect(listed.truncated).toBe(false);
+    expect(listed.files).toEqual([
+      { path: 'caf\uFFFD.txt', size: 4 },
+      { path: 'data/deep/er/b.csv', size: 4 },
+      { path: 'main.py', size: Buffer.byteLength(written.code) },
+      { path: 'notes.txt', size: 17 },
+      { path: 'tab\there', size: 0 },
+      { path: 'two\nlines.txt', size: 1 },
+    ]);
+    // An unknown session is answered with an error, not silence.
+    const unknown = await listFiles('no-such-session');
+    expect(unknown).toMatchObject({ files: [], error: { code: 'session_closed' } });
+  });
+
+  it('lists while an execution runs, and says truncated past 1000 files or 256 KiB of names', async () => {
+    const session = await openSession();
+    const { long } = await startLong(session);
+    expect((await listFiles(session)).files.map((file) => file.path)).toEqual(['main.py']);
+    gateway.send({ type: 'cancel', job_id: long.id });
+    await gateway.frame(forJob('done', long.id));
+
+    const many = offer(
+      'import os\nos.mkdir("many")\nfor i in range(1005): open(f"many/{i:04}", "w").close()',
+      {
+        session_id: session,
+      },
+    );
+    expect((await runJob(many)).result).toMatchObject({ reason: 'exited' });
+    const listed = await listFiles(session);
+    expect(listed.truncated).toBe(true);
+    expect(listed.files).toHaveLength(1000);
+    // Sorted first, then cut: main.py comes after every many/….
+    expect(listed.files[0]?.path).toBe('main.py');
+    expect(listed.files[1]?.path).toBe('many/0000');
+
+    // ~500 bytes a record: 600 of them are more than the 256 KiB read, fewer than 1000 files.
+    const longNames = offer(
+      [
+        'import os, shutil',
+        'shutil.rmtree("many")',
+        'd, n = "d" * 240, "n" * 240',
+        'os.mkdir(d)',
+        'for i in range(600): open(f"{d}/{i:04}{n}", "w").close()',
+      ].join('\n'),
+      { session_id: session },
+    );
+    expect((await runJob(longNames)).result).toMatchObject({ reason: 'exited' });
+    const capped = await listFiles(session);
+    expect(capped.truncated).toBe(true);
+    expect(capped.files.length).toBeGreaterThan(400);
+    expect(capped.files.length).toBeLessThan(600);
+    expect(capped.files.every((file) => file.path === 'main.py' || file.path.length === 240 + 1 + 244)).toBe(
+      true,
+    );
+  });
 
   it('runs executions in the session that share files, streams them, and closes without session_ended', async () => {
     const session = await openSession();

@@ -1,16 +1,18 @@
 // The runner's side of persistent sessions on one gateway socket: session_open and session_close
-// frames, which session an execution offer may run in, and session_ended when a session's sandbox
-// is lost or the runner drains. Each session holds one slot from session_open until it ends (as
-// the gateway counts it: its sandbox is removed in the background, like a spent container's). A
-// session never outlives its socket: when the socket drops, every session ends silently (the
-// gateway ends them on its side).
+// frames, which session an execution offer may run in, session_files listings, and session_ended
+// when a session's sandbox is lost or the runner drains. Each session holds one slot from
+// session_open until it ends (as the gateway counts it: its sandbox is removed in the background,
+// like a spent container's). A session never outlives its socket: when the socket drops, every
+// session ends silently (the gateway ends them on its side).
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { GatewayToRunner, OfferedJob, RunnerToGateway } from '../../shared/runner-protocol.js';
 import type { SandboxPool } from '../pool/sandbox-pool.js';
+import type { FileListing } from './file-listing.js';
 import type { PoolSession } from './pool-session.js';
 
 type SessionOpen = Extract<GatewayToRunner, { type: 'session_open' }>;
+type SessionFiles = Extract<GatewayToRunner, { type: 'session_files' }>;
 
 export interface SessionEnd {
   code: ErrorCode;
@@ -139,6 +141,32 @@ export class RunnerSessions {
     entry.running = null;
     if (entry.state === 'ending') this.#remove(entry);
     else if (this.#draining) this.#end(entry, SHUTTING_DOWN);
+  }
+
+  /**
+   * session_files: list the session's workspace (an execution may be running in it) and answer
+   * session_files_result, with `error` when the session is not open here or the listing failed.
+   */
+  listFiles(frame: SessionFiles): void {
+    const { session_id, request_id } = frame;
+    const answer = (listing: FileListing | SessionEnd) =>
+      this.#send({
+        type: 'session_files_result',
+        session_id,
+        request_id,
+        ...('files' in listing ? listing : { files: [], truncated: false, error: listing }),
+      });
+    const entry = this.#entries.get(session_id);
+    const session = entry?.state === 'open' ? entry.session : null;
+    if (!session) {
+      answer({ code: 'session_closed', message: `The session ${session_id} is not open on this runner` });
+      return;
+    }
+    session.listFiles().then(answer, (err: unknown) => {
+      this.#options.log.warn({ session_id, err }, "could not list a session's files");
+      const code = (err as { code?: ErrorCode }).code ?? 'sandbox_failed';
+      answer({ code, message: (err as Error).message });
+    });
   }
 
   /** No new sessions (the caller refuses them); each ends, shutting_down, once its execution has. */
