@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.js';
 import { Gateway, isLoopback, listenPolicy } from './gateway.js';
@@ -22,6 +23,7 @@ describe('gatewayOptionsFromEnv', () => {
         CODEEXEC_STORE_OUTPUT_BYTES: '4096',
         CODEEXEC_CALLBACK_ATTEMPTS: '5',
         CODEEXEC_CALLBACK_SECRET: 's3cret',
+        CODEEXEC_CALLBACK_ALLOW: ' 127.0.0.1/32, fd00::/8,hooks.internal ,,',
         CODEEXEC_TRANSPORT: 'ws',
         CODEEXEC_DURABLE_BEFORE_OFFER: '0',
       },
@@ -41,7 +43,7 @@ describe('gatewayOptionsFromEnv', () => {
       retainJobs: 50,
       retainMs: 2 * 3600_000,
       storeOutputBytes: 4096,
-      callbacks: { attempts: 5, secret: 's3cret' },
+      callbacks: { attempts: 5, secret: 's3cret', allow: ['127.0.0.1/32', 'fd00::/8', 'hooks.internal'] },
       transport: 'ws',
       durableBeforeOffer: false,
       runnerTokens: ['tok'],
@@ -56,6 +58,7 @@ describe('gatewayOptionsFromEnv', () => {
       apiKeys: [],
       allowPublicWithoutKeys: false,
     });
+    expect(options.callbacks?.allow).toEqual([]); // no internal address is called back
     expect(options).not.toHaveProperty('maxQueue');
     expect(options).not.toHaveProperty('leaseMs');
   });
@@ -66,6 +69,12 @@ describe('gatewayOptionsFromEnv', () => {
     ['CODEEXEC_HEARTBEAT_MS', '0', /CODEEXEC_HEARTBEAT_MS must be a whole number ≥ 10/],
     ['CODEEXEC_ALLOW_PUBLIC', 'maybe', /CODEEXEC_ALLOW_PUBLIC must be 1 or 0/],
     ['CODEEXEC_TRANSPORT', 'tcp', /uws or ws/],
+    [
+      'CODEEXEC_CALLBACK_ALLOW',
+      '10.0.0.0/8,10.0.0.0/40',
+      /CODEEXEC_CALLBACK_ALLOW: "10\.0\.0\.0\/40" is not a CIDR/,
+    ],
+    ['CODEEXEC_CALLBACK_ALLOW', 'https://hooks', /CODEEXEC_CALLBACK_ALLOW: "https:\/\/hooks"/],
   ])('refuses %s=%s by name', (name, value, message) => {
     expect(() => gatewayOptionsFromEnv({ [name]: value }, ['tok'])).toThrow(message);
   });
@@ -100,5 +109,13 @@ describe('listening address', () => {
     await expect(
       Gateway.start({ host: '0.0.0.0', port: 0, dataDir: await tempDir(), runnerTokens: ['t'] }),
     ).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without client API keys.*CODEEXEC_API_KEYS/);
+  });
+
+  it('refuses a bad callback allowlist before opening anything', async () => {
+    const dataDir = await tempDir();
+    await expect(
+      Gateway.start({ port: 0, dataDir, runnerTokens: ['t'], callbacks: { allow: ['10.0.0.0/99'] } }),
+    ).rejects.toThrow(/^CODEEXEC_CALLBACK_ALLOW: "10\.0\.0\.0\/99" is not a CIDR/);
+    expect(await readdir(dataDir)).toEqual([]); // no store was opened
   });
 });

@@ -2,6 +2,7 @@
 // parsed and checked here, so a typo stops the start with the variable's name instead of a
 // silent default.
 import { resolve } from 'node:path';
+import { CallbackAllowlist } from './callbacks/address-policy.js';
 import type { GatewayOptions } from './gateway.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -51,6 +52,8 @@ export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[])
     attempts: envInt(env, 'CODEEXEC_CALLBACK_ATTEMPTS', 1),
     timeoutMs: envInt(env, 'CODEEXEC_CALLBACK_TIMEOUT_MS', 1),
     secret: env.CODEEXEC_CALLBACK_SECRET || undefined,
+    // Parsed here so a bad entry stops the start, naming the variable (Gateway.start parses again).
+    allow: CallbackAllowlist.parse(envList(env, 'CODEEXEC_CALLBACK_ALLOW')).entries,
   });
   return defined({
     host: env.HOST || '127.0.0.1',

@@ -11,6 +11,8 @@ import {
   MAX_RUNNER_FRAME_BYTES,
 } from '../shared/index.js';
 import { AdminFeed } from './admin/admin-feed.js';
+import { CallbackAllowlist } from './callbacks/address-policy.js';
+import { CallbackGuard, type Resolver } from './callbacks/callback-guard.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
 import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
@@ -87,6 +89,13 @@ export interface GatewayOptions {
     maxDelayMs?: number;
     timeoutMs?: number;
     secret?: string | null;
+    /**
+     * CODEEXEC_CALLBACK_ALLOW: CIDRs, IP addresses and host names a callback may reach although
+     * they are internal (loopback, private, link-local…), which are refused otherwise.
+     */
+    allow?: readonly string[];
+    /** How callback hosts are resolved (tests inject names); default: the system's resolver. */
+    resolve?: Resolver;
   };
 }
 
@@ -171,6 +180,8 @@ export class Gateway {
         'the gateway needs at least one runner token (CODEEXEC_RUNNER_TOKENS or CODEEXEC_DONOR_TOKENS)',
       );
     }
+    // Before anything is opened: a bad entry stops the start, naming CODEEXEC_CALLBACK_ALLOW.
+    const callbackAllow = CallbackAllowlist.parse(options.callbacks?.allow ?? []);
     const log = options.log ?? createLogger({ level: 'info' });
     const host = options.host ?? '127.0.0.1';
     const defaults = GATEWAY_DEFAULTS;
@@ -250,9 +261,14 @@ export class Gateway {
         heartbeatMs,
       }),
     });
+    const callbackGuard = new CallbackGuard({
+      allow: callbackAllow,
+      ...(options.callbacks?.resolve ? { resolve: options.callbacks.resolve } : {}),
+    });
     const callbacks = new CallbackSender({
       store,
       log,
+      guard: callbackGuard,
       attempts: options.callbacks?.attempts ?? defaults.callbackAttempts,
       firstDelayMs: options.callbacks?.firstDelayMs ?? defaults.callbackFirstDelayMs,
       maxDelayMs: options.callbacks?.maxDelayMs ?? defaults.callbackMaxDelayMs,
@@ -280,6 +296,7 @@ export class Gateway {
         book,
         registry,
         auth,
+        callbackGuard,
         log,
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },

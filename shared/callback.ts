@@ -5,7 +5,8 @@ import * as v from 'valibot';
 export const CALLBACK_STATES = {
   pending: 'not delivered yet; attempts continue',
   delivered: 'the target answered 2xx',
-  failed: 'every attempt failed, or the target refused it for good (a 4xx other than 408/429)',
+  failed:
+    'every attempt failed, the target refused it for good (a 4xx other than 408/429), or its address is one callbacks may not reach',
 } as const;
 export type CallbackState = keyof typeof CALLBACK_STATES;
 

@@ -6,6 +6,10 @@ export const ERRORS = {
   invalid_request: { status: 400, message: 'The request does not match the schema' },
   unknown_language: { status: 400, message: 'The language is not known' },
   limit_exceeded: { status: 400, message: 'A requested limit is above the maximum allowed' },
+  callback_forbidden: {
+    status: 400,
+    message: 'callback_url leads to an address the gateway may not call (loopback, private, link-local…)',
+  },
   body_too_large: { status: 413, message: 'The body is larger than allowed' },
   unsupported_media_type: { status: 415, message: 'The body must be application/json' },
   not_found: { status: 404, message: 'No such route or job' },

@@ -158,6 +158,8 @@ export class Cluster {
       // Short, so faults resolve in seconds; not so short that a busy 2-core machine trips them.
       CODEEXEC_HEARTBEAT_MS: '500',
       CODEEXEC_LEASE_MS: '2000',
+      // The callback sinks listen on loopback, which a gateway calls back only when allowed to.
+      CODEEXEC_CALLBACK_ALLOW: '127.0.0.1/32',
       ...env,
     });
     const listening = await child.waitFor((line) => line.msg === 'gateway listening');

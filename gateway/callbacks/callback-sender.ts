@@ -3,13 +3,19 @@
 // Each attempt is recorded on the job (`callback`), so a restarted gateway resumes what is pending.
 import { createHmac } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallbackDelivery, JobRecord, Logger } from '../../shared/index.js';
 import type { JobStore } from '../store/job-store-api.js';
+import { type CallbackGuard, isCallbackForbidden } from './callback-guard.js';
 
 export interface CallbackOptions {
   store: JobStore;
   log: Logger;
+  /** Where a callback may connect: checked again at each attempt, on the addresses connected to. */
+  guard: CallbackGuard;
   /** Attempts per job, all restarts together. */
   attempts: number;
   /** Wait before the second attempt; doubles each time, up to maxDelayMs. */
@@ -123,29 +129,71 @@ export class CallbackSender extends EventEmitter {
       headers['x-codeexec-signature'] =
         `sha256=${createHmac('sha256', this.#options.secret).update(body).digest('hex')}`;
     }
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        // A redirect could point anywhere; the client named this URL and no other.
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#stop.signal]),
-      });
-      await response.body?.cancel();
-      if (response.status >= 200 && response.status < 300) return { ok: true };
-      const redirect = response.status >= 300 && response.status < 400;
+      const target = new URL(url);
+      // Throws at once for a forbidden IP literal; a name is checked in the connection's lookup.
+      const lookup = this.#options.guard.connectLookup(target);
+      const status = await post(target, headers, body, lookup, AbortSignal.any([timeout, this.#stop.signal]));
+      if (status >= 200 && status < 300) return { ok: true };
+      const redirect = status >= 300 && status < 400;
       return {
         ok: false,
-        error: redirect ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}`,
-        permanent: !RETRYABLE(response.status),
+        error: redirect ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`,
+        permanent: !RETRYABLE(status),
       };
     } catch (err) {
       if (this.#stop.signal.aborted) return { stopped: true };
-      const error = err as Error & { cause?: { code?: string } };
-      const why =
-        error.name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs} ms` : error.message;
-      return { ok: false, error: error.cause?.code ? `${why} (${error.cause.code})` : why, permanent: false };
+      // Nothing was sent. Giving up at once: retrying an internal address is no use, and a
+      // name that resolves there now is not one the client should be trusted with later.
+      if (isCallbackForbidden(err))
+        return { ok: false, error: `refused before connecting: ${err.message}`, permanent: true };
+      if (timeout.aborted)
+        return { ok: false, error: `no answer within ${this.#options.timeoutMs} ms`, permanent: false };
+      const error = err as NodeJS.ErrnoException;
+      if (error.code === 'ERR_INVALID_URL') return { ok: false, error: error.message, permanent: true };
+      // Several addresses tried (happy eyeballs) fail as an AggregateError with no message.
+      const why = error.message || error.code || String(err);
+      return {
+        ok: false,
+        error: error.code && !why.includes(error.code) ? `${why} (${error.code})` : why,
+        permanent: false,
+      };
     }
   }
+}
+
+/**
+ * One POST with node:http(s), whose `lookup` option is the guard's hook (fetch has no such
+ * option); it never follows a redirect: the client named this URL and no other. Resolves with
+ * the status once the answer's head arrives; the body is not read.
+ */
+function post(
+  target: URL,
+  headers: Record<string, string>,
+  body: string,
+  lookup: LookupFunction | undefined,
+  signal: AbortSignal,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        // A connection of its own: never a pooled socket another lookup made.
+        agent: false,
+        signal,
+        ...(lookup ? { lookup } : {}),
+      },
+      (res) => {
+        res.on('error', () => {}); // closing it early is ours; nothing to report
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

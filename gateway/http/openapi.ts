@@ -46,6 +46,14 @@ const validationErrors = {
   413: error('The body is larger than allowed'),
   415: error('The body is not JSON'),
 };
+/** The bodies with a callback_url: the same, and a callback_url that leads somewhere forbidden. */
+const callbackValidationErrors = {
+  ...validationErrors,
+  400: error(
+    'Invalid JSON, a wrong field, an unknown language, a limit above its maximum, or a callback_url ' +
+      'whose host is (or resolves to) an internal address, or does not resolve (callback_forbidden)',
+  ),
+};
 /** Refusals at submission, before a job exists (see Admission). */
 const admissionErrors = {
   429: error(
@@ -96,7 +104,7 @@ export const OPERATIONS: readonly Operation[] = [
     request: AsyncRequestSchema,
     responses: {
       200: { description: 'The job ended', schema: JobRecordSchema },
-      ...validationErrors,
+      ...callbackValidationErrors,
       ...runErrors,
     },
   },
@@ -107,7 +115,7 @@ export const OPERATIONS: readonly Operation[] = [
     request: AsyncRequestSchema,
     responses: {
       202: { description: 'Queued', schema: AsyncAcceptedSchema },
-      ...validationErrors,
+      ...callbackValidationErrors,
       ...admissionErrors,
     },
   },

@@ -1,6 +1,7 @@
 // The REST routes. Bodies are parsed against the shared schemas here, at the boundary; the
 // dispatcher and store only ever see valid data.
 import {
+  type AsyncRequest,
   AsyncRequestSchema,
   CodeexecError,
   ExecuteRequestSchema,
@@ -12,6 +13,7 @@ import {
   parse,
   parseJson,
 } from '../../shared/index.js';
+import type { CallbackGuard } from '../callbacks/callback-guard.js';
 import { type Dispatcher, isFinished } from '../jobs/dispatcher.js';
 import type { JobBook } from '../jobs/job-book.js';
 import type { JobIntake } from '../jobs/job-intake.js';
@@ -26,6 +28,8 @@ export interface RoutesDeps {
   book: JobBook;
   registry: RunnerRegistry;
   auth: ClientAuth;
+  /** Refuses a callback_url that leads to an internal address (400 callback_forbidden). */
+  callbackGuard: CallbackGuard;
   log: Logger;
   /** Extra routes (the OpenAPI document, later the web page). */
   extra?: readonly Route[];
@@ -42,6 +46,7 @@ export function createRoutes({
   book,
   registry,
   auth,
+  callbackGuard,
   log,
   extra = [],
 }: RoutesDeps): HttpHandler {
@@ -53,12 +58,15 @@ export function createRoutes({
     return parseJson(req.body.toString('utf8'));
   };
 
-  /** Validates a submission and queues it, on behalf of `client`. */
-  const submit = (
-    req: HttpRequest,
-    schema: typeof ExecuteRequestSchema | typeof AsyncRequestSchema,
-    client: string,
-  ) => intake.submit(parse(schema, readJson(req)), false, client);
+  /** Queues a valid submission on behalf of `client`. */
+  const submit = (request: AsyncRequest, client: string) => intake.submit(request, false, client);
+
+  /** The body of /execute/sync and /execute/async: its callback_url must lead somewhere allowed. */
+  const readAsync = async (req: HttpRequest): Promise<AsyncRequest> => {
+    const request = parse(AsyncRequestSchema, readJson(req));
+    if (request.callback_url !== undefined) await callbackGuard.check(request.callback_url);
+    return request;
+  };
 
   /** With API keys, a client sees only its own jobs: another key's job is as good as absent. */
   const jobOf = async (id: string, client: string): Promise<JobRecord> => {
@@ -85,7 +93,7 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/code',
       handle: async ({ req, client }) => {
-        const job = await dispatcher.wait(submit(req, ExecuteRequestSchema, client).job.id);
+        const job = await dispatcher.wait(submit(parse(ExecuteRequestSchema, readJson(req)), client).job.id);
         failedAsError(job);
         return json(200, toExecuteResponse(job));
       },
@@ -94,7 +102,7 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/sync',
       handle: async ({ req, client }) => {
-        const job = await dispatcher.wait(submit(req, AsyncRequestSchema, client).job.id);
+        const job = await dispatcher.wait(submit(await readAsync(req), client).job.id);
         failedAsError(job);
         return json(200, job);
       },
@@ -103,7 +111,7 @@ export function createRoutes({
       method: 'POST',
       path: '/execute/async',
       handle: async ({ req, client }) => {
-        const { job, durable } = submit(req, AsyncRequestSchema, client);
+        const { job, durable } = submit(await readAsync(req), client);
         // Accepted means stored: the 202 is sent only once the job is on disk.
         await durable;
         return json(202, { id: job.id, status: job.status }, { location: `/execute/${job.id}/result` });
