@@ -1,11 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { WebSocketServer } from 'ws';
 import type { ExecuteResponse } from '../shared/rest.js';
+import { tempDir } from '../test/helpers.js';
 import {
   exitCodeOf,
   exitCodeOfError,
   gatewayUrl,
   languageOf,
   parseRunArgs,
+  runJob,
   signalNumber,
   socketUrl,
   UsageError,
@@ -68,7 +75,14 @@ describe('parseRunArgs', () => {
       gateway: 'http://127.0.0.1:8080',
       key: null,
       json: false,
+      pingMs: 25_000,
     });
+  });
+
+  it('pings at CODEEXEC_PING_MS, and refuses one that is not whole milliseconds ≥ 100', () => {
+    expect(parseRunArgs(['a.py'], { CODEEXEC_PING_MS: '1000' })).toMatchObject({ pingMs: 1000 });
+    expect(() => parseRunArgs(['a.py'], { CODEEXEC_PING_MS: '50' })).toThrow(/CODEEXEC_PING_MS .* ≥ 100/);
+    expect(() => parseRunArgs(['a.py'], { CODEEXEC_PING_MS: '1e4' })).toThrow(UsageError);
   });
 
   it('takes the gateway and key from the environment, options first', () => {
@@ -184,5 +198,40 @@ describe('exit codes', () => {
     expect(signalNumber('15')).toBe(15);
     expect(signalNumber(null)).toBeNull();
     expect(signalNumber('SIGNOPE')).toBeNull();
+  });
+});
+
+describe('runJob keepalive', () => {
+  it('exits 3, saying so, when the gateway stops answering pings', async () => {
+    // A "gateway" that takes the socket and the execute frame and then answers nothing, pongs
+    // included: what a dead link (or a wedged proxy) looks like from the client.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
+    await once(server, 'listening');
+    const dir = await tempDir();
+    const file = join(dir, 'quiet.py');
+    await writeFile(file, 'import time; time.sleep(60)\n');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await runJob({
+        kind: 'run',
+        file,
+        lang: 'python',
+        stdin: null,
+        args: [],
+        timeoutMs: null,
+        gateway: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        key: null,
+        json: true,
+        pingMs: 200,
+      });
+      expect(code).toBe(3);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(
+        /codeexec run: the gateway at http:\/\/127\.0\.0\.1:\d+ stopped answering \(no pong within 200 ms\)/,
+      );
+    } finally {
+      stderr.mockRestore();
+      for (const ws of server.clients) ws.terminate();
+      server.close();
+    }
   });
 });

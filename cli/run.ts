@@ -11,6 +11,7 @@ import type { Env } from '../gateway/gateway-config.js';
 import type { ClientToGateway, GatewayToClient } from '../shared/client-protocol.js';
 import type { Logger } from '../shared/index.js';
 import { ERRORS, isErrorCode } from '../shared/index.js';
+import { DEFAULT_PING_MS, keepAlive } from '../shared/keepalive.js';
 import type { ExecuteResponse } from '../shared/rest.js';
 
 export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [--arg A]... [--timeout-ms MS]
@@ -18,7 +19,8 @@ export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [
 
   Runs FILE on the gateway at URL (or CODEEXEC_GATEWAY_URL, else http://127.0.0.1:8080) and
   streams its stdout and stderr here as the program writes them. The API key comes from
-  CODEEXEC_API_KEY (or --key K), sent as Authorization: Bearer.
+  CODEEXEC_API_KEY (or --key K), sent as Authorization: Bearer. While it waits it pings the
+  gateway every CODEEXEC_PING_MS (25000) ms, and gives up (exit 3) when a ping goes unanswered.
 
   FILE         the program; - reads it from stdin (then --lang is required)
   --lang L     its language (default: from FILE's extension: .py .js .ts .go .c .cpp/.cc .rs
@@ -38,7 +40,8 @@ export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [
     128+n    the program was killed by signal n
     130      the job was cancelled (Ctrl-C cancels it; a second Ctrl-C leaves at once)
     2        bad arguments, or the gateway refused the request (unknown language, bad limit, ...)
-    3        gateway or connection error (unreachable, unauthorized, no_runner, job failed)
+    3        gateway or connection error (unreachable, unauthorized, no_runner, job failed,
+             the connection lost: closed, or a ping unanswered)
 `;
 
 /** A command line that cannot be right: the message, then the usage, exit code 2. */
@@ -95,6 +98,8 @@ export interface RunArgs {
   gateway: string;
   key: string | null;
   json: boolean;
+  /** The keepalive's ping interval (CODEEXEC_PING_MS). */
+  pingMs: number;
 }
 
 const RUN_OPTIONS = {
@@ -161,7 +166,19 @@ export function parseRunArgs(argv: readonly string[], env: Env): RunArgs | { kin
     gateway: gatewayUrl(values.gateway, env),
     key: values.key ?? (env.CODEEXEC_API_KEY?.trim() || null),
     json: values.json === true,
+    pingMs: pingInterval(env),
   };
+}
+
+/** CODEEXEC_PING_MS (whole milliseconds ≥ 100), else DEFAULT_PING_MS. */
+export function pingInterval(env: Env): number {
+  const raw = env.CODEEXEC_PING_MS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_PING_MS;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 100) {
+    throw new UsageError(`CODEEXEC_PING_MS must be a whole number of milliseconds ≥ 100, got "${raw}"`);
+  }
+  return value;
 }
 
 /** --gateway, else CODEEXEC_GATEWAY_URL, else the local default; checked to be http(s). */
@@ -349,6 +366,7 @@ export async function runJob(args: RunArgs): Promise<number> {
     const finish = (exitCode: number) => {
       if (settled) return;
       settled = true;
+      stopPings();
       spinner?.stop();
       socket.removeAllListeners();
       socket.on('error', () => {});
@@ -358,7 +376,19 @@ export async function runJob(args: RunArgs): Promise<number> {
       resolve(exitCode);
     };
     const socket = new WebSocket(socketUrl(args.gateway), { headers: authHeaders(args.key) });
+    let stopPings = (): void => {};
     socket.on('open', () => {
+      // Pings keep a proxy in between from cutting a quiet job's link, and tell a dead link from
+      // a quiet program: a ping still unanswered at the next one ends the wait.
+      stopPings = keepAlive(socket, args.pingMs, () => {
+        socket.terminate();
+        finish(
+          fail(
+            `the gateway at ${args.gateway} stopped answering (no pong within ${args.pingMs} ms): the connection is lost; the job may still end on the gateway (codeexec jobs)`,
+            EXIT_GATEWAY,
+          ),
+        );
+      });
       send(socket, frame);
       if (live) forwardStdin(socket, id);
     });

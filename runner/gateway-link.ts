@@ -13,7 +13,7 @@ import type { RunnerSessions } from './sessions/runner-sessions.js';
 export type Emit = <K extends keyof RunnerEvents & string>(event: K, payload: RunnerEvents[K]) => void;
 
 export interface LinkParts {
-  options: Pick<RunnerOptions, 'gatewayUrl' | 'minBackoffMs' | 'maxBackoffMs'>;
+  options: Pick<RunnerOptions, 'gatewayUrl' | 'minBackoffMs' | 'maxBackoffMs' | 'gatewayCa'>;
   name: string;
   log: Logger;
   presence: RunnerPresence;
@@ -32,6 +32,7 @@ export function linkGateway(parts: LinkParts): GatewayConnection {
     log,
     minBackoffMs: options.minBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
+    ...(options.gatewayCa === undefined ? {} : { ca: options.gatewayCa }),
     hello: () => presence.hello(),
   });
   connection.on('welcome', (welcome) => {

@@ -6,6 +6,11 @@ import type { PoolDriver } from './pool/sandbox-pool.js';
 export interface RunnerOptions {
   /** The gateway's base URL, http(s)://host:port (the WebSocket URL is derived from it). */
   gatewayUrl: string;
+  /**
+   * Certificates (PEM) to trust for a wss:// gateway besides the system's: a private CA, or a
+   * self-signed one in tests. Verification stays on. (NODE_EXTRA_CA_CERTS does it per process.)
+   */
+  gatewayCa?: string | Buffer;
   /** An enrollment token the gateway accepts. */
   token: string;
   /**

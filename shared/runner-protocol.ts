@@ -109,6 +109,8 @@ export const WelcomeFrame = v.object({
   runner_id: id,
   heartbeat_ms: v.number(),
   lease_ms: v.number(),
+  /** How often the runner pings the gateway (WebSocket pings; absent from older gateways: 25 s). */
+  ping_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
 /** A job as offered to a runner. */

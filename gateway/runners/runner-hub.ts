@@ -34,6 +34,8 @@ export interface RunnerHubOptions {
   donorTokens?: readonly string[];
   heartbeatMs: number;
   leaseMs: number;
+  /** The ping interval the welcome asks the runner to keep (the transport's own, CODEEXEC_PING_MS). */
+  pingMs?: number;
   /** How long a new socket has to say hello. */
   helloTimeoutMs?: number;
 }
@@ -203,6 +205,7 @@ export class RunnerHub implements SocketHandler {
       runner_id: session.name,
       heartbeat_ms: this.#options.heartbeatMs,
       lease_ms: this.#options.leaseMs,
+      ...(this.#options.pingMs === undefined ? {} : { ping_ms: this.#options.pingMs }),
     });
     this.#options.dispatcher.runnerReady(session, hello.held);
   }

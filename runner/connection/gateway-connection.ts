@@ -1,5 +1,5 @@
-// The runner's line to the gateway: dials out with `ws`, says hello, keeps heartbeats going,
-// and reconnects with capped, jittered backoff. Knows nothing of jobs; it delivers frames.
+// The runner's line to the gateway: dials out with `ws`, says hello, keeps heartbeats and pings
+// going, and reconnects with capped, jittered backoff. Knows nothing of jobs; it delivers frames.
 import WebSocket from 'ws';
 import {
   type GatewayToRunner,
@@ -10,6 +10,7 @@ import {
   parseJson,
   type RunnerToGateway,
 } from '../../shared/index.js';
+import { DEFAULT_PING_MS, keepAlive } from '../../shared/keepalive.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
@@ -22,6 +23,11 @@ export interface GatewayConnectionOptions {
   log: Logger;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Certificates to trust for a wss:// gateway besides the system's (PEM): a private CA, a
+   * self-signed certificate in tests. NODE_EXTRA_CA_CERTS does the same for a whole process.
+   */
+  ca?: string | Buffer;
 }
 
 type WelcomeFrame = Extract<GatewayToRunner, { type: 'welcome' }>;
@@ -59,6 +65,8 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   #socket: WebSocket | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
+  /** Stops the pings of the current socket. */
+  #stopPings: (() => void) | null = null;
   #failures = 0;
 
   constructor(options: GatewayConnectionOptions) {
@@ -92,10 +100,15 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   #connect(): void {
     if (this.state === 'closed') return;
     this.state = 'connecting';
-    const socket = new WebSocket(this.#url, { maxPayload: MAX_RUNNER_FRAME_BYTES, handshakeTimeout: 10_000 });
+    const socket = new WebSocket(this.#url, {
+      maxPayload: MAX_RUNNER_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      ...(this.#options.ca === undefined ? {} : { ca: this.#options.ca }),
+    });
     this.#socket = socket;
     socket.on('open', () => {
       this.state = 'handshaking';
+      this.#ping(socket, DEFAULT_PING_MS);
       socket.send(JSON.stringify(this.#options.hello()));
     });
     socket.on('message', (data, isBinary) => {
@@ -133,6 +146,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
     if (frame.type === 'welcome') {
       this.state = 'ready';
       this.#failures = 0;
+      if (this.#socket) this.#ping(this.#socket, frame.ping_ms ?? DEFAULT_PING_MS);
       this.#heartbeat = setInterval(() => this.emit('heartbeat', undefined), frame.heartbeat_ms);
       this.emit('welcome', frame);
       return;
@@ -141,6 +155,22 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
       this.#options.log.error({ code: frame.code, message: frame.message }, 'the gateway refused the hello');
     }
     this.emit('frame', frame);
+  }
+
+  /**
+   * Pings the gateway every `intervalMs` (the interval the welcome names): proxies see traffic,
+   * and a gateway that answers nothing until the next ping is taken for gone. The socket is
+   * dropped and the close handler reconnects with backoff, as after any lost link.
+   */
+  #ping(socket: WebSocket, intervalMs: number): void {
+    this.#stopPings?.();
+    this.#stopPings = keepAlive(socket, intervalMs, () => {
+      this.#options.log.warn(
+        { url: this.#url, interval_ms: intervalMs },
+        'the gateway stopped answering pings',
+      );
+      socket.terminate();
+    });
   }
 
   #scheduleReconnect(code: number, reason: string): void {
@@ -157,6 +187,8 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   }
 
   #stopTimers(): void {
+    this.#stopPings?.();
+    this.#stopPings = null;
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#retry) clearTimeout(this.#retry);
     this.#heartbeat = null;
