@@ -55,6 +55,11 @@ export interface TransportOptions {
   maxFrameBytes: number;
   /** Answer for a body that is too large (the core's error format). */
   bodyTooLarge: () => HttpResponse;
+  /**
+   * Every socket is pinged at this interval, and dropped when it answered nothing since the
+   * previous ping (socket-liveness.ts). Default DEFAULT_PING_MS (25 s), CODEEXEC_PING_MS.
+   */
+  pingMs?: number;
 }
 
 export interface ServerTransport {

@@ -2,7 +2,10 @@
 // uWS hands out ArrayBuffers that it frees when the callback returns, and an HttpRequest that
 // is valid only in the synchronous part of a handler: everything is copied before any await.
 import uWS from 'uWebSockets.js';
+import { DEFAULT_PING_MS } from '../../shared/keepalive.js';
 import { chooseProtocol } from '../../shared/ws-auth.js';
+import { closeReason } from './close-reason.js';
+import { type LiveSocket, SocketLiveness } from './socket-liveness.js';
 import type {
   HttpRequest,
   HttpResponse,
@@ -54,8 +57,9 @@ function flushOutbox(): void {
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** A uWS socket behind the core's SocketLike. uWS forbids touching a closed socket. */
-class UwsSocket implements SocketLike {
+class UwsSocket implements SocketLike, LiveSocket {
   closed = false;
+  heard = true;
   readonly remoteAddress: string;
   readonly #ws: uWS.WebSocket<SocketData>;
   /**
@@ -115,7 +119,18 @@ class UwsSocket implements SocketLike {
     // What was sent before the close goes first (an error frame explaining it, say).
     this.flush();
     this.closed = true;
-    this.#ws.end(code, reason);
+    this.#ws.end(code, closeReason(reason));
+  }
+
+  ping(): void {
+    if (!this.closed) this.#ws.ping();
+  }
+
+  /** Drops the connection without a closing handshake; uWS reports it to `close` as 1006. */
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#ws.close();
   }
 
   /** Bytes written and not yet read by the peer, and those still queued for this turn's flush. */
@@ -134,9 +149,11 @@ export class UwsTransport implements ServerTransport {
   readonly #app: uWS.TemplatedApp;
   #listenSocket: uWS.us_listen_socket | null = null;
   readonly #sockets = new Set<uWS.WebSocket<SocketData>>();
+  readonly #liveness: SocketLiveness;
 
   constructor(options: TransportOptions) {
     this.#options = options;
+    this.#liveness = new SocketLiveness(options.pingMs ?? DEFAULT_PING_MS);
     this.#app = uWS.App();
     for (const [path, handler] of Object.entries(options.sockets)) this.#addSocketRoute(path, handler);
     this.#app.any('/*', (res, req) => this.#onHttp(res, req));
@@ -156,6 +173,7 @@ export class UwsTransport implements ServerTransport {
   }
 
   async close(): Promise<void> {
+    this.#liveness.stop();
     if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = null;
     for (const ws of [...this.#sockets]) ws.getUserData().socket.close(1001, 'server shutting down');
@@ -224,8 +242,11 @@ export class UwsTransport implements ServerTransport {
   #addSocketRoute(path: string, handler: SocketHandler): void {
     this.#app.ws<SocketData>(path, {
       maxPayloadLength: handler.maxFrameBytes ?? this.#options.maxFrameBytes,
-      idleTimeout: 120,
-      sendPingsAutomatically: true,
+      // Liveness is the sweep's (socket-liveness.ts), as on the ws transport. uWS's own cannot
+      // express an interval: it pings after idleTimeout minus a margin (4, 8 or 16 s by size),
+      // closes a margin later, counts in 4-second ticks and takes nothing under 8 s.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
       // Above the client sockets' own cut-off (CLIENT_MAX_BUFFERED_BYTES), so uWS never drops a
       // frame silently: the core closes a socket that reads too slowly first.
       maxBackpressure: 96 * 1024 * 1024,
@@ -248,15 +269,21 @@ export class UwsTransport implements ServerTransport {
         const data = ws.getUserData();
         data.socket = socket;
         this.#sockets.add(ws);
+        this.#liveness.add(socket);
         handler.open(socket, data.upgrade);
       },
       message: (ws, message) => {
         const { socket } = ws.getUserData();
+        socket.heard = true;
         handler.message(socket, utf8.decode(message));
+      },
+      pong: (ws) => {
+        ws.getUserData().socket.heard = true;
       },
       close: (ws, code, message) => {
         this.#sockets.delete(ws);
         const { socket } = ws.getUserData();
+        this.#liveness.delete(socket);
         socket.closed = true;
         socket.flush(); // drops what was queued: the socket is gone
         handler.close(socket, code, Buffer.from(message).toString('utf8'));

@@ -3,11 +3,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { DEFAULT_PING_MS } from '../../shared/keepalive.js';
 import { chooseProtocol } from '../../shared/ws-auth.js';
+import { closeReason } from './close-reason.js';
+import { type LiveSocket, SocketLiveness } from './socket-liveness.js';
 import type { HttpResponse, ServerTransport, SocketLike, TransportOptions } from './transport.js';
 
-class WsSocket implements SocketLike {
+class WsSocket implements SocketLike, LiveSocket {
   readonly remoteAddress: string;
+  heard = true;
   readonly #ws: WebSocket;
 
   constructor(ws: WebSocket, remoteAddress: string) {
@@ -22,11 +26,19 @@ class WsSocket implements SocketLike {
   }
 
   close(code: number, reason: string): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(code, reason);
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(code, closeReason(reason));
   }
 
   get bufferedAmount(): number {
     return this.#ws.bufferedAmount;
+  }
+
+  ping(): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.ping();
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
   }
 }
 
@@ -44,9 +56,11 @@ export class WsTransport implements ServerTransport {
   readonly #server = createServer((req, res) => this.#onRequest(req, res));
   /** One server per endpoint, since each has its own frame limit. */
   readonly #wss = new Map<string, WebSocketServer>();
+  readonly #liveness: SocketLiveness;
 
   constructor(options: TransportOptions) {
     this.#options = options;
+    this.#liveness = new SocketLiveness(options.pingMs ?? DEFAULT_PING_MS);
     for (const [path, handler] of Object.entries(options.sockets)) {
       this.#wss.set(
         path,
@@ -72,6 +86,7 @@ export class WsTransport implements ServerTransport {
   }
 
   async close(): Promise<void> {
+    this.#liveness.stop();
     for (const wss of this.#wss.values()) {
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
     }
@@ -138,10 +153,19 @@ export class WsTransport implements ServerTransport {
     const headers = headersOf(req);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const wrapped = new WsSocket(ws, req.socket.remoteAddress ?? '');
-      ws.on('message', (data, isBinary) => {
-        if (!isBinary) handler.message(wrapped, data.toString());
+      this.#liveness.add(wrapped);
+      // A binary frame is read as UTF-8 text, as uWS reads it: the core answers it like any other.
+      ws.on('message', (data) => {
+        wrapped.heard = true;
+        handler.message(wrapped, data.toString());
       });
-      ws.on('close', (code, reason) => handler.close(wrapped, code, reason.toString()));
+      ws.on('pong', () => {
+        wrapped.heard = true;
+      });
+      ws.on('close', (code, reason) => {
+        this.#liveness.delete(wrapped);
+        handler.close(wrapped, code, reason.toString());
+      });
       ws.on('error', () => ws.terminate());
       handler.open(wrapped, { headers, query: url.searchParams });
     });
