@@ -15,8 +15,11 @@ describe('gatewayOptionsFromEnv', () => {
         CODEEXEC_MAX_BODY_BYTES: '2048',
         CODEEXEC_MAX_JOBS_PER_KEY: '3',
         CODEEXEC_MAX_QUEUE: '4',
+        CODEEXEC_RATE_LIMIT: '30',
+        CODEEXEC_RATE_BURST: '5',
         CODEEXEC_HEARTBEAT_MS: '100',
         CODEEXEC_LEASE_MS: '300',
+        CODEEXEC_PING_MS: '15000',
         CODEEXEC_MAX_ATTEMPTS: '2',
         CODEEXEC_RETAIN_JOBS: '50',
         CODEEXEC_RETAIN_HOURS: '2',
@@ -37,8 +40,10 @@ describe('gatewayOptionsFromEnv', () => {
       maxBodyBytes: 2048,
       maxJobsPerClient: 3,
       maxQueue: 4,
+      rateLimit: { perMinute: 30, burst: 5 },
       heartbeatMs: 100,
       leaseMs: 300,
+      pingMs: 15_000,
       maxAttempts: 2,
       retainJobs: 50,
       retainMs: 2 * 3600_000,
@@ -61,12 +66,20 @@ describe('gatewayOptionsFromEnv', () => {
     expect(options.callbacks?.allow).toEqual([]); // no internal address is called back
     expect(options).not.toHaveProperty('maxQueue');
     expect(options).not.toHaveProperty('leaseMs');
+    expect(options.rateLimit).toEqual({ perMinute: 600 }); // burst: a minute's worth
+    expect(gatewayOptionsFromEnv({ CODEEXEC_RATE_LIMIT: '0' }, ['tok']).rateLimit).toEqual({ perMinute: 0 });
+    expect(options).not.toHaveProperty('pingMs'); // GATEWAY_DEFAULTS.pingMs, 25 s
   });
 
   it.each([
     ['PORT', '-1', /PORT must be a whole number/],
     ['CODEEXEC_MAX_QUEUE', 'lots', /CODEEXEC_MAX_QUEUE must be a whole number/],
     ['CODEEXEC_HEARTBEAT_MS', '0', /CODEEXEC_HEARTBEAT_MS must be a whole number ≥ 10/],
+    ['CODEEXEC_PING_MS', '50', /CODEEXEC_PING_MS must be a whole number ≥ 100/],
+    ['CODEEXEC_PING_MS', '25s', /CODEEXEC_PING_MS must be a whole number/],
+    ['CODEEXEC_RATE_LIMIT', '-5', /CODEEXEC_RATE_LIMIT must be a whole number ≥ 0/],
+    ['CODEEXEC_RATE_LIMIT', '10/s', /CODEEXEC_RATE_LIMIT must be a whole number/],
+    ['CODEEXEC_RATE_BURST', '0', /CODEEXEC_RATE_BURST must be a whole number ≥ 1/],
     ['CODEEXEC_ALLOW_PUBLIC', 'maybe', /CODEEXEC_ALLOW_PUBLIC must be 1 or 0/],
     ['CODEEXEC_TRANSPORT', 'tcp', /uws or ws/],
     [

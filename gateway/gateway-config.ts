@@ -40,6 +40,16 @@ function transportOf(value: string | undefined): 'uws' | 'ws' {
   throw new Error(`CODEEXEC_TRANSPORT must be uws or ws, got "${value}"`);
 }
 
+/** The CLI's rate limit is on by default, a generous one (the library's is off). */
+export const DEFAULT_RATE_LIMIT = 600;
+
+/** CODEEXEC_RATE_LIMIT (submissions a minute per client, 0: off) and CODEEXEC_RATE_BURST. */
+function rateLimitOf(env: Env): GatewayOptions['rateLimit'] {
+  const perMinute = envInt(env, 'CODEEXEC_RATE_LIMIT') ?? DEFAULT_RATE_LIMIT;
+  const burst = envInt(env, 'CODEEXEC_RATE_BURST', 1);
+  return burst === undefined ? { perMinute } : { perMinute, burst };
+}
+
 /** Drops the keys whose value is undefined, so the library's defaults fill them. */
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -74,9 +84,11 @@ export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[])
     maxBodyBytes: envInt(env, 'CODEEXEC_MAX_BODY_BYTES', 1024),
     maxJobsPerClient: envInt(env, 'CODEEXEC_MAX_JOBS_PER_KEY'),
     maxQueue: envInt(env, 'CODEEXEC_MAX_QUEUE'),
+    rateLimit: rateLimitOf(env),
     queueTimeoutMs: envInt(env, 'CODEEXEC_QUEUE_TIMEOUT_MS', 1),
     heartbeatMs: envInt(env, 'CODEEXEC_HEARTBEAT_MS', 10),
     leaseMs: envInt(env, 'CODEEXEC_LEASE_MS', 10),
+    pingMs: envInt(env, 'CODEEXEC_PING_MS', 100),
     maxAttempts: envInt(env, 'CODEEXEC_MAX_ATTEMPTS', 1),
     retainJobs: envInt(env, 'CODEEXEC_RETAIN_JOBS'),
     retainMs: hours === undefined ? undefined : hours * 3600_000,

@@ -10,6 +10,7 @@ import {
   type Logger,
   MAX_RUNNER_FRAME_BYTES,
 } from '../shared/index.js';
+import { DEFAULT_PING_MS } from '../shared/keepalive.js';
 import { AdminFeed } from './admin/admin-feed.js';
 import { CallbackAllowlist } from './callbacks/address-policy.js';
 import { CallbackGuard, type Resolver } from './callbacks/callback-guard.js';
@@ -19,6 +20,7 @@ import { logEvents } from './events/log-events.js';
 import { AdminAuth } from './http/admin-auth.js';
 import { ClientAuth } from './http/client-auth.js';
 import { buildOpenApi } from './http/openapi.js';
+import { type RateLimitOptions, RateLimits } from './http/rate-limits.js';
 import { errorResponse, json } from './http/router.js';
 import { createRoutes } from './http/routes.js';
 import { runnerRoutes } from './http/runner-routes.js';
@@ -63,6 +65,11 @@ export interface GatewayOptions {
   offerTimeoutMs?: number;
   heartbeatMs?: number;
   leaseMs?: number;
+  /**
+   * Every socket is pinged at this interval and dropped when it answered nothing since the
+   * previous ping; runners are told to ping the gateway as often (CODEEXEC_PING_MS).
+   */
+  pingMs?: number;
   maxAttempts?: number;
   maxBodyBytes?: number;
   /** Server transport: uWebSockets.js (default) or ws. */
@@ -75,6 +82,12 @@ export interface GatewayOptions {
   maxQueue?: number;
   /** Jobs queued or running per client (API key, or address without keys); past it: 429. 0: no cap. */
   maxJobsPerClient?: number;
+  /**
+   * Submissions per minute per client, in bursts of `burst`, and ten times that in requests per
+   * address (CODEEXEC_RATE_LIMIT, CODEEXEC_RATE_BURST); past it: 429 rate_limited. Absent or
+   * `perMinute: 0`: no rate limits (the CLI's default is 600 a minute).
+   */
+  rateLimit?: RateLimitOptions;
   /** Retention of finished jobs: at most this many, none older than retainMs. */
   retainJobs?: number;
   retainMs?: number;
@@ -113,6 +126,7 @@ export const GATEWAY_DEFAULTS = {
   callbackFirstDelayMs: 1_000,
   callbackMaxDelayMs: 60_000,
   callbackTimeoutMs: 10_000,
+  pingMs: DEFAULT_PING_MS,
 } as const;
 
 /** How long a runner may take to make a session's sandbox (a cold container under load). */
@@ -206,6 +220,7 @@ export class Gateway {
     const reliability = await ReliabilityBook.open(join(options.dataDir, 'runners.json'), log);
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
+    const pingMs = options.pingMs ?? defaults.pingMs;
     const core = createJobCore({
       store,
       clock: realClock,
@@ -234,13 +249,17 @@ export class Gateway {
       donorTokens: options.donorTokens ?? [],
       heartbeatMs,
       leaseMs,
+      pingMs,
     });
+    const limits = new RateLimits(options.rateLimit ?? { perMinute: 0 }, realClock);
+    const admit = (client: string | null) => limits.admit(client);
     const clientSockets = new ClientSockets({
       dispatcher,
       intake,
       sessions,
       log,
       authorize: (upgrade, address) => auth.identify(upgrade.headers, address),
+      admit,
     });
     const metrics = new GatewayMetrics({
       events,
@@ -298,6 +317,7 @@ export class Gateway {
         auth,
         callbackGuard,
         log,
+        limits,
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
           ...pistonRoutes({ dispatcher, intake, registry, log }),
@@ -327,11 +347,14 @@ export class Gateway {
           intake,
           registry,
           log,
-          authorize: (upgrade, address) => authorize(upgrade.headers, address),
+          // Piston clients cannot set headers: `?key=` too (docs/piston.md says what it risks).
+          authorize: (upgrade, address) => authorize(upgrade.headers, address, upgrade.query.get('key')),
+          admit,
         }),
       },
       maxBodyBytes,
       maxFrameBytes: MAX_RUNNER_FRAME_BYTES,
+      pingMs,
       bodyTooLarge: () =>
         errorResponse(
           new CodeexecError(

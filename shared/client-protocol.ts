@@ -162,6 +162,8 @@ export const GatewayToClientFrame = v.variant('type', [
     id: v.nullable(v.string()),
     code: v.string(),
     message: v.string(),
+    /** As in REST error bodies (docs/errors.md): rate_limited's retry_after_ms, the known languages… */
+    details: v.optional(v.unknown()),
   }),
 ]);
 export type GatewayToClient = v.InferOutput<typeof GatewayToClientFrame>;

@@ -16,6 +16,7 @@ export const ERRORS = {
   job_finished: { status: 409, message: 'The job has already ended' },
   duplicate_id: { status: 409, message: 'The id is already used by another job on this socket' },
   too_many_jobs: { status: 429, message: 'Too many unfinished jobs' },
+  rate_limited: { status: 429, message: 'Too many requests in too short a time; retry later' },
   too_many_sessions: { status: 429, message: 'Too many open sessions on this socket' },
   session_closed: { status: 409, message: 'The session has ended' },
   method_not_allowed: { status: 405, message: 'The route does not accept this method' },

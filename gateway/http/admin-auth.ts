@@ -7,6 +7,8 @@ import type { HttpRequest } from '../transport/transport.js';
 import { ClientAuth } from './client-auth.js';
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+/** Whether a peer address is this machine's (loopback, as the transports spell it). */
+export const isLoopbackPeer = (address: string): boolean => LOOPBACK.test(address);
 const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
 
 export class AdminAuth {
@@ -34,7 +36,7 @@ export class AdminAuth {
       }
       return;
     }
-    if (!LOOPBACK.test(remoteAddress)) {
+    if (!isLoopbackPeer(remoteAddress)) {
       throw new CodeexecError(
         'unauthorized',
         'Without CODEEXEC_ADMIN_KEYS, the operator routes answer only on the gateway machine (loopback)',

@@ -66,3 +66,24 @@ describe('ClientAuth on a browser WebSocket upgrade', () => {
     expect(() => auth.identify({ 'sec-websocket-protocol': 'codeexec' }, '')).toThrow(/requires an API key/);
   });
 });
+
+describe('ClientAuth with a ?key= (Piston routes)', () => {
+  it('takes the query key when no Authorization header came, naming it as the header would', () => {
+    const byHeader = auth.identify({ authorization: 'Bearer alpha-key' }, '');
+    expect(auth.identify({}, '', 'alpha-key')).toBe(byHeader);
+  });
+
+  it('judges by the header alone when there is one', () => {
+    expect(() => auth.identify({ authorization: 'Bearer nope' }, '', 'alpha-key')).toThrow(/not valid/);
+    expect(auth.identify({ authorization: 'Bearer beta-key' }, '', 'nope')).toBe(
+      auth.identify({ authorization: 'Bearer beta-key' }, ''),
+    );
+  });
+
+  it.each([
+    ['a wrong key', 'alpha-kex', /not valid/],
+    ['an empty one', '', /requires an API key/],
+  ])('refuses %s', (_name, key, message) => {
+    expect(() => auth.identify({}, '', key)).toThrow(message);
+  });
+});

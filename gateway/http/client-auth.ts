@@ -25,11 +25,16 @@ export class ClientAuth {
 
   /**
    * The client's id: `key:<fingerprint>` with keys, `addr:<ip>` without. Throws `unauthorized`
-   * when keys are configured and the request carries none of them.
+   * when keys are configured and the request carries none of them. `queryKey`: the `?key=` of a
+   * Piston route (whose clients cannot set headers), used only when no Authorization header came.
    */
-  identify(headers: Readonly<Record<string, string>>, remoteAddress: string): string {
+  identify(
+    headers: Readonly<Record<string, string>>,
+    remoteAddress: string,
+    queryKey: string | null = null,
+  ): string {
     if (!this.enabled) return `addr:${remoteAddress || 'unknown'}`;
-    const given = digest(keyOf(headers));
+    const given = digest(keyOf(headers, queryKey));
     let found: string | null = null;
     // Compare against every key, always: the time taken says nothing about which one matched.
     for (const key of this.#keys) {
@@ -42,13 +47,15 @@ export class ClientAuth {
 
 /**
  * The key a request carries: `Authorization: Bearer <key>`, or, on a WebSocket upgrade from a
- * browser (which cannot set that header), `codeexec.bearer.<base64url>` in Sec-WebSocket-Protocol.
+ * browser (which cannot set that header), `codeexec.bearer.<base64url>` in Sec-WebSocket-Protocol,
+ * or, where the route allows it, `?key=` (docs/piston.md: URLs end up in logs and histories).
  */
-function keyOf(headers: Readonly<Record<string, string>>): string {
+function keyOf(headers: Readonly<Record<string, string>>, queryKey: string | null): string {
   const header = headers.authorization;
   if (header === undefined) {
     const fromProtocol = keyFromProtocols(headers['sec-websocket-protocol']);
     if (fromProtocol !== null) return fromProtocol;
+    if (queryKey !== null && queryKey !== '') return queryKey;
     throw new CodeexecError(
       'unauthorized',
       'This gateway requires an API key: send `Authorization: Bearer <key>`',

@@ -31,7 +31,20 @@ interface Operation {
   responses: Record<number, { description: string; schema: Schema }>;
   /** Served without an API key; every other operation documents 401 and the bearer scheme. */
   open?: boolean;
+  /** A job submission: every answer carries the RateLimit fields (CODEEXEC_RATE_LIMIT). */
+  submits?: boolean;
 }
+
+/** draft-ietf-httpapi-ratelimit-headers-06's fields, as rate-limits.ts sends them. */
+const RATE_HEADERS = {
+  'RateLimit-Limit': 'Submissions this client may make at once (CODEEXEC_RATE_BURST)',
+  'RateLimit-Remaining': 'Submissions left now',
+  'RateLimit-Reset': 'Seconds until all of RateLimit-Limit is available again',
+  'RateLimit-Policy': '`<limit>;w=<seconds>`: the limit, and the window in which it refills',
+} as const;
+const rateHeaderRefs = Object.fromEntries(
+  Object.keys(RATE_HEADERS).map((name) => [name, { $ref: `#/components/headers/${name}` }]),
+);
 
 const runnerParam = {
   name: 'id',
@@ -57,7 +70,9 @@ const callbackValidationErrors = {
 /** Refusals at submission, before a job exists (see Admission). */
 const admissionErrors = {
   429: error(
-    'This API key (or address) already has CODEEXEC_MAX_JOBS_PER_KEY jobs unfinished (too_many_jobs)',
+    'This API key (or address) sent more than CODEEXEC_RATE_LIMIT submissions a minute, or more ' +
+      'than CODEEXEC_RATE_BURST at once (rate_limited), or already has CODEEXEC_MAX_JOBS_PER_KEY ' +
+      'jobs unfinished (too_many_jobs); Retry-After says when to try again',
   ),
   503: error('The queue is full (queue_full); Retry-After says when to try again'),
 };
@@ -82,6 +97,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'post',
     path: '/execute/code',
+    submits: true,
     summary: 'Run code and wait for the result (the seed contract: output, exit_code, status first)',
     request: ExecuteRequestSchema,
     responses: {
@@ -100,6 +116,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'post',
     path: '/execute/sync',
+    submits: true,
     summary: 'Run a job and wait; answers the whole job record',
     request: AsyncRequestSchema,
     responses: {
@@ -111,6 +128,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'post',
     path: '/execute/async',
+    submits: true,
     summary: 'Queue a job; answers at once with its id (stored before the answer)',
     request: AsyncRequestSchema,
     responses: {
@@ -210,6 +228,8 @@ export const OPERATIONS: readonly Operation[] = [
   },
 ];
 
+const retryAfterRef = { $ref: '#/components/headers/Retry-After' };
+
 function jsonSchema(schema: Schema): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = toJsonSchema(schema, {
     target: 'draft-2020-12',
@@ -224,7 +244,14 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     const responses: Record<string, unknown> = {};
     const documented = op.open ? op.responses : { ...op.responses, 401: unauthorized };
     for (const [status, { description, schema }] of Object.entries(documented)) {
-      responses[status] = { description, content: { 'application/json': { schema: jsonSchema(schema) } } };
+      const headers = op.submits
+        ? { ...rateHeaderRefs, ...(status === '429' ? { 'Retry-After': retryAfterRef } : {}) }
+        : undefined;
+      responses[status] = {
+        description,
+        ...(headers ? { headers } : {}),
+        content: { 'application/json': { schema: jsonSchema(schema) } },
+      };
     }
     paths[op.path] = {
       ...paths[op.path],
@@ -253,11 +280,28 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       version,
       description:
         'Run untrusted code in hardened sandboxes. Errors: `{"error":{"code","message","details"}}`, codes: ' +
-        Object.keys(ERRORS).join(', '),
+        `${Object.keys(ERRORS).join(', ')}. Any route may answer 429 rate_limited, with Retry-After and ` +
+        'the RateLimit fields, when one address (not loopback) makes more than ten times ' +
+        'CODEEXEC_RATE_LIMIT requests a minute.',
     },
     // Required only when the gateway is started with CODEEXEC_API_KEYS; without keys it is open.
     security: [{ apiKey: [] }],
     components: {
+      headers: {
+        ...Object.fromEntries(
+          Object.entries(RATE_HEADERS).map(([name, description]) => [
+            name,
+            {
+              description: `${description}. Sent when the gateway has rate limits (CODEEXEC_RATE_LIMIT > 0)`,
+              schema: name === 'RateLimit-Policy' ? { type: 'string' } : { type: 'integer', minimum: 0 },
+            },
+          ]),
+        ),
+        'Retry-After': {
+          description: 'Seconds to wait before trying again',
+          schema: { type: 'integer', minimum: 1 },
+        },
+      },
       securitySchemes: {
         apiKey: {
           type: 'http',

@@ -20,6 +20,7 @@ import type { JobIntake } from '../jobs/job-intake.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { HttpHandler, HttpRequest } from '../transport/transport.js';
 import type { ClientAuth } from './client-auth.js';
+import type { RateLimits } from './rate-limits.js';
 import { createRouter, json, type Route } from './router.js';
 
 export interface RoutesDeps {
@@ -31,6 +32,8 @@ export interface RoutesDeps {
   /** Refuses a callback_url that leads to an internal address (400 callback_forbidden). */
   callbackGuard: CallbackGuard;
   log: Logger;
+  /** Submissions per client and requests per address (CODEEXEC_RATE_LIMIT); none: unlimited. */
+  limits?: RateLimits;
   /** Extra routes (the OpenAPI document, later the web page). */
   extra?: readonly Route[];
 }
@@ -48,6 +51,7 @@ export function createRoutes({
   auth,
   callbackGuard,
   log,
+  limits,
   extra = [],
 }: RoutesDeps): HttpHandler {
   const readJson = (req: HttpRequest): unknown => {
@@ -92,6 +96,7 @@ export function createRoutes({
     {
       method: 'POST',
       path: '/execute/code',
+      submits: true,
       handle: async ({ req, client }) => {
         const job = await dispatcher.wait(submit(parse(ExecuteRequestSchema, readJson(req)), client).job.id);
         failedAsError(job);
@@ -101,6 +106,7 @@ export function createRoutes({
     {
       method: 'POST',
       path: '/execute/sync',
+      submits: true,
       handle: async ({ req, client }) => {
         const job = await dispatcher.wait(submit(await readAsync(req), client).job.id);
         failedAsError(job);
@@ -110,6 +116,7 @@ export function createRoutes({
     {
       method: 'POST',
       path: '/execute/async',
+      submits: true,
       handle: async ({ req, client }) => {
         const { job, durable } = submit(await readAsync(req), client);
         // Accepted means stored: the 202 is sent only once the job is on disk.
@@ -186,7 +193,7 @@ export function createRoutes({
     },
     ...extra,
   ];
-  return createRouter(routes, log, auth);
+  return createRouter(routes, log, auth, limits ?? null);
 }
 
 function pageSize(raw: string | null): number {

@@ -18,18 +18,24 @@ import { json, type Route } from '../http/router.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
 import type { JobIntake } from '../jobs/job-intake.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
-import type { HttpResponse, UpgradeInfo } from '../transport/transport.js';
+import type { UpgradeInfo } from '../transport/transport.js';
 
 export interface PistonDeps {
   dispatcher: Dispatcher;
   intake: JobIntake;
   registry: RunnerRegistry;
   log: Logger;
-  /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
+  /**
+   * The caller's identity (its key, from the Authorization header or `?key=`, or its address);
+   * throws CodeexecError('unauthorized').
+   */
   authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
+  /** Counts a submission against the client's rate limit; throws rate_limited past it. */
+  admit?: (client: string | null) => void;
 }
 
-const pistonError = (status: number, message: string): HttpResponse => json(status, { message });
+/** Piston's error body. The router adds the fields (Retry-After, RateLimit-*, WWW-Authenticate). */
+const pistonError = (err: CodeexecError) => ({ message: err.message });
 
 /** Piston validates field by field and names the first problem; so do we. */
 function parsePiston(input: unknown): PistonExecute {
@@ -154,18 +160,13 @@ export function pistonResult(job: JobRecord, language: string, version: string) 
 }
 
 export function pistonRoutes({ dispatcher, intake, registry }: PistonDeps): Route[] {
-  const guard = async (work: () => Promise<HttpResponse>): Promise<HttpResponse> => {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof CodeexecError) return pistonError(err.status, err.message);
-      throw err;
-    }
-  };
+  // Piston's clients cannot set headers: the key may come as `?key=` (docs/piston.md, its risk).
+  const piston = { queryKey: true, errorBody: pistonError } as const;
   return [
     {
       method: 'GET',
       path: '/api/v2/runtimes',
+      ...piston,
       handle: async () => {
         const runtimes = [...registry.languageSummary().values()].flatMap((lang) =>
           lang.versions.map((version) => ({ language: lang.name, version, aliases: lang.aliases })),
@@ -176,24 +177,25 @@ export function pistonRoutes({ dispatcher, intake, registry }: PistonDeps): Rout
     {
       method: 'POST',
       path: '/api/v2/execute',
-      handle: ({ req, client }) =>
-        guard(async () => {
-          let raw: unknown;
-          try {
-            raw = JSON.parse(req.body.toString('utf8'));
-          } catch {
-            throw new CodeexecError('invalid_json', 'The body is not valid JSON');
-          }
-          const body = parsePiston(raw);
-          const runtime = resolveRuntime(registry, intake, body.language, body.version);
-          const job = await dispatcher.wait(
-            intake.submit(pistonToRequest(body, runtime.name), false, client).job.id,
-          );
-          if (job.status === 'failed') {
-            throw new CodeexecError('internal', job.error?.message ?? 'the job could not be run');
-          }
-          return json(200, pistonResult(job, runtime.name, runtime.version));
-        }),
+      ...piston,
+      submits: true,
+      handle: async ({ req, client }) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(req.body.toString('utf8'));
+        } catch {
+          throw new CodeexecError('invalid_json', 'The body is not valid JSON');
+        }
+        const body = parsePiston(raw);
+        const runtime = resolveRuntime(registry, intake, body.language, body.version);
+        const job = await dispatcher.wait(
+          intake.submit(pistonToRequest(body, runtime.name), false, client).job.id,
+        );
+        if (job.status === 'failed') {
+          throw new CodeexecError('internal', job.error?.message ?? 'the job could not be run');
+        }
+        return json(200, pistonResult(job, runtime.name, runtime.version));
+      },
     },
   ];
 }

@@ -145,6 +145,7 @@ export class PistonSockets implements SocketHandler {
     let runtime: { name: string; version: string };
     let job: JobRecord;
     try {
+      this.#deps.admit?.(connection.client);
       runtime = resolveRuntime(registry, intake, body.language, body.version);
       job = intake.submit(pistonToRequest(body, runtime.name), true, connection.client).job;
     } catch (err) {

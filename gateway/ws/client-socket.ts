@@ -72,7 +72,8 @@ class ClientConnection {
   }
 
   error(id: string | null, err: CodeexecError): void {
-    this.send({ type: 'error', id, code: err.code, message: err.message });
+    const details = err.details === undefined ? {} : { details: err.details };
+    this.send({ type: 'error', id, code: err.code, message: err.message, ...details });
   }
 }
 
@@ -83,6 +84,8 @@ export interface ClientSocketsOptions {
   log: Logger;
   /** The caller's identity (its key, or its address); throws CodeexecError('unauthorized'). */
   authorize?: (upgrade: UpgradeInfo, remoteAddress: string) => string;
+  /** Counts an execute or session_open against the client's rate limit; throws rate_limited. */
+  admit?: (client: string | null) => void;
 }
 
 export class ClientSockets implements SocketHandler {
@@ -154,12 +157,14 @@ export class ClientSockets implements SocketHandler {
   #handle(connection: ClientConnection, frame: ClientToGateway): void {
     switch (frame.type) {
       case 'execute':
+        this.#options.admit?.(connection.client);
         this.#execute(connection, frame);
         return;
       case 'cancel':
         this.#options.dispatcher.cancel(this.#job(connection, frame.id).jobId);
         return;
       case 'session_open':
+        this.#options.admit?.(connection.client);
         this.#openSession(connection, frame);
         return;
       case 'session_close':
