@@ -778,29 +778,37 @@ describe('REST', () => {
 });
 
 describe('slow and silent peers', () => {
-  it('cuts a request whose body trickles in one byte a second (uWS)', async () => {
-    const { port } = new URL(url);
-    const socket = connect(Number(port), '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.on('error', () => {});
-    const begun = Date.now();
-    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - begun)));
-    socket.write(
-      'POST /execute/code HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n',
-    );
-    const drip = setInterval(() => socket.write(' '), 1_000);
-    // uWS closes an HTTP connection that has not finished its request within its 10 s idle timeout.
-    const after = await Promise.race([
-      closed,
-      new Promise<number>((resolve) => setTimeout(() => resolve(-1), 15_000)),
-    ]);
-    clearInterval(drip);
-    socket.destroy();
-    console.log(`[fuzz] slow body cut after ${after} ms`);
-    expect(after).toBeGreaterThan(0);
-    // And it served others meanwhile.
-    expect((await fetch(`${url}/execute/health`)).status).toBe(200);
-  }, 20_000);
+  it.each(['uws', 'ws'] as const)(
+    'cuts a request whose body trickles in one byte a second (%s transport)',
+    async (transport) => {
+      const base = transport === 'uws' ? url : (await startGateway({ transport })).url;
+      const { port } = new URL(base);
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.on('error', () => {});
+      const begun = Date.now();
+      const closed = new Promise<number>((resolve) =>
+        socket.once('close', () => resolve(Date.now() - begun)),
+      );
+      socket.write(
+        'POST /execute/code HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n',
+      );
+      const drip = setInterval(() => socket.write(' '), 1_000);
+      // Both close an HTTP connection that has not finished its request within 10 s (uWS: its idle
+      // timeout; ws: the node:http server's requestTimeout).
+      const after = await Promise.race([
+        closed,
+        new Promise<number>((resolve) => setTimeout(() => resolve(-1), 15_000)),
+      ]);
+      clearInterval(drip);
+      socket.destroy();
+      console.log(`[fuzz] ${transport}: slow body cut after ${after} ms`);
+      expect(after).toBeGreaterThan(0);
+      // And it served others meanwhile.
+      expect((await fetch(`${base}/execute/health`)).status).toBe(200);
+    },
+    20_000,
+  );
 });
 
 describe('after the fuzz', () => {

@@ -53,7 +53,12 @@ function headersOf(req: IncomingMessage): Record<string, string> {
 
 export class WsTransport implements ServerTransport {
   readonly #options: TransportOptions;
-  readonly #server = createServer((req, res) => this.#onRequest(req, res));
+  // A request must arrive whole within 10 s, as uWS's HTTP idle timeout has it: a body trickled
+  // in a byte at a time (slowloris) is cut (408), not held for Node's default five minutes.
+  readonly #server = createServer(
+    { requestTimeout: 10_000, headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+    (req, res) => this.#onRequest(req, res),
+  );
   /** One server per endpoint, since each has its own frame limit. */
   readonly #wss = new Map<string, WebSocketServer>();
   readonly #liveness: SocketLiveness;
