@@ -183,6 +183,9 @@ export class SyntheticRunner {
       case 'signal':
         // Nothing runs here, so there is nothing to cancel or feed.
         return;
+      case 'goaway':
+        // The gateway is closing: the benchmark ends with it, so there is nowhere to move.
+        return;
       case 'welcome':
         this.#fail(new Error('a second welcome'));
         return;

@@ -24,6 +24,7 @@ const USAGE = `usage: codeexec <command>
 
   gateway   the gateway alone (CODEEXEC_RUNNER_TOKENS, PORT, HOST, ...)
   runner    a runner dialling out to CODEEXEC_GATEWAY_URL with CODEEXEC_RUNNER_TOKEN
+            (several gateways, comma-separated: it moves to the next when one fails or leaves)
             (--metrics-port N: Prometheus metrics at http://127.0.0.1:N/metrics)
   dev       a gateway and one local runner in one process (npm start)
   donor     donate this computer's spare CPU to a gateway (CODEEXEC_DONOR_TOKEN); \`donor --help\`

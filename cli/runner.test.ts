@@ -7,7 +7,13 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
 import type { Runner } from '../runner/runner.js';
 import { silentLogger } from '../shared/log.js';
-import { createRunnerFromEnv, dockerFromEnv, runnerArgs, runnerOptionsFromEnv } from './runner.js';
+import {
+  createRunnerFromEnv,
+  dockerFromEnv,
+  gatewayUrlFromEnv,
+  runnerArgs,
+  runnerOptionsFromEnv,
+} from './runner.js';
 
 describe('dockerFromEnv', () => {
   it.each([
@@ -27,6 +33,30 @@ describe('dockerFromEnv', () => {
     [{ CODEEXEC_DOCKER_HOST: 'tcp://a:1', CODEEXEC_DOCKER_SOCKET: '/s' }, /not both/],
   ])('refuses %j', (env, message) => {
     expect(() => dockerFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('gatewayUrlFromEnv', () => {
+  it.each([
+    [{}, 'http://127.0.0.1:8080'],
+    [{ CODEEXEC_GATEWAY_URL: ' ' }, 'http://127.0.0.1:8080'],
+    [{ CODEEXEC_GATEWAY_URL: 'https://gw.example' }, 'https://gw.example'],
+    [
+      { CODEEXEC_GATEWAY_URL: 'https://a.example, https://b.example ' },
+      'https://a.example,https://b.example',
+    ],
+  ])('%j → %j', (env, expected) => {
+    expect(gatewayUrlFromEnv(env)).toBe(expected);
+  });
+
+  it.each([
+    [
+      { CODEEXEC_GATEWAY_URL: 'https://a.example, gw-b:8080' },
+      /CODEEXEC_GATEWAY_URL must hold .*"gw-b:8080"/,
+    ],
+    [{ CODEEXEC_GATEWAY_URL: 'https://a.example,,https://b' }, /CODEEXEC_GATEWAY_URL .*empty entry/],
+  ])('refuses %j', (env, message) => {
+    expect(() => gatewayUrlFromEnv(env)).toThrow(message);
   });
 });
 

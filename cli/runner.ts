@@ -1,8 +1,10 @@
-// `codeexec runner`: one runner daemon dialling out to CODEEXEC_GATEWAY_URL. A thin main over the
-// runner library: options from the environment, signals to drain and stop.
+// `codeexec runner`: one runner daemon dialling out to CODEEXEC_GATEWAY_URL (one gateway, or several
+// separated by commas). A thin main over the runner library: options from the environment, signals
+// to drain and stop.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Env, envInt, envList } from '../gateway/gateway-config.js';
+import { parseGatewayUrls } from '../runner/connection/gateway-choice.js';
 import { createRunner, type RunnerOptions } from '../runner/create-runner.js';
 import type { DockerEngineOptions } from '../runner/docker/docker-sandbox.js';
 import { DataDirLockedError } from '../runner/identity/data-dir-lock.js';
@@ -12,6 +14,19 @@ import { onSignals } from './signals.js';
 
 /** Default data directories tried in turn when the first is held by a live runner. */
 const DEFAULT_DIR_TRIES = 8;
+
+/** Where a runner dials when CODEEXEC_GATEWAY_URL is unset or empty. */
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8080';
+
+/**
+ * CODEEXEC_GATEWAY_URL: one gateway's base URL, or several separated by commas (the runner dials
+ * the first, and the next when one fails or goes away). Throws an Error naming the variable for an
+ * entry that is not an http(s):// or ws(s):// URL. Returned as the runner's gatewayUrl takes it.
+ */
+export function gatewayUrlFromEnv(env: Env): string {
+  const text = env.CODEEXEC_GATEWAY_URL?.trim() || DEFAULT_GATEWAY_URL;
+  return parseGatewayUrls(text, 'CODEEXEC_GATEWAY_URL').join(',');
+}
 
 /** The runner library's options from the environment (README: Configuration). */
 export function runnerOptionsFromEnv(
@@ -134,7 +149,7 @@ export async function runnerCommand(env: Env, log: Logger, argv = process.argv.s
   const args = runnerArgs(argv);
   const token = env.CODEEXEC_RUNNER_TOKEN;
   if (!token) throw new Error('set CODEEXEC_RUNNER_TOKEN to a token the gateway accepts');
-  const gatewayUrl = env.CODEEXEC_GATEWAY_URL || 'http://127.0.0.1:8080';
+  const gatewayUrl = gatewayUrlFromEnv(env);
   const options = { ...runnerOptionsFromEnv(env, gatewayUrl, token, log), ...args };
   const runner = await createRunnerFromEnv(options, env);
   runner.on('fatal', () => void runner.close().then(() => process.exit(1)));

@@ -393,7 +393,8 @@ export class DonorService extends TypedEmitter<DonorEvents> {
   }
 
   #connectionChanged(event: ConnectionEvent): void {
-    const gateway = this.#options.gatewayUrl;
+    // The gateway of the runner's list this event is about (gatewayUrl may list several).
+    const { gateway } = event;
     if (this.#connection.state === 'refused') return;
     switch (event.state) {
       case 'connected':

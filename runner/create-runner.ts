@@ -8,6 +8,7 @@
 //   await runner.start();
 //
 // With `metricsPort`, start() also serves GET /metrics (runner/metrics/) at `runner.metricsUrl`.
+import { parseGatewayUrls } from './connection/gateway-choice.js';
 import { claimIdentity, defaultDataDir } from './identity/runner-identity.js';
 import { Runner } from './runner.js';
 import { languagesNamed } from './runner-languages.js';
@@ -25,6 +26,7 @@ export type { RunnerOptions } from './runner-options.js';
  */
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
   // Configuration errors first, before anything is claimed.
+  parseGatewayUrls(options.gatewayUrl, 'gatewayUrl');
   if (options.slots !== undefined) checkSlots(options.slots);
   if (options.metricsPort !== undefined) checkPort(options.metricsPort, 'metricsPort');
   languagesNamed(options.languages ?? []);

@@ -2,6 +2,7 @@
 // welcome re-syncs what changed and sends the results that waited; a lost socket ends the
 // sessions (they never outlive it); frames go to the runner's rules (runner-frames.ts).
 import type { Logger } from '../shared/index.js';
+import { parseGatewayUrls } from './connection/gateway-choice.js';
 import { GatewayConnection } from './connection/gateway-connection.js';
 import type { HeldJobs } from './held-jobs.js';
 import type { RunnerEvents } from './runner-events.js';
@@ -28,7 +29,7 @@ export interface LinkParts {
 export function linkGateway(parts: LinkParts): GatewayConnection {
   const { options, log, presence, jobs, sessions, emit } = parts;
   const connection = new GatewayConnection({
-    gatewayUrl: options.gatewayUrl,
+    gatewayUrls: parseGatewayUrls(options.gatewayUrl, 'gatewayUrl'),
     log,
     minBackoffMs: options.minBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
@@ -37,22 +38,24 @@ export function linkGateway(parts: LinkParts): GatewayConnection {
   });
   connection.on('welcome', (welcome) => {
     // Operators (and the fault tests) wait for this line.
-    log.info({ gateway: options.gatewayUrl }, 'connected to the gateway');
+    log.info({ gateway: connection.gatewayUrl }, 'connected to the gateway');
     presence.welcomed();
     jobs.flush();
-    emit('connection', { state: 'connected', gateway: options.gatewayUrl, runner_id: welcome.runner_id });
+    emit('connection', { state: 'connected', gateway: connection.gatewayUrl, runner_id: welcome.runner_id });
     emit('ready', { runner_id: welcome.runner_id });
     parts.welcomed();
   });
   connection.on('frame', (frame) => parts.frames.handle(frame));
   connection.on('heartbeat', () => connection.send({ type: 'heartbeat', jobs: jobs.heartbeatJobs() }));
   // A session cannot outlive its socket: the gateway ends its side, so the runner ends its own.
-  connection.on('disconnected', ({ code, reason }) => {
+  connection.on('disconnected', ({ gateway, code, reason }) => {
     jobs.newSocket();
     sessions.endAll();
-    emit('connection', { state: 'disconnected', code, reason });
+    emit('connection', { state: 'disconnected', gateway, code, reason });
   });
-  connection.on('retrying', ({ in_ms }) => emit('connection', { state: 'retrying', in_ms }));
+  connection.on('retrying', ({ gateway, in_ms }) =>
+    emit('connection', { state: 'retrying', gateway, in_ms }),
+  );
   connection.on('fatal', (err) => {
     log.error({ err }, 'the gateway refused this runner');
     emit('fatal', err);

@@ -3,10 +3,11 @@ import type { RunnerLanguage } from '../shared/runner-protocol.js';
 import type { ContainerOperation } from './docker/sandbox-driver.js';
 import type { RunnerState } from './runner-state.js';
 
+/** `gateway` is a base URL of the runner's list: the one connected, left, or to be dialled next. */
 export type ConnectionEvent =
   | { state: 'connected'; gateway: string; runner_id: string }
-  | { state: 'disconnected'; code: number; reason: string }
-  | { state: 'retrying'; in_ms: number };
+  | { state: 'disconnected'; gateway: string; code: number; reason: string }
+  | { state: 'retrying'; gateway: string; in_ms: number };
 
 export interface JobStarted {
   id: string;

@@ -54,6 +54,8 @@ export class RunnerFrames {
         return;
       case 'heartbeat':
       case 'welcome':
+      // The connection acts on it (gateway-connection.ts): the runner's jobs are not concerned.
+      case 'goaway':
         return;
       case 'error':
         this.#ctx.log.warn(

@@ -4,7 +4,11 @@ import type { DockerEngineOptions, DockerSandbox } from './docker/docker-sandbox
 import type { PoolDriver } from './pool/sandbox-pool.js';
 
 export interface RunnerOptions {
-  /** The gateway's base URL, http(s)://host:port (the WebSocket URL is derived from it). */
+  /**
+   * The gateway's base URL, http(s)://host:port (the WebSocket URL is derived from it); or several,
+   * separated by commas (CODEEXEC_GATEWAY_URL's form): the runner dials the first, and moves on to
+   * the next when one fails or says it is going away (runner/connection/gateway-choice.ts).
+   */
   gatewayUrl: string;
   /**
    * Certificates (PEM) to trust for a wss:// gateway besides the system's: a private CA, or a

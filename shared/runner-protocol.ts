@@ -113,6 +113,17 @@ export const WelcomeFrame = v.object({
   ping_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
+/**
+ * Gateway → runner: the gateway is going away (it is shutting down); the socket closes with 1001
+ * next. The runner dials the next gateway of its list at once, or, with only this one, this one
+ * again after `reconnect_after_ms` (each runner is given its own value, so they do not all come
+ * back together). Not a failure: it does not add to the runner's backoff.
+ */
+export const RunnerGoawayFrame = v.object({
+  type: v.literal('goaway'),
+  reconnect_after_ms: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
 /** A job as offered to a runner. */
 export const OfferedJobSchema = v.object({
   id,
@@ -231,6 +242,7 @@ export const GatewayToRunnerFrame = v.variant('type', [
   SessionOpenFrame,
   SessionCloseFrame,
   SessionFilesFrame,
+  RunnerGoawayFrame,
 ]);
 export type GatewayToRunner = v.InferOutput<typeof GatewayToRunnerFrame>;
 

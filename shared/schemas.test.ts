@@ -136,6 +136,11 @@ describe('runner protocol frames', () => {
     { frame: { type: 'session_files', session_id: 's', request_id: 'q' }, ok: true },
     { frame: { type: 'session_files', session_id: 's' }, ok: false },
     { frame: { type: 'accept', job_id: 'j' }, ok: false },
+    { frame: { type: 'goaway', reconnect_after_ms: 0 }, ok: true },
+    { frame: { type: 'goaway', reconnect_after_ms: 1500 }, ok: true },
+    { frame: { type: 'goaway', reconnect_after_ms: -1 }, ok: false },
+    { frame: { type: 'goaway', reconnect_after_ms: 2.5 }, ok: false },
+    { frame: { type: 'goaway' }, ok: false },
   ])('gateway → runner $frame.type ok=$ok', ({ frame, ok }) => {
     expect(v.safeParse(GatewayToRunnerFrame, frame).success).toBe(ok);
   });

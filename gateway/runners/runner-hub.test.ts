@@ -98,3 +98,60 @@ describe('RunnerHub', () => {
     expect(core.registry.get('r1')?.slots).toBe(2);
   });
 });
+
+describe('RunnerHub.shutdown', () => {
+  /** A recording socket that also keeps how it was closed. */
+  function closingSocket() {
+    const { socket, sent } = recordingSocket();
+    const closes: [number, string][] = [];
+    socket.close = (code, reason) => closes.push([code, reason]);
+    return { socket, sent, closes };
+  }
+
+  it('tells every runner goaway with its own wait in [n, 2n), then closes with 1001', () => {
+    const sockets = Array.from({ length: 40 }, (_, i) => {
+      const s = closingSocket();
+      hub.open(s.socket);
+      // One still handshaking: it is told too.
+      if (i > 0) {
+        hub.message(
+          s.socket,
+          JSON.stringify({
+            type: 'hello',
+            protocol: PROTOCOL_VERSION,
+            token: 't0ken',
+            name: `r${i}`,
+            version: 't',
+            languages: [],
+            slots: 1,
+          }),
+        );
+        expect(s.sent.shift()).toMatchObject({ type: 'welcome' });
+      }
+      return s;
+    });
+    hub.shutdown(300);
+    const waits = sockets.map(({ sent, closes }) => {
+      expect(sent).toEqual([{ type: 'goaway', reconnect_after_ms: expect.any(Number) }]);
+      expect(closes).toEqual([[1001, 'gateway going away']]);
+      return sent[0]?.reconnect_after_ms as number;
+    });
+    for (const wait of waits) {
+      expect(Number.isInteger(wait)).toBe(true);
+      expect(wait).toBeGreaterThanOrEqual(300);
+      expect(wait).toBeLessThan(600);
+    }
+    // Jittered: forty runners do not all get one value.
+    expect(new Set(waits).size).toBeGreaterThan(1);
+  });
+
+  it('sends goaway with 0 for 0, and refuses a wait that is not an integer ≥ 0', () => {
+    const s = closingSocket();
+    hub.open(s.socket);
+    expect(() => hub.shutdown(-1)).toThrow(RangeError);
+    expect(() => hub.shutdown(1.5)).toThrow(RangeError);
+    expect(s.sent).toEqual([]);
+    hub.shutdown(0);
+    expect(s.sent).toEqual([{ type: 'goaway', reconnect_after_ms: 0 }]);
+  });
+});

@@ -40,6 +40,9 @@ export interface RunnerHubOptions {
   helloTimeoutMs?: number;
 }
 
+/** What shutdown() tells runners to wait before they dial a lone gateway again, at least. */
+export const DEFAULT_GOAWAY_RECONNECT_MS = 1000;
+
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 export class RunnerHub implements SocketHandler {
@@ -166,11 +169,21 @@ export class RunnerHub implements SocketHandler {
     }
   }
 
-  /** Closes every runner socket (gateway shutdown). */
-  shutdown(): void {
+  /**
+   * Gateway shutdown: tells every runner socket `goaway`, then closes it with 1001. A runner with
+   * another gateway in its list moves there at once; one with only this gateway dials it again
+   * after the frame's reconnect_after_ms, which each socket gets drawn from [reconnectAfterMs,
+   * 2 × reconnectAfterMs), so the runners of a restarted gateway do not all come back at once.
+   */
+  shutdown(reconnectAfterMs: number = DEFAULT_GOAWAY_RECONNECT_MS): void {
+    if (!Number.isInteger(reconnectAfterMs) || reconnectAfterMs < 0) {
+      throw new RangeError(`reconnectAfterMs must be an integer ≥ 0, got ${reconnectAfterMs}`);
+    }
     clearInterval(this.#sweep);
     for (const session of [...this.#sessions.values()]) {
-      session.socket.close(CLOSE_CODES.going_away, 'gateway stopping');
+      const jittered = reconnectAfterMs + Math.floor(Math.random() * reconnectAfterMs);
+      this.#send(session, { type: 'goaway', reconnect_after_ms: jittered });
+      session.socket.close(CLOSE_CODES.going_away, 'gateway going away');
     }
   }
 

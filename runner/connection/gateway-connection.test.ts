@@ -1,6 +1,7 @@
 // The runner's link keeps itself alive: it pings the gateway at the interval the welcome names,
-// and a gateway that stops answering is a lost link (dropped, then redialled with backoff).
-// Against a real `ws` server on loopback that plays the gateway's handshake.
+// and a gateway that stops answering is a lost link (dropped, then redialled with backoff). With
+// several gateways it moves on to the next when one fails or says goaway. Against real `ws`
+// servers on loopback that play the gateway's handshake.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,6 +46,13 @@ async function fakeGateway(autoPong: boolean, pingMs: number) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections: () => connections,
+    /** What a draining gateway does: goaway to every runner, then close with 1001. */
+    goAway: (reconnectAfterMs: number) => {
+      for (const ws of server.clients) {
+        ws.send(JSON.stringify({ type: 'goaway', reconnect_after_ms: reconnectAfterMs }));
+        ws.close(1001, 'gateway going away');
+      }
+    },
     /** Resolves once the gateway has been pinged `count` times in all. */
     untilPings: (count: number) =>
       new Promise<void>((resolve) => {
@@ -59,9 +67,9 @@ async function fakeGateway(autoPong: boolean, pingMs: number) {
   };
 }
 
-function connection(gatewayUrl: string): GatewayConnection {
+function connection(...gatewayUrls: string[]): GatewayConnection {
   const conn = new GatewayConnection({
-    gatewayUrl,
+    gatewayUrls,
     log: silentLogger,
     minBackoffMs: 20,
     maxBackoffMs: 50,
@@ -110,5 +118,65 @@ describe('GatewayConnection pings', () => {
     await retrying;
     await conn.next('welcome');
     expect(gateway.connections()).toBe(2);
+  });
+});
+
+/** A loopback address nothing listens on (a port the OS gave, then freed). */
+async function deadUrl(): Promise<string> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('GatewayConnection with several gateways', () => {
+  it('on goaway moves to the next gateway at once, not counting it a failure', async () => {
+    const a = await fakeGateway(true, 60_000);
+    const b = await fakeGateway(true, 60_000);
+    const conn = connection(a.url, b.url);
+    conn.start();
+    await conn.next('welcome');
+    expect(conn.gatewayUrl).toBe(a.url);
+    const goaway = conn.next('goaway');
+    const retrying = conn.next('retrying');
+    a.goAway(60_000);
+    expect(await goaway).toEqual({ reconnect_after_ms: 60_000 });
+    const next = await retrying;
+    expect(next.gateway).toBe(b.url);
+    expect(next.in_ms).toBeLessThan(250);
+    await conn.next('welcome');
+    expect(conn.gatewayUrl).toBe(b.url);
+    expect([a.connections(), b.connections()]).toEqual([1, 1]);
+  });
+
+  it('with one gateway, after goaway waits reconnect_after_ms before dialling it again', async () => {
+    const a = await fakeGateway(true, 60_000);
+    const conn = connection(a.url);
+    conn.start();
+    await conn.next('welcome');
+    const disconnected = conn.next('disconnected');
+    const retrying = conn.next('retrying');
+    a.goAway(300);
+    await disconnected;
+    const closedAt = Date.now();
+    expect(await retrying).toEqual({ in_ms: 300, gateway: a.url });
+    await conn.next('welcome');
+    // Not before the wait (a little slack for timer granularity), and not much after.
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - closedAt).toBeLessThan(3_000);
+    expect(a.connections()).toBe(2);
+  });
+
+  it('dials the next gateway when the first cannot be reached', async () => {
+    const dead = await deadUrl();
+    const b = await fakeGateway(true, 60_000);
+    const conn = connection(dead, b.url);
+    const retrying = conn.next('retrying');
+    conn.start();
+    expect(await retrying).toMatchObject({ gateway: b.url });
+    await conn.next('welcome');
+    expect(conn.gatewayUrl).toBe(b.url);
   });
 });

@@ -1,5 +1,7 @@
 // The runner's line to the gateway: dials out with `ws`, says hello, keeps heartbeats and pings
-// going, and reconnects with capped, jittered backoff. Knows nothing of jobs; it delivers frames.
+// going, and reconnects: to the next gateway of its list, with capped, jittered backoff once all
+// failed, or where a `goaway` sends it (the choice is gateway-choice.ts's). Knows nothing of jobs;
+// it delivers frames.
 import WebSocket from 'ws';
 import {
   type GatewayToRunner,
@@ -12,12 +14,16 @@ import {
 } from '../../shared/index.js';
 import { DEFAULT_PING_MS, keepAlive } from '../../shared/keepalive.js';
 import { TypedEmitter } from '../typed-emitter.js';
+import { chooseNext, type Ending } from './gateway-choice.js';
 
 export type ConnectionState = 'connecting' | 'handshaking' | 'ready' | 'backoff' | 'closed';
 
 export interface GatewayConnectionOptions {
-  /** The gateway's base URL, http(s)://host:port; the WebSocket URL is derived from it. */
-  gatewayUrl: string;
+  /**
+   * The gateways' base URLs, http(s)://host:port (at least one); each WebSocket URL is derived
+   * from its base. The first is dialled first; the others when one fails or sends `goaway`.
+   */
+  gatewayUrls: readonly string[];
   /** Builds the hello frame (called on each connect, so it can report the jobs still held). */
   hello: () => Extract<RunnerToGateway, { type: 'hello' }>;
   log: Logger;
@@ -38,9 +44,12 @@ export interface ConnectionEvents {
   welcome: WelcomeFrame;
   /** Time for a heartbeat (at the interval the welcome chose). */
   heartbeat: undefined;
-  disconnected: { code: number; reason: string };
-  /** The next try is in `in_ms`. */
-  retrying: { in_ms: number };
+  /** The socket to `gateway` (a base URL of the list) closed. */
+  disconnected: { gateway: string; code: number; reason: string };
+  /** The next try is in `in_ms`, to `gateway` (a base URL of the list). */
+  retrying: { in_ms: number; gateway: string };
+  /** The gateway said it is going away: the socket closes next, and is not counted as a failure. */
+  goaway: { reconnect_after_ms: number };
   /** The connection stopped for good: reconnecting cannot help (a refused token). */
   fatal: Error;
 }
@@ -61,7 +70,13 @@ export function runnerSocketUrl(gatewayUrl: string): string {
 export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   state: ConnectionState = 'connecting';
   readonly #options: GatewayConnectionOptions;
-  readonly #url: string;
+  /** The base URLs and their WebSocket URLs, in the list's order. */
+  readonly #bases: readonly string[];
+  readonly #urls: readonly string[];
+  /** The entry dialled (or to dial next). */
+  #index = 0;
+  /** What the current socket's `goaway` asked, until it closes. */
+  #goaway: number | null = null;
   #socket: WebSocket | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
@@ -72,7 +87,18 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   constructor(options: GatewayConnectionOptions) {
     super();
     this.#options = options;
-    this.#url = runnerSocketUrl(options.gatewayUrl);
+    if (options.gatewayUrls.length === 0) throw new Error('the runner needs at least one gateway URL');
+    this.#bases = [...options.gatewayUrls];
+    this.#urls = this.#bases.map(runnerSocketUrl);
+  }
+
+  /** The base URL of the gateway dialled, or to be dialled next. */
+  get gatewayUrl(): string {
+    return this.#bases[this.#index] as string;
+  }
+
+  get #url(): string {
+    return this.#urls[this.#index] as string;
   }
 
   start(): void {
@@ -100,6 +126,7 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
   #connect(): void {
     if (this.state === 'closed') return;
     this.state = 'connecting';
+    this.#goaway = null;
     const socket = new WebSocket(this.#url, {
       maxPayload: MAX_RUNNER_FRAME_BYTES,
       handshakeTimeout: 10_000,
@@ -124,13 +151,15 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
       this.#stopTimers();
       const reason = reasonBuffer.toString();
       if (this.state === 'closed') return;
-      this.emit('disconnected', { code, reason });
+      this.emit('disconnected', { gateway: this.gatewayUrl, code, reason });
       if (FATAL_CLOSE_CODES.has(code)) {
         this.state = 'closed';
         this.emit('fatal', new Error(`the gateway refused this runner (${code}): ${reason}`));
         return;
       }
-      this.#scheduleReconnect(code, reason);
+      const ending: Ending =
+        this.#goaway === null ? { kind: 'failed' } : { kind: 'goaway', reconnectAfterMs: this.#goaway };
+      this.#scheduleReconnect(code, reason, ending);
     });
   }
 
@@ -149,6 +178,16 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
       if (this.#socket) this.#ping(this.#socket, frame.ping_ms ?? DEFAULT_PING_MS);
       this.#heartbeat = setInterval(() => this.emit('heartbeat', undefined), frame.heartbeat_ms);
       this.emit('welcome', frame);
+      return;
+    }
+    if (frame.type === 'goaway') {
+      // Acted on when the socket closes, which the gateway does next.
+      this.#goaway = frame.reconnect_after_ms;
+      this.#options.log.info(
+        { gateway: this.gatewayUrl, reconnect_after_ms: frame.reconnect_after_ms },
+        'the gateway is going away',
+      );
+      this.emit('goaway', { reconnect_after_ms: frame.reconnect_after_ms });
       return;
     }
     if (frame.type === 'error' && this.state === 'handshaking') {
@@ -173,17 +212,29 @@ export class GatewayConnection extends TypedEmitter<ConnectionEvents> {
     });
   }
 
-  #scheduleReconnect(code: number, reason: string): void {
+  #scheduleReconnect(code: number, reason: string, ending: Ending): void {
     this.state = 'backoff';
-    const min = this.#options.minBackoffMs ?? 250;
-    const max = this.#options.maxBackoffMs ?? 15_000;
-    // Full jitter: many runners cut off together do not come back together.
-    const ceiling = Math.min(max, min * 2 ** this.#failures);
-    const delay = Math.round(min / 2 + Math.random() * ceiling);
-    this.#failures++;
-    this.#options.log.info({ code, reason, delay_ms: delay }, 'gateway connection lost; reconnecting');
+    const from = this.gatewayUrl;
+    const choice = chooseNext({
+      count: this.#urls.length,
+      current: this.#index,
+      failures: this.#failures,
+      ending,
+      backoff: { minMs: this.#options.minBackoffMs ?? 250, maxMs: this.#options.maxBackoffMs ?? 15_000 },
+      random: Math.random(),
+    });
+    this.#index = choice.index;
+    this.#failures = choice.failures;
+    const delay = choice.delayMs;
+    // Operators see where the runner goes, and why.
+    this.#options.log.info(
+      { code, reason, from, gateway: this.gatewayUrl, delay_ms: delay, why: choice.why },
+      ending.kind === 'goaway'
+        ? 'the gateway went away; reconnecting'
+        : 'gateway connection lost; reconnecting',
+    );
     this.#retry = setTimeout(() => this.#connect(), delay);
-    this.emit('retrying', { in_ms: delay });
+    this.emit('retrying', { in_ms: delay, gateway: this.gatewayUrl });
   }
 
   #stopTimers(): void {

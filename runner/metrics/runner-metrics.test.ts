@@ -96,8 +96,8 @@ describe('RunnerMetrics', () => {
     expect((await read()).value('codeexec_runner_connected')).toBe(0);
     const steps: [keyof RunnerEvents & string, RunnerEvents[keyof RunnerEvents], number][] = [
       ['connection', { state: 'connected', gateway: 'http://gw', runner_id: 'r' }, 1],
-      ['connection', { state: 'disconnected', code: 1006, reason: '' }, 0],
-      ['connection', { state: 'retrying', in_ms: 100 }, 0],
+      ['connection', { state: 'disconnected', gateway: 'http://gw', code: 1006, reason: '' }, 0],
+      ['connection', { state: 'retrying', gateway: 'http://gw', in_ms: 100 }, 0],
       ['connection', { state: 'connected', gateway: 'http://gw', runner_id: 'r' }, 1],
       ['stopped', undefined, 0],
     ];
