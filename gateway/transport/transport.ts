@@ -16,8 +16,37 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
-  /** Text, or bytes (a page's gzipped file). */
+  /** Text, or bytes (a page's gzipped file). Ignored when `stream` is set. */
   body: string | Uint8Array;
+  /**
+   * A body written over time (server-sent events). The transport writes the status and headers
+   * (chunked: a content-length or transfer-encoding given here is dropped), then calls this at
+   * once, exactly once, with a stream that is already closed when the peer left before. The head
+   * reaches the peer with the first write (uWS cannot send it alone): write something at once
+   * (an SSE comment) when the peer should see the head before the first event.
+   */
+  stream?: (out: HttpStream) => void;
+}
+
+/** A response body written over time (server-sent events). */
+export interface HttpStream {
+  /**
+   * Writes text to the body. False when the peer is not reading and the transport holds more
+   * than a high-water mark (1 MiB, STREAM_HIGH_WATER_BYTES): the text is queued all the same, and
+   * the caller may drop or stop. False, and nothing written, once the stream is closed.
+   */
+  write(text: string): boolean;
+  /** Ends the body (idempotent). */
+  end(): void;
+  /** Bytes written but not yet taken by the peer (on uWS an estimate: uws-http-stream.ts). */
+  readonly bufferedAmount: number;
+  /** True once the peer went away, the body ended, or the transport is closing. */
+  readonly closed: boolean;
+  /**
+   * Called once when the peer goes away or the transport closes (not after end()). A listener
+   * added after that happened is called on a microtask.
+   */
+  onClose(listener: () => void): void;
 }
 
 export type HttpHandler = (req: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;

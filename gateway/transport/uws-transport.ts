@@ -5,6 +5,7 @@ import uWS from 'uWebSockets.js';
 import { DEFAULT_PING_MS } from '../../shared/keepalive.js';
 import { chooseProtocol } from '../../shared/ws-auth.js';
 import { closeReason } from './close-reason.js';
+import { goneStream, startStream, streamHeaders } from './http-stream.js';
 import { type LiveSocket, SocketLiveness } from './socket-liveness.js';
 import type {
   HttpRequest,
@@ -15,6 +16,7 @@ import type {
   TransportOptions,
   UpgradeInfo,
 } from './transport.js';
+import { UwsHttpStream } from './uws-http-stream.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
@@ -149,6 +151,8 @@ export class UwsTransport implements ServerTransport {
   readonly #app: uWS.TemplatedApp;
   #listenSocket: uWS.us_listen_socket | null = null;
   readonly #sockets = new Set<uWS.WebSocket<SocketData>>();
+  /** Streamed responses still open, ended on close. */
+  readonly #streams = new Set<UwsHttpStream>();
   readonly #liveness: SocketLiveness;
 
   constructor(options: TransportOptions) {
@@ -177,6 +181,8 @@ export class UwsTransport implements ServerTransport {
     if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = null;
     for (const ws of [...this.#sockets]) ws.getUserData().socket.close(1001, 'server shutting down');
+    // Each body ends whole (the peer reads its end); its connection then idles out like any other.
+    for (const stream of [...this.#streams]) stream.shutdown();
   }
 
   #onHttp(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
@@ -192,22 +198,37 @@ export class UwsTransport implements ServerTransport {
       remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
     };
     const abort = new AbortController();
-    let done = false;
+    /** The peer went away: uWS forbids touching `res` from then on. */
+    let aborted = false;
+    let responded = false;
+    let stream: UwsHttpStream | null = null;
     res.onAborted(() => {
-      done = true;
+      aborted = true;
+      stream?.gone();
       abort.abort();
     });
 
     const respond = (response: HttpResponse): void => {
-      if (done) return;
-      done = true;
+      if (responded) return;
+      responded = true;
+      if (aborted) {
+        if (response.stream) startStream(response.stream, goneStream());
+        return;
+      }
+      const headers = response.stream ? streamHeaders(response.headers) : (response.headers ?? {});
       res.cork(() => {
         res.writeStatus(`${response.status} ${STATUS_TEXT[response.status] ?? ''}`.trimEnd());
-        if (response.headers?.['content-type'] === undefined)
-          res.writeHeader('content-type', 'application/json');
-        for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
-        res.end(response.body);
+        if (headers['content-type'] === undefined) res.writeHeader('content-type', 'application/json');
+        for (const [key, value] of Object.entries(headers)) res.writeHeader(key, value);
+        // A stream's head goes out with its first write (uWS's first write adds the chunked framing).
+        if (!response.stream) res.end(response.body);
       });
+      if (response.stream) {
+        const out = new UwsHttpStream(res, () => this.#streams.delete(out));
+        stream = out;
+        this.#streams.add(out);
+        startStream(response.stream, out);
+      }
     };
     const handle = (body: Buffer): void => {
       this.#options.http({ ...request, body }, abort.signal).then(respond, (err: unknown) => {
@@ -228,7 +249,7 @@ export class UwsTransport implements ServerTransport {
     const chunks: Buffer[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
-      if (done) return;
+      if (aborted || responded) return;
       size += chunk.byteLength;
       if (size > this.#options.maxBodyBytes) {
         respond(this.#options.bodyTooLarge());

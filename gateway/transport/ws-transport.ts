@@ -6,6 +6,8 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { DEFAULT_PING_MS } from '../../shared/keepalive.js';
 import { chooseProtocol } from '../../shared/ws-auth.js';
 import { closeReason } from './close-reason.js';
+import { goneStream, startStream, streamHeaders } from './http-stream.js';
+import { NodeHttpStream } from './node-http-stream.js';
 import { type LiveSocket, SocketLiveness } from './socket-liveness.js';
 import type { HttpResponse, ServerTransport, SocketLike, TransportOptions } from './transport.js';
 
@@ -61,6 +63,8 @@ export class WsTransport implements ServerTransport {
   );
   /** One server per endpoint, since each has its own frame limit. */
   readonly #wss = new Map<string, WebSocketServer>();
+  /** Streamed responses still open, ended on close. */
+  readonly #streams = new Set<NodeHttpStream>();
   readonly #liveness: SocketLiveness;
 
   constructor(options: TransportOptions) {
@@ -95,6 +99,8 @@ export class WsTransport implements ServerTransport {
     for (const wss of this.#wss.values()) {
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
     }
+    // Each body ends whole before its connection is dropped below (the end is written at once).
+    for (const stream of [...this.#streams]) stream.shutdown();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
     await closed;
@@ -109,8 +115,23 @@ export class WsTransport implements ServerTransport {
     });
     const respond = (response: HttpResponse): void => {
       if (res.headersSent) return;
-      res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
-      res.end(response.body);
+      if (!response.stream) {
+        res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
+        res.end(response.body);
+        return;
+      }
+      if (abort.signal.aborted || res.destroyed) {
+        startStream(response.stream, goneStream());
+        return;
+      }
+      // No content-length: node frames the body (chunked) and sends the head with its first write.
+      res.writeHead(response.status, {
+        'content-type': 'application/json',
+        ...streamHeaders(response.headers),
+      });
+      const out = new NodeHttpStream(res, () => this.#streams.delete(out));
+      this.#streams.add(out);
+      startStream(response.stream, out);
     };
     const method = (req.method ?? 'GET').toUpperCase();
     const declared = Number(headers['content-length'] ?? 0);
