@@ -307,6 +307,9 @@ export async function relay(params: RelayParams): Promise<RelayResult> {
         }
         case 'stderr':
         case 'error':
+        case 'gap':
+        case 'resumed':
+        case 'goaway':
         case 'session_opened':
         case 'session_closed':
         case 'session_files':

@@ -235,3 +235,80 @@ describe('runJob keepalive', () => {
     }
   });
 });
+
+describe('runJob resume', () => {
+  it('resumes after a cut connection and after goaway, printing every chunk once', async () => {
+    // A scripted gateway: the first socket accepts the job, sends two chunks and is cut (no close
+    // frame); the second must resume after seq 1, gets one chunk and a goaway; the third resumes
+    // after seq 2 and gets a repeat (skipped), the last chunk and the exit.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(server, 'listening');
+    const received: Record<string, unknown>[] = [];
+    let connections = 0;
+    server.on('connection', (ws) => {
+      const n = ++connections;
+      const out = (frame: object) => ws.send(JSON.stringify(frame));
+      ws.on('message', (raw) => {
+        const frame = JSON.parse(raw.toString()) as Record<string, unknown>;
+        received.push(frame);
+        if (n === 1) {
+          out({ type: 'accepted', id: 'run', job_id: 'j1' });
+          out({ type: 'stdout', id: 'run', seq: 0, data: 'a' });
+          out({ type: 'stderr', id: 'run', seq: 1, data: 'b' });
+          setImmediate(() => ws.terminate());
+        } else if (n === 2) {
+          out({ type: 'resumed', id: 'run', job_id: 'j1', status: 'running', attempt: 1 });
+          out({ type: 'stdout', id: 'run', seq: 2, data: 'c' });
+          out({ type: 'goaway', id: null, reconnect_after_ms: 50, message: 'bye' });
+          ws.close(1001, 'gateway going away');
+        } else {
+          out({ type: 'resumed', id: 'run', job_id: 'j1', status: 'running', attempt: 1 });
+          out({ type: 'stdout', id: 'run', seq: 2, data: 'c' });
+          out({ type: 'stdout', id: 'run', seq: 3, data: 'd' });
+          out({
+            type: 'exit',
+            id: 'run',
+            result: result({ id: 'j1', stdout: 'acd', stderr: 'b' }),
+            dropped_chunks: 0,
+          });
+        }
+      });
+    });
+    const dir = await tempDir();
+    const file = join(dir, 'p.py');
+    await writeFile(file, 'print(1)\n');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await runJob({
+        kind: 'run',
+        file,
+        lang: 'python',
+        stdin: null,
+        args: [],
+        timeoutMs: null,
+        gateway: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        key: null,
+        json: false,
+        pingMs: 10_000,
+      });
+      const printed = (spy: typeof stdout) => spy.mock.calls.map(([text]) => String(text)).join('');
+      expect(code).toBe(0);
+      expect(printed(stdout)).toBe('acd');
+      expect(printed(stderr)).toContain('b');
+      expect(printed(stderr)).toMatch(/resuming job j1 in \d+ ms/);
+      expect(printed(stderr)).toContain('resuming job j1 in 50 ms');
+      expect(received.map((f) => `${f.type}:${f.after_seq ?? ''}`)).toEqual([
+        'execute:',
+        'resume:1',
+        'resume:2',
+      ]);
+      expect(received[1]).toMatchObject({ id: 'run', job_id: 'j1' });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+      for (const ws of server.clients) ws.terminate();
+      server.close();
+    }
+  });
+});

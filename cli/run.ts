@@ -20,7 +20,9 @@ export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [
   Runs FILE on the gateway at URL (or CODEEXEC_GATEWAY_URL, else http://127.0.0.1:8080) and
   streams its stdout and stderr here as the program writes them. The API key comes from
   CODEEXEC_API_KEY (or --key K), sent as Authorization: Bearer. While it waits it pings the
-  gateway every CODEEXEC_PING_MS (25000) ms, and gives up (exit 3) when a ping goes unanswered.
+  gateway every CODEEXEC_PING_MS (25000) ms. When the connection is lost (closed, cut, a ping
+  unanswered, the gateway going away) it reconnects and resumes the job where its output
+  stopped, for up to 60 s; an interactive job (stdin passed on live) ends with its connection.
 
   FILE         the program; - reads it from stdin (then --lang is required)
   --lang L     its language (default: from FILE's extension: .py .js .ts .go .c .cpp/.cc .rs
@@ -41,7 +43,7 @@ export const RUN_USAGE = `usage: codeexec run FILE [--lang L] [--stdin FILE|-] [
     130      the job was cancelled (Ctrl-C cancels it; a second Ctrl-C leaves at once)
     2        bad arguments, or the gateway refused the request (unknown language, bad limit, ...)
     3        gateway or connection error (unreachable, unauthorized, no_runner, job failed,
-             the connection lost: closed, or a ping unanswered)
+             the connection lost and not resumed within 60 s)
 `;
 
 /** A command line that cannot be right: the message, then the usage, exit code 2. */
@@ -331,7 +333,20 @@ function send(socket: WebSocket, frame: ClientToGateway): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
 }
 
-/** Runs the job; resolves with the exit code once it ended (or the gateway refused it). */
+/** How long the command keeps trying to get back to its job once the connection is lost. */
+export const RESUME_WINDOW_MS = 60_000;
+
+/** The wait before the next try to resume: the gateway's goaway hint, else 250 ms doubling to 5 s. */
+export function resumeDelay(tries: number, goawayMs: number | null): number {
+  return goawayMs ?? Math.min(5_000, 250 * 2 ** tries);
+}
+
+/**
+ * Runs the job; resolves with the exit code once it ended (or the gateway refused it). A lost
+ * connection (closed, cut, a ping unanswered, the gateway's goaway) does not lose the job: the
+ * command reconnects and resumes it after the last chunk it printed, for RESUME_WINDOW_MS. An
+ * interactive job is not resumed: the gateway ends it when its socket goes.
+ */
 export async function runJob(args: RunArgs): Promise<number> {
   let code: string;
   let stdin: string | undefined;
@@ -363,35 +378,62 @@ export async function runJob(args: RunArgs): Promise<number> {
   };
   return new Promise<number>((resolve) => {
     let settled = false;
+    let socket: WebSocket;
+    let stopPings = (): void => {};
+    /** The job's id once accepted: from then on a lost connection is resumed. */
+    let jobId: string | null = null;
+    /** The last chunk printed: a resume asks for the ones after it, and a repeat is skipped. */
+    let lastSeq = -1;
+    /** When the connection was lost (null while connected): resuming stops after the window. */
+    let lostAt: number | null = null;
+    let tries = 0;
+    let goawayMs: number | null = null;
+    /** Output that will not come (gap frames): the exit note says so. */
+    let gaps = 0;
+    const drop = (old: WebSocket) => {
+      stopPings();
+      old.removeAllListeners();
+      old.on('error', () => {});
+      if (old.readyState === WebSocket.CONNECTING) old.terminate();
+      else old.close();
+    };
     const finish = (exitCode: number) => {
       if (settled) return;
       settled = true;
-      stopPings();
       spinner?.stop();
-      socket.removeAllListeners();
-      socket.on('error', () => {});
-      socket.close();
+      drop(socket);
       if (live) process.stdin.destroy();
       process.off('SIGINT', interrupt);
       resolve(exitCode);
     };
-    const socket = new WebSocket(socketUrl(args.gateway), { headers: authHeaders(args.key) });
-    let stopPings = (): void => {};
-    socket.on('open', () => {
-      // Pings keep a proxy in between from cutting a quiet job's link, and tell a dead link from
-      // a quiet program: a ping still unanswered at the next one ends the wait.
-      stopPings = keepAlive(socket, args.pingMs, () => {
-        socket.terminate();
+    /** The connection is gone: before the job was accepted (or for an interactive one) that ends it. */
+    const lost = (why: string) => {
+      if (settled) return;
+      drop(socket);
+      if (jobId === null) {
+        finish(fail(why, EXIT_GATEWAY));
+        return;
+      }
+      if (live) {
+        finish(fail(`${why}; an interactive job ends with its connection`, EXIT_GATEWAY));
+        return;
+      }
+      const now = Date.now();
+      lostAt ??= now;
+      if (now - lostAt > RESUME_WINDOW_MS) {
         finish(
           fail(
-            `the gateway at ${args.gateway} stopped answering (no pong within ${args.pingMs} ms): the connection is lost; the job may still end on the gateway (codeexec jobs)`,
+            `${why}; gave up resuming job ${jobId} after ${RESUME_WINDOW_MS / 1000} s (codeexec jobs shows how it ended)`,
             EXIT_GATEWAY,
           ),
         );
-      });
-      send(socket, frame);
-      if (live) forwardStdin(socket, id);
-    });
+        return;
+      }
+      const delay = resumeDelay(tries++, goawayMs);
+      goawayMs = null;
+      if (!args.json) process.stderr.write(`codeexec run: ${why}; resuming job ${jobId} in ${delay} ms\n`);
+      setTimeout(connect, delay);
+    };
     // Ctrl-C: cancel the job (it ends `cancelled`, exit 130); a second one leaves at once.
     const interrupt = () => {
       if (settled) return;
@@ -399,21 +441,6 @@ export async function runJob(args: RunArgs): Promise<number> {
       send(socket, { type: 'cancel', id });
     };
     process.once('SIGINT', interrupt);
-    socket.on('error', (err) =>
-      finish(fail(`cannot reach the gateway at ${args.gateway}: ${err.message}`, EXIT_GATEWAY)),
-    );
-    socket.on('unexpected-response', (_req, res) => {
-      finish(
-        fail(
-          `the gateway at ${args.gateway} answered ${res.statusCode} instead of a WebSocket`,
-          EXIT_GATEWAY,
-        ),
-      );
-    });
-    socket.on('close', (closeCode, reason) => {
-      const why = reason.toString() || `code ${closeCode}`;
-      finish(fail(`the gateway closed the connection before the job ended (${why})`, EXIT_GATEWAY));
-    });
     let quiet = true;
     const output = (stream: NodeJS.WriteStream, data: string) => {
       if (quiet) {
@@ -422,11 +449,16 @@ export async function runJob(args: RunArgs): Promise<number> {
       }
       stream.write(data);
     };
-    socket.on('message', (raw) => {
+    const onMessage = (raw: WebSocket.RawData) => {
       let message: GatewayToClient;
       try {
         message = JSON.parse(raw.toString()) as GatewayToClient;
       } catch {
+        return;
+      }
+      if (message.type === 'goaway') {
+        // The socket closes next; come back when the gateway said.
+        goawayMs = message.reconnect_after_ms;
         return;
       }
       if (message.type === 'error') {
@@ -435,14 +467,25 @@ export async function runJob(args: RunArgs): Promise<number> {
       }
       if (message.id !== id) return;
       switch (message.type) {
+        case 'accepted':
+          jobId = message.job_id;
+          break;
+        case 'resumed':
+          lostAt = null;
+          tries = 0;
+          if (spinner !== null && message.status === 'running') spinner.label = 'running';
+          break;
         case 'started':
           if (spinner !== null) spinner.label = 'running';
           break;
         case 'stdout':
-          if (!args.json) output(process.stdout, message.data);
-          break;
         case 'stderr':
-          if (!args.json) output(process.stderr, message.data);
+          if (message.seq <= lastSeq) break;
+          lastSeq = message.seq;
+          if (!args.json) output(message.type === 'stdout' ? process.stdout : process.stderr, message.data);
+          break;
+        case 'gap':
+          gaps++;
           break;
         case 'exit': {
           const result = message.result;
@@ -451,9 +494,9 @@ export async function runJob(args: RunArgs): Promise<number> {
           if (args.json) {
             process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           } else {
-            if (message.dropped_chunks > 0) {
+            if (message.dropped_chunks > 0 || gaps > 0) {
               process.stderr.write(
-                `codeexec run: ${message.dropped_chunks} output chunk(s) were dropped (this end read too slowly); --json has the whole output\n`,
+                `codeexec run: some output did not arrive (${message.dropped_chunks} chunk(s) dropped for a slow reader, ${gaps} gap(s)); --json has the whole output\n`,
               );
             }
             if (result.reason === 'compile_failed') process.stderr.write(compileOutput(result));
@@ -467,7 +510,35 @@ export async function runJob(args: RunArgs): Promise<number> {
         default:
           break;
       }
-    });
+    };
+    function connect(): void {
+      if (settled) return;
+      const current = new WebSocket(socketUrl(args.gateway), { headers: authHeaders(args.key) });
+      socket = current;
+      current.on('open', () => {
+        // Pings keep a proxy in between from cutting a quiet job's link, and tell a dead link from
+        // a quiet program: a ping still unanswered at the next one counts as a lost connection.
+        stopPings = keepAlive(current, args.pingMs, () =>
+          lost(`the gateway at ${args.gateway} stopped answering (no pong within ${args.pingMs} ms)`),
+        );
+        if (jobId === null) {
+          send(current, frame);
+          if (live) forwardStdin(current, id);
+        } else {
+          send(current, { type: 'resume', id, job_id: jobId, after_seq: lastSeq });
+        }
+      });
+      current.on('error', (err) => lost(`cannot reach the gateway at ${args.gateway}: ${err.message}`));
+      current.on('unexpected-response', (_req, res) => {
+        lost(`the gateway at ${args.gateway} answered ${res.statusCode} instead of a WebSocket`);
+      });
+      current.on('close', (closeCode, reason) => {
+        const why = reason.toString() || `code ${closeCode}`;
+        lost(`the gateway closed the connection before the job ended (${why})`);
+      });
+      current.on('message', onMessage);
+    }
+    connect();
   });
 }
 

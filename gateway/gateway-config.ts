@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { CallbackAllowlist } from './callbacks/address-policy.js';
 import type { GatewayOptions } from './gateway.js';
+import { DEFAULT_OUTPUT_LOG_LIMITS } from './jobs/job-core.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -50,6 +51,13 @@ function rateLimitOf(env: Env): GatewayOptions['rateLimit'] {
   return burst === undefined ? { perMinute } : { perMinute, burst };
 }
 
+/** CODEEXEC_OUTPUT_RETAIN_BYTES: output kept for resume in all; a job keeps at most 16 MiB of it. */
+function outputLogOf(env: Env): GatewayOptions['outputLog'] {
+  const maxBytes = envInt(env, 'CODEEXEC_OUTPUT_RETAIN_BYTES', 1024);
+  if (maxBytes === undefined) return undefined;
+  return { maxBytes, maxJobBytes: Math.min(maxBytes, DEFAULT_OUTPUT_LOG_LIMITS.maxJobBytes) };
+}
+
 /** Drops the keys whose value is undefined, so the library's defaults fill them. */
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -93,6 +101,8 @@ export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[])
     retainJobs: envInt(env, 'CODEEXEC_RETAIN_JOBS'),
     retainMs: hours === undefined ? undefined : hours * 3600_000,
     storeOutputBytes: envInt(env, 'CODEEXEC_STORE_OUTPUT_BYTES', 1024),
+    outputLog: outputLogOf(env),
+    goawayReconnectMs: envInt(env, 'CODEEXEC_GOAWAY_RECONNECT_MS'),
     durableBeforeOffer:
       env.CODEEXEC_DURABLE_BEFORE_OFFER === undefined
         ? undefined

@@ -28,6 +28,7 @@ import { defaultWebRoot, webPageRoutes } from './http/web-pages.js';
 import { createJobCore, type JobCore } from './jobs/job-core.js';
 import { Retention } from './jobs/retention.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import type { OutputLogLimits } from './output/output-log.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
 import { ReliabilityBook } from './runners/reliability-book.js';
@@ -96,6 +97,16 @@ export interface GatewayOptions {
   storeOutputBytes?: number;
   /** Offer a job only once it is on disk (see DispatcherOptions.durableBeforeOffer). */
   durableBeforeOffer?: boolean;
+  /**
+   * Output kept for clients that resume (CODEEXEC_OUTPUT_RETAIN_BYTES, per job and in all):
+   * characters of the newest output; default DEFAULT_OUTPUT_LOG_LIMITS (16 MiB, 256 MiB).
+   */
+  outputLog?: OutputLogLimits;
+  /**
+   * When the gateway stops, clients and runners are told to come back after this long (spread
+   * up to twice it), CODEEXEC_GOAWAY_RECONNECT_MS.
+   */
+  goawayReconnectMs?: number;
   callbacks?: {
     attempts?: number;
     firstDelayMs?: number;
@@ -127,6 +138,7 @@ export const GATEWAY_DEFAULTS = {
   callbackMaxDelayMs: 60_000,
   callbackTimeoutMs: 10_000,
   pingMs: DEFAULT_PING_MS,
+  goawayReconnectMs: 2_000,
 } as const;
 
 /** How long a runner may take to make a session's sandbox (a cold container under load). */
@@ -160,6 +172,8 @@ interface GatewayParts {
   stopLogging: () => void;
   metrics: GatewayMetrics;
   adminSockets: AdminSockets;
+  clientSockets: ClientSockets;
+  goawayReconnectMs: number;
 }
 
 export class Gateway {
@@ -237,6 +251,7 @@ export class Gateway {
       onWriteError: (err, job) => log.error({ job_id: job, err }, 'writing the job store failed'),
       reliability,
       donorMax: { ...DEFAULT_DONOR_MAX, ...options.donorMax },
+      ...(options.outputLog ? { outputLog: options.outputLog } : {}),
     });
     const { events, book, registry, dispatcher, intake, sessions } = core;
     const stopLogging = logEvents(events, log);
@@ -255,6 +270,9 @@ export class Gateway {
     const admit = (client: string | null) => limits.admit(client);
     const clientSockets = new ClientSockets({
       dispatcher,
+      book,
+      output: core.output,
+      ownJobsOnly: auth.enabled,
       intake,
       sessions,
       log,
@@ -313,6 +331,7 @@ export class Gateway {
         dispatcher,
         intake,
         book,
+        output: core.output,
         registry,
         auth,
         callbackGuard,
@@ -376,6 +395,8 @@ export class Gateway {
       stopLogging,
       metrics,
       adminSockets,
+      clientSockets,
+      goawayReconnectMs: options.goawayReconnectMs ?? defaults.goawayReconnectMs,
     });
   }
 
@@ -387,7 +408,9 @@ export class Gateway {
     if (this.#closed) return;
     this.#closed = true;
     const parts = this.#parts;
-    parts.hub.shutdown();
+    // Clients and runners hear goaway (when to come back) before their sockets close with 1001.
+    parts.clientSockets.goaway(parts.goawayReconnectMs);
+    parts.hub.shutdown(parts.goawayReconnectMs);
     await parts.transport.close();
     parts.adminSockets.shutdown();
     parts.retention.stop();

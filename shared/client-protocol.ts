@@ -103,12 +103,28 @@ export const ClientSignalFrame = v.strictObject({
 });
 export const ClientCancelFrame = v.strictObject({ type: v.literal('cancel'), id: clientId });
 
+/**
+ * Follow a job again after a lost connection: the chunks after `after_seq` (all of them when it is
+ * left out), then the live rest and `exit`. `id` names it on this socket, as for execute; the job
+ * must be the caller's (with API keys). An interactive job's stdin is not reattached.
+ */
+export const ClientResumeFrame = v.strictObject({
+  type: v.literal('resume'),
+  id: clientId,
+  job_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  after_seq: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(-1), v.maxValue(Number.MAX_SAFE_INTEGER)),
+    -1,
+  ),
+});
+
 export const ClientToGatewayFrame = v.variant('type', [
   ClientExecuteFrame,
   ClientStdinFrame,
   ClientStdinEofFrame,
   ClientSignalFrame,
   ClientCancelFrame,
+  ClientResumeFrame,
   ClientSessionOpenFrame,
   ClientSessionCloseFrame,
   ClientSessionFilesFrame,
@@ -118,12 +134,35 @@ export type ClientToGateway = v.InferOutput<typeof ClientToGatewayFrame>;
 /** Why a session ended: session_close, idle timeout, its sandbox died, its runner went away. */
 export const SESSION_END_REASONS = ['closed', 'idle_timeout', 'sandbox_ended', 'runner_lost'] as const;
 
+/**
+ * Why chunks cannot be sent: `not_retained`, the gateway no longer holds them (trimmed to bound
+ * memory, or lost with a gateway restart); `not_received`, the runner produced them but they never
+ * reached the gateway (its link was down).
+ */
+export const GAP_REASONS = ['not_retained', 'not_received'] as const;
+
+/**
+ * Chunks from_seq…to_seq (inclusive) will not come. `to_seq` null: the gateway cannot tell how
+ * many; up to the next chunk that does come. The exit frame's result still has the whole stdout
+ * and stderr as stored.
+ */
+export const OutputGapSchema = v.object({
+  from_seq: v.number(),
+  to_seq: v.nullable(v.number()),
+  reason: v.picklist(GAP_REASONS),
+});
+export type OutputGap = v.InferOutput<typeof OutputGapSchema>;
+
 export const GatewayToClientFrame = v.variant('type', [
   /** The job is stored and queued. */
   v.object({ type: v.literal('accepted'), id: v.string(), job_id: v.string() }),
   /** A runner accepted it. */
   v.object({ type: v.literal('started'), id: v.string(), runner: v.string(), attempt: v.number() }),
-  /** Output as the program produces it; seq counts both streams from 0 (gaps: dropped, see exit). */
+  /**
+   * Output as the program produces it. seq numbers the job's chunks over both streams: from 0,
+   * plus (attempt − 1) × 2^32 on a retry. A number this socket skipped was dropped for a slow
+   * reader (see exit's dropped_chunks); resume gets it back.
+   */
   v.object({ type: v.literal('stdout'), id: v.string(), seq: v.number(), data: v.string() }),
   v.object({ type: v.literal('stderr'), id: v.string(), seq: v.number(), data: v.string() }),
   /** The job ended: the whole result, and how many live chunks the socket could not take. */
@@ -132,6 +171,26 @@ export const GatewayToClientFrame = v.variant('type', [
     id: v.string(),
     result: ExecuteResponseSchema,
     dropped_chunks: v.number(),
+  }),
+  /** Some chunks will not come (see OutputGapSchema); sent live and on resume. */
+  v.object({ type: v.literal('gap'), id: v.string(), ...OutputGapSchema.entries }),
+  /** A resume frame was taken: the job's chunks after its after_seq follow, then the live rest. */
+  v.object({
+    type: v.literal('resumed'),
+    id: v.string(),
+    job_id: v.string(),
+    status: v.string(),
+    attempt: v.number(),
+  }),
+  /**
+   * The gateway is going away (it stops or restarts): the socket closes next (1001). Reconnect
+   * after reconnect_after_ms and resume your unfinished jobs; an open session is gone.
+   */
+  v.object({
+    type: v.literal('goaway'),
+    id: v.null(),
+    reconnect_after_ms: v.number(),
+    message: v.string(),
   }),
   /** The session's sandbox is ready (executions sent before this wait for it). */
   v.object({

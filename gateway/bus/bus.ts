@@ -4,13 +4,15 @@
 //   to every process with a watcher of it;
 // - interactive input and cancels for a job, to whichever process holds the job's runner;
 // - wake-ups: "a job was queued or a slot freed", so every scheduler takes another look.
-import type { JobRecord, Signal, StageResult } from '../../shared/index.js';
+import type { JobRecord, OutputGap, Signal, StageResult } from '../../shared/index.js';
 import type { OutputEvent } from '../events/job-events.js';
 
 export type JobMessage =
   | { type: 'started'; job: JobRecord }
   | { type: 'stage'; stage: 'compile' | 'run'; compile?: StageResult }
   | { type: 'output'; event: OutputEvent }
+  /** Chunks that will not come (the runner's link lost them). */
+  | { type: 'gap'; gap: OutputGap }
   | { type: 'end'; job: JobRecord };
 
 /** Input for a running job, routed to the process that holds its runner. */

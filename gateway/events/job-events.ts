@@ -3,7 +3,7 @@
 // (a job's start, output and end), callbacks (a job's end), logs, and later metrics and the
 // operator's dashboard. A job's own events (start, stage, output, end) reach that job's
 // watchers through the bus (bus/bus.ts), so a watcher on another gateway process could follow it.
-import type { JobRecord, StageResult } from '../../shared/index.js';
+import type { JobRecord, OutputGap, StageResult } from '../../shared/index.js';
 import type { Bus, JobMessage } from '../bus/bus.js';
 
 /** What a runner looks like in events: enough for logs, metrics and a dashboard. */
@@ -19,6 +19,7 @@ export interface RunnerInfo {
 
 export interface OutputEvent {
   stream: 'stdout' | 'stderr';
+  /** The job's chunk number (gateway/output/output-log.ts says how it is made). */
   seq: number;
   data: string;
 }
@@ -52,6 +53,8 @@ export interface Watcher {
   /** A compiled language's run stage begins: output from here on is the program's. */
   stage?: (stage: 'compile' | 'run', compile?: StageResult) => void;
   output?: (event: OutputEvent) => void;
+  /** Chunks that will not come: the runner's link lost them on the way. */
+  gap?: (gap: OutputGap) => void;
   end: (job: JobRecord) => void;
 }
 
@@ -104,6 +107,9 @@ export class JobEvents {
         case 'output':
           watcher.output?.(message.event);
           return;
+        case 'gap':
+          watcher.gap?.(message.gap);
+          return;
         case 'end':
           unsubscribe();
           watcher.end(message.job);
@@ -134,6 +140,7 @@ export class JobEvents {
         this.emit('job.finished', { job: message.job });
         return;
       case 'stage':
+      case 'gap':
         return;
     }
   }

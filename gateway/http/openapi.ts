@@ -2,7 +2,7 @@
 // it cannot drift from the code. Served at /openapi.json; docs/openapi.json is a copy for readers
 // (a test checks it is current).
 import { toJsonSchema } from '@valibot/to-json-schema';
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import {
   AsyncAcceptedSchema,
   AsyncRequestSchema,
@@ -26,9 +26,9 @@ interface Operation {
   path: string;
   summary: string;
   request?: Schema;
-  params?: { name: string; in: 'path' | 'query'; required: boolean; description: string }[];
-  /** Status → body schema (every error status uses the error body). */
-  responses: Record<number, { description: string; schema: Schema }>;
+  params?: { name: string; in: 'path' | 'query' | 'header'; required: boolean; description: string }[];
+  /** Status → body schema (every error status uses the error body); JSON unless `mediaType`. */
+  responses: Record<number, { description: string; schema: Schema; mediaType?: string }>;
   /** Served without an API key; every other operation documents 401 and the bearer scheme. */
   open?: boolean;
   /** A job submission: every answer carries the RateLimit fields (CODEEXEC_RATE_LIMIT). */
@@ -156,6 +156,47 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
+    method: 'get',
+    path: '/execute/{id}/output',
+    summary:
+      "A job's output as server-sent events: the chunks after after_seq (or Last-Event-ID), then the live rest, then the result",
+    params: [
+      idParam,
+      {
+        name: 'after_seq',
+        in: 'query',
+        required: false,
+        description: 'Send the chunks after this seq (default -1: from the first); wins over Last-Event-ID',
+      },
+      {
+        name: 'Last-Event-ID',
+        in: 'header',
+        required: false,
+        description: 'What an EventSource sends when it reconnects: the id (seq) of the last chunk it got',
+      },
+      {
+        name: 'key',
+        in: 'query',
+        required: false,
+        description:
+          'The API key, for clients that cannot set headers (EventSource); it may be logged on the way',
+      },
+    ],
+    responses: {
+      200: {
+        description:
+          'text/event-stream. `event: stdout` / `event: stderr` with `id: <seq>` and data `{"seq","data"}`; ' +
+          '`event: gap` with data `{"from_seq","to_seq","reason"}` for chunks that will not come; last ' +
+          '`event: exit` with the ExecuteResponse as data, and the response ends. A comment line every ' +
+          '5 s keeps proxies from cutting a quiet job. See docs/client-protocol.md, "Resuming output".',
+        schema: v.string(),
+        mediaType: 'text/event-stream',
+      },
+      400: error('after_seq (or Last-Event-ID) is not a whole number ≥ -1'),
+      404: error('No such job'),
+    },
+  },
+  {
     method: 'delete',
     path: '/execute/{id}',
     summary: 'Cancel a queued or running job',
@@ -243,14 +284,16 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   for (const op of OPERATIONS) {
     const responses: Record<string, unknown> = {};
     const documented = op.open ? op.responses : { ...op.responses, 401: unauthorized };
-    for (const [status, { description, schema }] of Object.entries(documented)) {
+    for (const [status, response] of Object.entries(documented)) {
+      const { description, schema } = response;
+      const mediaType = 'mediaType' in response ? (response.mediaType as string) : 'application/json';
       const headers = op.submits
         ? { ...rateHeaderRefs, ...(status === '429' ? { 'Retry-After': retryAfterRef } : {}) }
         : undefined;
       responses[status] = {
         description,
         ...(headers ? { headers } : {}),
-        content: { 'application/json': { schema: jsonSchema(schema) } },
+        content: { [mediaType]: { schema: jsonSchema(schema) } },
       };
     }
     paths[op.path] = {

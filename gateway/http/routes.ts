@@ -17,9 +17,11 @@ import type { CallbackGuard } from '../callbacks/callback-guard.js';
 import { type Dispatcher, isFinished } from '../jobs/dispatcher.js';
 import type { JobBook } from '../jobs/job-book.js';
 import type { JobIntake } from '../jobs/job-intake.js';
+import type { OutputLogs } from '../output/output-log.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { HttpHandler, HttpRequest } from '../transport/transport.js';
 import type { ClientAuth } from './client-auth.js';
+import { afterSeqOf, outputEvents } from './output-events.js';
 import type { RateLimits } from './rate-limits.js';
 import { createRouter, json, type Route } from './router.js';
 
@@ -27,6 +29,8 @@ export interface RoutesDeps {
   dispatcher: Dispatcher;
   intake: JobIntake;
   book: JobBook;
+  /** Every job's kept output, for GET /execute/{id}/output. */
+  output: OutputLogs;
   registry: RunnerRegistry;
   auth: ClientAuth;
   /** Refuses a callback_url that leads to an internal address (400 callback_forbidden). */
@@ -47,6 +51,7 @@ export function createRoutes({
   dispatcher,
   intake,
   book,
+  output,
   registry,
   auth,
   callbackGuard,
@@ -137,6 +142,17 @@ export function createRoutes({
         // Not finished yet: 202 with the status, and when to ask again.
         if (!isFinished(job)) return json(202, toStatus(job), { 'retry-after': '1' });
         return json(200, job);
+      },
+    },
+    {
+      // Server-sent events: the output after after_seq (or Last-Event-ID), live, then the result.
+      // EventSource cannot set headers: the key may come as ?key= (docs/security.md: its risk).
+      method: 'GET',
+      path: '/execute/:id/output',
+      queryKey: true,
+      handle: async ({ req, params, client }) => {
+        const afterSeq = afterSeqOf(req);
+        return outputEvents({ dispatcher, output }, await jobOf(params.id!, client), afterSeq);
       },
     },
     {

@@ -18,6 +18,7 @@ import {
 import type { Bus, ControlMessage } from '../bus/bus.js';
 import type { JobEvents, OutputEvent, Watcher } from '../events/job-events.js';
 import { jobFields } from '../events/log-events.js';
+import type { OutputLogs } from '../output/output-log.js';
 import type { ReliabilityBook } from '../runners/reliability-book.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
@@ -55,6 +56,8 @@ export interface DispatcherOptions {
   donorMax?: DonorMax;
   /** Reliability of runner identities (verified jobs update it; the scheduler reads it). */
   reliability: ReliabilityBook;
+  /** Every job's output, numbered and kept (bounded) for clients that resume. */
+  output: OutputLogs;
 }
 
 export function isFinished(job: JobRecord): boolean {
@@ -276,7 +279,14 @@ export class Dispatcher {
   output(runner: RunnerConnection, id: string, event: OutputEvent): void {
     if (!runner.running.has(id)) return;
     const job = this.#o.book.get(id);
-    if (job) this.#o.events.publish(job, { type: 'output', event });
+    if (job === undefined) return;
+    // The log numbers the chunk for the job (and notes chunks the runner's link lost).
+    for (const entry of this.#o.output.append(id, job.attempt, event)) {
+      this.#o.events.publish(
+        job,
+        entry.kind === 'chunk' ? { type: 'output', event: entry.event } : { type: 'gap', gap: entry.gap },
+      );
+    }
   }
 
   stage(runner: RunnerConnection, id: string, stage: 'compile' | 'run', compile?: StageResult): void {

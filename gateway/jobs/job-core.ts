@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/index.js';
 import type { Bus } from '../bus/bus.js';
 import { InProcessBus } from '../bus/in-process-bus.js';
 import { JobEvents } from '../events/job-events.js';
+import { type OutputLogLimits, OutputLogs } from '../output/output-log.js';
 import { ReliabilityBook } from '../runners/reliability-book.js';
 import { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
@@ -38,7 +39,15 @@ export interface JobCoreOptions {
   donorMax?: DonorMax;
   /** A failed write of the store (the job stays correct in memory). */
   onWriteError?: (err: Error, jobId: string) => void;
+  /** What the output logs kept for resuming may hold; default DEFAULT_OUTPUT_LOG_LIMITS. */
+  outputLog?: OutputLogLimits;
 }
+
+/** A job's output may reach 2 × 8 MiB (both streams at MAX_LIMITS); 256 MiB for all jobs. */
+export const DEFAULT_OUTPUT_LOG_LIMITS: OutputLogLimits = {
+  maxJobBytes: 16 * 1024 * 1024,
+  maxBytes: 256 * 1024 * 1024,
+};
 
 export interface JobCore {
   bus: Bus;
@@ -49,6 +58,8 @@ export interface JobCore {
   intake: JobIntake;
   sessions: SessionBroker;
   reliability: ReliabilityBook;
+  /** Every job's output, numbered, for clients that resume. */
+  output: OutputLogs;
   /** Stops every timer (the store and the bus are the caller's to close). */
   close(): void;
 }
@@ -59,6 +70,7 @@ export function createJobCore(options: JobCoreOptions): JobCore {
   const events = new JobEvents(bus);
   const book = new JobBook(store, (err, job) => options.onWriteError?.(err, job.id));
   const reliability = options.reliability ?? ReliabilityBook.inMemory(log);
+  const output = new OutputLogs(options.outputLog ?? DEFAULT_OUTPUT_LOG_LIMITS);
   const registry = new RunnerRegistry({
     events,
     clock,
@@ -79,6 +91,7 @@ export function createJobCore(options: JobCoreOptions): JobCore {
     storeOutputBytes: options.storeOutputBytes,
     durableBeforeOffer: options.durableBeforeOffer,
     reliability,
+    output,
     ...(options.donorMax ? { donorMax: options.donorMax } : {}),
   });
   const admission = new Admission(book, { maxQueue: options.maxQueue, maxPerClient: options.maxPerClient });
@@ -108,6 +121,7 @@ export function createJobCore(options: JobCoreOptions): JobCore {
     intake,
     sessions,
     reliability,
+    output,
     close: () => {
       dispatcher.close();
       registry.close();

@@ -4,6 +4,7 @@
 import type { JobRecord, Logger } from '../../shared/index.js';
 import type { JobEvents } from '../events/job-events.js';
 import { jobFields } from '../events/log-events.js';
+import type { OutputLogs } from '../output/output-log.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { Clock } from '../scheduling/clock.js';
@@ -25,6 +26,8 @@ export interface JobLifecycleParts {
   maxAttempts: number;
   /** What donors may be asked for; a job asking more runs only on trusted runners. */
   donorMax: DonorMax;
+  /** Every job's output log: an attempt begins at adopt, and the log may go once the job ends. */
+  output: OutputLogs;
   /** Runner identities a job must avoid (a verified job's replicas: where its siblings run). */
   avoidFor: (job: JobRecord) => string[];
 }
@@ -71,6 +74,7 @@ export class JobLifecycle {
       started_at: new Date(now).toISOString(),
       timings: { ...job.timings, queue_ms: now - Date.parse(job.created_at) },
     });
+    this.#p.output.begin(id, started.attempt);
     events.publish(started, { type: 'started', job: started });
     input.started(id, (frame) => runner.send(frame));
   }
@@ -120,6 +124,7 @@ export class JobLifecycle {
     this.#p.queue.drop(id);
     this.#refusedBy.delete(id);
     this.#p.input.forget(id);
+    this.#p.output.finished(id);
     this.#p.events.publish(job, { type: 'end', job });
     return job;
   }

@@ -1,7 +1,8 @@
 // The client WebSocket (/execute/ws): many jobs on one socket, each named by the client's id;
-// live output relayed as the runner produces it; cancel; sessions and their file listings. Every
-// frame is parsed against shared/client-protocol.ts, and every problem is answered with an error
-// frame, never a drop.
+// live output relayed as the runner produces it; resuming a job after a lost connection (its kept
+// chunks, then the live rest); cancel; sessions and their file listings; goaway when the gateway
+// stops. Every frame is parsed against shared/client-protocol.ts, and every problem is answered
+// with an error frame, never a drop.
 import {
   CLIENT_HIGH_WATER_BYTES,
   CLIENT_MAX_BUFFERED_BYTES,
@@ -11,6 +12,7 @@ import {
   CodeexecError,
   DEFAULT_SESSION_IDLE_MS,
   type GatewayToClient,
+  type JobRecord,
   type Logger,
   MAX_CLIENT_FRAME_BYTES,
   MAX_JOBS_PER_SOCKET,
@@ -20,13 +22,18 @@ import {
 } from '../../shared/index.js';
 import { toExecuteResponse } from '../http/routes.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
+import type { JobBook } from '../jobs/job-book.js';
 import { checkLimits, type JobIntake } from '../jobs/job-intake.js';
+import type { OutputLogs } from '../output/output-log.js';
+import { replayFor } from '../output/output-replay.js';
 import type { ClientSession, SessionBroker } from '../sessions/session-broker.js';
 import type { SocketHandler, SocketLike, UpgradeInfo } from '../transport/transport.js';
 
 interface ClientJob {
   jobId: string;
   interactive: boolean;
+  /** The highest seq sent on this socket: a chunk at or below it is not sent twice. */
+  sentSeq: number;
   /** Live chunks not sent because the client was not reading (the exit frame has everything). */
   dropped: number;
   unwatch: () => void;
@@ -37,7 +44,7 @@ class ClientConnection {
   readonly jobs = new Map<string, ClientJob>();
   /** Open (or opening) sessions, by the client's id. */
   readonly sessions = new Map<string, ClientSession>();
-  /** The ids of session_files requests not answered yet. */
+  /** The ids of session_files and resume requests not answered yet. */
   readonly listings = new Set<string>();
   closed = false;
   /** Who submits this socket's jobs: they count against that client's cap and are its own. */
@@ -79,6 +86,12 @@ class ClientConnection {
 
 export interface ClientSocketsOptions {
   dispatcher: Dispatcher;
+  /** Finds the job a resume names (finished ones are in the store). */
+  book: JobBook;
+  /** Every job's kept output, for resume. */
+  output: OutputLogs;
+  /** With API keys a client may resume only its own jobs. */
+  ownJobsOnly: boolean;
   intake: JobIntake;
   sessions: SessionBroker;
   log: Logger;
@@ -135,6 +148,22 @@ export class ClientSockets implements SocketHandler {
     }
   }
 
+  /**
+   * The gateway is going away: every socket hears `goaway` (reconnect after about
+   * `reconnectAfterMs`, spread so clients do not all come back at once), then closes with 1001.
+   */
+  goaway(reconnectAfterMs: number): void {
+    for (const connection of [...this.#connections.values()]) {
+      connection.send({
+        type: 'goaway',
+        id: null,
+        reconnect_after_ms: Math.round(reconnectAfterMs * (1 + Math.random())),
+        message: 'The gateway is going away: reconnect, and resume unfinished jobs with resume frames',
+      });
+      connection.socket.close(CLOSE_CODES.going_away, 'gateway going away');
+    }
+  }
+
   close(socket: SocketLike): void {
     const connection = this.#connections.get(socket);
     if (!connection) return;
@@ -162,6 +191,9 @@ export class ClientSockets implements SocketHandler {
         return;
       case 'cancel':
         this.#options.dispatcher.cancel(this.#job(connection, frame.id).jobId);
+        return;
+      case 'resume':
+        this.#resume(connection, frame);
         return;
       case 'session_open':
         this.#options.admit?.(connection.client);
@@ -239,21 +271,91 @@ export class ClientSockets implements SocketHandler {
       throw new CodeexecError('too_many_jobs', `at most ${MAX_JOBS_PER_SOCKET} unfinished jobs per socket`);
     }
     const record = this.#submit(connection, sessionName, request, interactive);
-    const job: ClientJob = { jobId: record.id, interactive, dropped: 0, unwatch: () => {} };
+    const job: ClientJob = { jobId: record.id, interactive, sentSeq: -1, dropped: 0, unwatch: () => {} };
     connection.jobs.set(id, job);
     connection.send({ type: 'accepted', id, job_id: record.id });
-    job.unwatch = this.#options.dispatcher.watch(record.id, {
-      start: (started) => {
+    this.#follow(connection, id, job);
+  }
+
+  /**
+   * resume: the job's kept chunks after after_seq (a gap first for any no longer kept), then the
+   * live rest and exit. The id is taken at once; the job is looked up in the store, and from there
+   * to following it live nothing waits, so no chunk falls between the replay and the live rest.
+   */
+  #resume(connection: ClientConnection, frame: Extract<ClientToGateway, { type: 'resume' }>): void {
+    const { id, job_id: jobId, after_seq: afterSeq } = frame;
+    checkUnusedId(connection, id);
+    if (connection.jobs.size >= MAX_JOBS_PER_SOCKET) {
+      throw new CodeexecError('too_many_jobs', `at most ${MAX_JOBS_PER_SOCKET} unfinished jobs per socket`);
+    }
+    // Pending until the job is found (and is the caller's): the id is taken, cancel does not see it.
+    connection.listings.add(id);
+    const { book, output, ownJobsOnly, log } = this.#options;
+    void book.find(jobId).then(
+      (record) => {
+        if (connection.closed || !connection.listings.delete(id)) return;
+        if (record === undefined || (ownJobsOnly && record.client !== connection.client)) {
+          connection.error(id, new CodeexecError('not_found', `No job ${jobId}`));
+          return;
+        }
+        const job: ClientJob = {
+          jobId,
+          interactive: false,
+          sentSeq: afterSeq,
+          dropped: 0,
+          unwatch: () => {},
+        };
+        connection.jobs.set(id, job);
+        connection.send({
+          type: 'resumed',
+          id,
+          job_id: jobId,
+          status: record.status,
+          attempt: record.attempt,
+        });
+        for (const entry of replayFor(output, record, afterSeq)) {
+          if (entry.kind === 'gap') connection.send({ type: 'gap', id, ...entry.gap });
+          else this.#sendChunk(connection, id, job, entry.event, false);
+        }
+        this.#follow(connection, id, job);
+      },
+      (err: unknown) => {
+        log.error({ client: connection.client, job_id: jobId, err }, 'resume: reading the store failed');
+        if (connection.listings.delete(id)) connection.error(id, new CodeexecError('internal'));
+      },
+    );
+  }
+
+  /** Relays the job's live events to the socket until its exit. */
+  #follow(connection: ClientConnection, id: string, job: ClientJob): void {
+    job.unwatch = this.#options.dispatcher.watch(job.jobId, {
+      start: (started: JobRecord) => {
         connection.send({ type: 'started', id, runner: started.runner_id ?? '', attempt: started.attempt });
       },
-      output: (event) => {
-        connection.sendLive(job, { type: event.stream, id, seq: event.seq, data: event.data });
+      output: (event) => this.#sendChunk(connection, id, job, event, true),
+      gap: (gap) => {
+        if (gap.to_seq === null || gap.to_seq > job.sentSeq) connection.send({ type: 'gap', id, ...gap });
       },
       end: (ended) => {
         connection.jobs.delete(id);
         connection.send({ type: 'exit', id, result: toExecuteResponse(ended), dropped_chunks: job.dropped });
       },
     });
+  }
+
+  /** A chunk not sent yet: live ones may be dropped for a slow reader, replayed ones are not. */
+  #sendChunk(
+    connection: ClientConnection,
+    id: string,
+    job: ClientJob,
+    event: { stream: 'stdout' | 'stderr'; seq: number; data: string },
+    live: boolean,
+  ): void {
+    if (event.seq <= job.sentSeq) return;
+    job.sentSeq = event.seq;
+    const frame: GatewayToClient = { type: event.stream, id, seq: event.seq, data: event.data };
+    if (live) connection.sendLive(job, frame);
+    else connection.send(frame);
   }
 
   #submit(
