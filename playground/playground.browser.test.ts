@@ -9,6 +9,7 @@ import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, pageProblems, SCREENSHOTS } from '../test/browser.js';
 import { startGateway, startRunner, tempDir } from '../test/helpers.js';
+import { tcpRelay } from '../test/tcp-relay.js';
 import { webPages } from '../tsup.config.js';
 import { KEY_ITEM } from './src/key-store.js';
 
@@ -374,6 +375,44 @@ describe('the playground', () => {
       .toMatch(/^Could not reconnect: the socket closed with code 1006\.$/);
     // The browser logs the refused reconnection: nothing else.
     expect(problems.filter((problem) => !/WebSocket connection to .* failed/.test(problem))).toEqual([]);
+  });
+
+  it('resumes a run whose connection drops: the whole output once, and a normal exit', async () => {
+    // Through a TCP relay the test can cut the page's connection as a network does (RST, no close).
+    const relay = await tcpRelay(openUrl);
+    const { page, problems } = await open(`${relay.url}/`);
+    await setCode(
+      page,
+      'import time\nfor i in range(1, 31):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)',
+    );
+    // Every headline the status line shows: "Reconnecting…" lasts only until the page is back.
+    await page.locator('#run-headline').evaluate((headline) => {
+      const seen: string[] = [];
+      Object.assign(window, { headlines: seen });
+      new MutationObserver(() => seen.push(headline.textContent ?? '')).observe(headline, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await page.getByRole('button', { name: 'Run' }).click();
+    await expect.poll(() => streamText(page, 'stdout'), DOCKER).toContain('line 5\n');
+    const connections = relay.connections;
+    await relay.cut();
+    await ended(page);
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join('');
+    expect(await page.locator('#run-output').textContent()).toBe(lines);
+    expect(await headline(page)).toBe('Exit code 0');
+    expect(await page.locator('#run-status').getAttribute('data-tone')).toBe('ok');
+    // Shown live and resumed, not replaced by the result's whole streams at the end.
+    expect(await page.locator('#run-note').isHidden()).toBe(true);
+    expect(await page.locator('#notice').isHidden()).toBe(true);
+    const seen = await page.evaluate(() => (window as unknown as { headlines: string[] }).headlines);
+    expect(seen).toContain('Reconnecting…');
+    expect(seen.slice(seen.indexOf('Reconnecting…'))).toContain('Running…');
+    expect(relay.connections).toBeGreaterThan(connections);
+    await shot(page, 'resumed');
+    expect(problems).toEqual([]);
   });
 
   it('works in a narrow window: everything stacks, nothing scrolls sideways', async () => {

@@ -149,7 +149,7 @@ export class OutputView {
     if (result?.reason === 'compile_failed') notes.push('The program did not run: the compile stage failed.');
     if (result && run && run.droppedChunks > 0) {
       notes.push(
-        `${run.droppedChunks} live output chunks could not be sent in time: stdout and stderr are shown whole, one after the other.`,
+        `${run.droppedChunks} chunks of live output did not reach the page: stdout and stderr are shown whole, one after the other.`,
       );
     }
     if (result?.reason === 'output_limit') {

@@ -14,7 +14,16 @@ import { type LanguageOption, languageOptions, matchLanguage, pickLanguage } fro
 import { LanguagePicker } from './language-picker.js';
 import type { NoticeView } from './notice-view.js';
 import type { OutputView } from './output-view.js';
-import { isActive, newRun, type RunEvent, type RunFailure, type RunState, runReducer } from './run-state.js';
+import { RunReconnector } from './run-reconnector.js';
+import {
+  isActive,
+  isReconnecting,
+  newRun,
+  type RunEvent,
+  type RunFailure,
+  type RunState,
+  runReducer,
+} from './run-state.js';
 import {
   concernsSession,
   SESSION_OFF,
@@ -56,8 +65,8 @@ export class Playground {
   /** The code of each language the user has visited, so switching back keeps their edits. */
   readonly #drafts = new Map<string, string>();
   #run: RunState | null = null;
-  /** The session the current run executes in, if any (its files are listed when it ends). */
-  #runSession: string | null = null;
+  /** Gets a run whose socket was lost back to its job (when and whether: run-state.ts). */
+  readonly #reconnector: RunReconnector;
   #session: SessionState = SESSION_OFF;
   #ids = 0;
   #retry: ReturnType<typeof setTimeout> | null = null;
@@ -65,6 +74,12 @@ export class Playground {
   /** `parts` are built by main.ts, which also hands `run` to the editor's Ctrl-Enter. */
   constructor(parts: PlaygroundParts) {
     this.#parts = parts;
+    this.#reconnector = new RunReconnector({
+      connect: () => this.#connect(),
+      send: (frame) => this.#send(frame),
+      run: () => this.#run,
+      event: (event) => this.#runEvent(event),
+    });
     this.#runButton.addEventListener('click', () => void this.run());
     this.#stopButton.addEventListener('click', () => this.stop());
     this.#sessionToggle.addEventListener('change', () => {
@@ -94,6 +109,12 @@ export class Playground {
     const run = this.#run;
     if (run !== null && frame.id === run.id) {
       this.#runEvent({ type: 'frame', frame });
+      // Stop was pressed while the socket was lost: the cancel goes now that the job is followed again.
+      if (frame.type === 'resumed' && this.#run?.phase === 'stopping')
+        this.#send({ type: 'cancel', id: run.id });
+    } else if (frame.type === 'goaway') {
+      // The socket closes next: a run to resume waits as long as the gateway asks.
+      if (isActive(run)) this.#runEvent({ type: 'frame', frame });
     } else if (concernsSession(this.#session, frame)) {
       this.#sessionEvent({ type: 'frame', frame });
     } else if (frame.type === 'error' && frame.id === null && frame.code !== 'unauthorized') {
@@ -108,7 +129,7 @@ export class Playground {
 
   onSocketEnd(end: SocketEnd): void {
     const failure = failureOf(end);
-    if (isActive(this.#run)) this.#runEvent({ type: 'lost', failure });
+    if (isActive(this.#run)) this.#runEvent({ type: 'lost', failure, now: Date.now() });
     if (this.#session.phase !== 'off') {
       this.#sessionEvent({
         type: 'close',
@@ -119,10 +140,8 @@ export class Playground {
       void this.#parts.keyDialog.askRefused('to run code');
       return;
     }
-    this.#parts.notice.show(`The connection to the gateway was lost (${failure.message}).`, {
-      label: 'Reconnect',
-      run: () => void this.#reconnect(),
-    });
+    // A run getting back to its job says so quietly in its status line; no alarm unless it gives up.
+    if (!isReconnecting(this.#run)) this.#lostNotice(failure.message);
   }
 
   // ——— runs ———
@@ -135,12 +154,11 @@ export class Playground {
     const interactive = this.#interactive.checked;
     const session = this.#session.phase === 'off' ? null : this.#session.id;
     const id = this.#nextId('run');
-    this.#runSession = session;
-    this.#run = newRun(id, lang, interactive);
+    this.#run = newRun(id, lang, interactive, session);
     this.#render();
     const connected = await this.#connect();
     if (connected !== null) {
-      this.#runEvent({ type: 'lost', failure: connected });
+      this.#runEvent({ type: 'lost', failure: connected, now: Date.now() });
       return;
     }
     if (this.#run?.id !== id || this.#run.phase !== 'connecting') return; // stopped meanwhile
@@ -162,7 +180,8 @@ export class Playground {
   stop(): void {
     const run = this.#run;
     if (run === null || !isActive(run)) return;
-    if (run.phase !== 'connecting') this.#send({ type: 'cancel', id: run.id });
+    // While reconnecting no socket carries the job: the cancel goes once it is resumed (onFrame).
+    if (run.phase !== 'connecting' && run.reconnect === null) this.#send({ type: 'cancel', id: run.id });
     this.#runEvent({ type: 'stop' });
   }
 
@@ -184,15 +203,18 @@ export class Playground {
     if (this.#run === null) return;
     const before = this.#run;
     this.#run = runReducer(before, event);
-    if (before.phase !== 'ended' && this.#run.phase === 'ended') this.#runEnded();
+    this.#reconnector.follow(this.#run);
+    if (before.phase !== 'ended' && this.#run.phase === 'ended') this.#runEnded(before);
     this.#render();
   }
 
-  #runEnded(): void {
-    const failure = this.#run?.failure;
+  #runEnded(before: RunState): void {
+    const run = this.#run;
+    const failure = run?.failure;
     if (failure?.code === 'unauthorized') void this.#parts.keyDialog.askRefused('to run code');
-    if (this.#runSession !== null && this.#runSession === this.#session.id) this.#listFiles();
-    this.#runSession = null;
+    // Gave up getting back to the job: as when a socket is lost with nothing to resume.
+    if (before.reconnect !== null && failure?.code === 'connection_lost') this.#lostNotice(failure.message);
+    if (run?.session != null && run.session === this.#session.id) this.#listFiles();
     // The input line goes away with the run: give the focus back to the code, not to the page.
     if (document.activeElement?.closest('#input-line')) this.#parts.editor.focus();
   }
@@ -346,6 +368,13 @@ export class Playground {
       if (failure.code === 'unauthorized') void this.#parts.keyDialog.askRefused('to run code');
       return failure;
     }
+  }
+
+  #lostNotice(message: string): void {
+    this.#parts.notice.show(`The connection to the gateway was lost (${message}).`, {
+      label: 'Reconnect',
+      run: () => void this.#reconnect(),
+    });
   }
 
   async #reconnect(): Promise<void> {

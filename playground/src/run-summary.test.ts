@@ -107,10 +107,27 @@ describe('the status line', () => {
     expect(summarize(runReducer(run, { type: 'stop' })).headline).toBe('Stopping…');
   });
 
+  it('says quietly that it reconnects when the socket was lost under a running job', () => {
+    let run = newRun('r', 'python', false);
+    run = runReducer(run, { type: 'sent' });
+    run = runReducer(run, { type: 'frame', frame: { type: 'accepted', id: 'r', job_id: 'j' } });
+    const failure = { code: 'connection_lost', message: 'the socket closed with code 1006' };
+    run = runReducer(run, { type: 'lost', failure, now: 0 });
+    expect(summarize(run)).toEqual({
+      tone: 'busy',
+      headline: 'Reconnecting…',
+      details: ['the connection dropped; the program runs on'],
+    });
+    expect(summarize(runReducer(run, { type: 'stop' })).details).toEqual([
+      'the connection dropped; then the program is stopped',
+    ]);
+  });
+
   it('a run refused or lost says why in plain words', () => {
     const refused = runReducer(newRun('r', 'python', false), {
       type: 'lost',
       failure: { code: 'queue_full', message: 'The queue is full' },
+      now: 0,
     });
     expect(summarize(refused)).toEqual({
       tone: 'failed',

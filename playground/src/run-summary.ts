@@ -46,6 +46,11 @@ export function formatMs(ms: number): string {
 
 export function summarize(run: RunState | null): RunSummary {
   if (run === null) return { tone: 'idle', headline: 'Ready', details: ['Ctrl+Enter runs the program'] };
+  if (run.reconnect !== null && run.phase !== 'ended') {
+    // Quiet: the job runs on at the gateway, and its output continues once the page is back.
+    const then = run.phase === 'stopping' ? 'then the program is stopped' : 'the program runs on';
+    return { tone: 'busy', headline: 'Reconnecting…', details: [`the connection dropped; ${then}`] };
+  }
   switch (run.phase) {
     case 'connecting':
       return { tone: 'busy', headline: 'Connecting…', details: [] };
