@@ -332,6 +332,7 @@ export class Gateway {
         intake,
         book,
         output: core.output,
+        heartbeatMs: pingMs,
         registry,
         auth,
         callbackGuard,

@@ -206,6 +206,36 @@ function https(
   });
 }
 
+/**
+ * GETs a server-sent-events stream over https, noting when each event arrived, until the
+ * response ends.
+ */
+function eventsOver(
+  url: string,
+  ca: string,
+): Promise<{ status: number; events: { text: string; at: number }[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca }, (res) => {
+      const events: { text: string; at: number }[] = [];
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          events.push({ text: buffer.slice(0, end), at: Date.now() });
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, events }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: frames are checked by the assertions that read them
 type Frame = Record<string, any>;
 
@@ -281,6 +311,24 @@ describe.each(proxies)('behind %s, over TLS', (name, binary, start) => {
     expect(exit?.result).toMatchObject({ exit_code: 0, status: 'done', stdout: 'done\n' });
     // The socket was silent (but for pings) for longer than nginx's timeout.
     expect(stdout[0]!.at - started).toBeGreaterThan(PROXY_TIMEOUT_S * 1000);
+  });
+
+  it(`streams server-sent events as they happen, through a silence longer than the timeout`, async () => {
+    const accepted = await https(`${base}/execute/async`, ca, {
+      lang: 'python',
+      code: `import sys, time\nprint("first", flush=True)\ntime.sleep(${PROXY_TIMEOUT_S + 3})\nprint("last")`,
+    });
+    const { id } = JSON.parse(accepted.text) as { id: string };
+    const { status, events } = await eventsOver(`${base}/execute/${id}/output`, ca);
+    expect(status).toBe(200);
+    const first = events.find((e) => e.text.startsWith('event: stdout') && e.text.includes('first'));
+    const last = events.find((e) => e.text.startsWith('event: stdout') && e.text.includes('last'));
+    const exit = events.find((e) => e.text.startsWith('event: exit'));
+    expect(exit?.text).toContain('"exit_code":0');
+    // Not buffered by the proxy: the first line arrived seconds before the last one.
+    expect(last!.at - first!.at).toBeGreaterThan(PROXY_TIMEOUT_S * 1000);
+    // The stream stayed open through the quiet part on heartbeat comments.
+    expect(events.filter((e) => e.text.startsWith(':')).length).toBeGreaterThan(PROXY_TIMEOUT_S);
   });
 
   it('keeps an idle runner connected for longer than the timeout', async () => {

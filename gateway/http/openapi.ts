@@ -188,7 +188,7 @@ export const OPERATIONS: readonly Operation[] = [
           'text/event-stream. `event: stdout` / `event: stderr` with `id: <seq>` and data `{"seq","data"}`; ' +
           '`event: gap` with data `{"from_seq","to_seq","reason"}` for chunks that will not come; last ' +
           '`event: exit` with the ExecuteResponse as data, and the response ends. A comment line every ' +
-          '5 s keeps proxies from cutting a quiet job. See docs/client-protocol.md, "Resuming output".',
+          'CODEEXEC_PING_MS (25 s) keeps proxies from cutting a quiet job. See docs/client-protocol.md, "Resuming output".',
         schema: v.string(),
         mediaType: 'text/event-stream',
       },

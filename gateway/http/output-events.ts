@@ -7,8 +7,8 @@
 //   id: 12                   data: {"from_seq":3,"to_seq":4,…}  data: {ExecuteResponse}
 //   data: {"seq":12,"data":"hello\n"}
 //
-// A comment line every HEARTBEAT_MS keeps proxies (and uWS's idle timer) from cutting a quiet
-// job's response. A reader that falls more than MAX_BUFFERED_BYTES behind is cut off rather
+// A comment line every `heartbeatMs` (the gateway's CODEEXEC_PING_MS, as for sockets) keeps
+// proxies from cutting a quiet job's response. A reader that falls more than MAX_BUFFERED_BYTES behind is cut off rather
 // than grow our memory: it reconnects with Last-Event-ID and loses nothing.
 import { CodeexecError, type JobRecord } from '../../shared/index.js';
 import type { Dispatcher } from '../jobs/dispatcher.js';
@@ -17,14 +17,14 @@ import { replayFor } from '../output/output-replay.js';
 import type { HttpRequest, HttpResponse, HttpStream } from '../transport/transport.js';
 import { toExecuteResponse } from './routes.js';
 
-/** Below the uWS HTTP idle timeout (10 s) and every common proxy's read timeout. */
-export const HEARTBEAT_MS = 5_000;
 /** Past this many bytes unread, the response is ended (the client resumes from its last id). */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 export interface OutputEventsDeps {
   dispatcher: Dispatcher;
   output: OutputLogs;
+  /** A comment line this often, so a proxy does not take a quiet job's stream for dead. */
+  heartbeatMs: number;
 }
 
 /** after_seq from the query, else Last-Event-ID, else -1 (from the start); 400 if malformed. */
@@ -59,7 +59,7 @@ export function outputEvents(deps: OutputEventsDeps, job: JobRecord, afterSeq: n
 function follow(deps: OutputEventsDeps, job: JobRecord, afterSeq: number, out: HttpStream): void {
   let sentSeq = afterSeq;
   let unwatch = (): void => {};
-  const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => write(': keep-alive\n\n'), deps.heartbeatMs);
   const stop = (): void => {
     clearInterval(heartbeat);
     unwatch();

@@ -31,6 +31,8 @@ export interface RoutesDeps {
   book: JobBook;
   /** Every job's kept output, for GET /execute/{id}/output. */
   output: OutputLogs;
+  /** How often a quiet output stream carries a comment line (CODEEXEC_PING_MS). */
+  heartbeatMs: number;
   registry: RunnerRegistry;
   auth: ClientAuth;
   /** Refuses a callback_url that leads to an internal address (400 callback_forbidden). */
@@ -52,6 +54,7 @@ export function createRoutes({
   intake,
   book,
   output,
+  heartbeatMs,
   registry,
   auth,
   callbackGuard,
@@ -152,7 +155,7 @@ export function createRoutes({
       queryKey: true,
       handle: async ({ req, params, client }) => {
         const afterSeq = afterSeqOf(req);
-        return outputEvents({ dispatcher, output }, await jobOf(params.id!, client), afterSeq);
+        return outputEvents({ dispatcher, output, heartbeatMs }, await jobOf(params.id!, client), afterSeq);
       },
     },
     {
