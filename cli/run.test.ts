@@ -12,6 +12,7 @@ import {
   gatewayUrl,
   languageOf,
   parseRunArgs,
+  type RunArgs,
   runJob,
   signalNumber,
   socketUrl,
@@ -201,6 +202,21 @@ describe('exit codes', () => {
   });
 });
 
+/** runJob's arguments: `file` in python, run on the scripted gateway `server`. */
+function runArgs(file: string, server: WebSocketServer, over: Pick<RunArgs, 'json' | 'pingMs'>): RunArgs {
+  return {
+    kind: 'run',
+    file,
+    lang: 'python',
+    stdin: null,
+    args: [],
+    timeoutMs: null,
+    gateway: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    key: null,
+    ...over,
+  };
+}
+
 describe('runJob keepalive', () => {
   it('exits 3, saying so, when the gateway stops answering pings', async () => {
     // A "gateway" that takes the socket and the execute frame and then answers nothing, pongs
@@ -212,18 +228,7 @@ describe('runJob keepalive', () => {
     await writeFile(file, 'import time; time.sleep(60)\n');
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const code = await runJob({
-        kind: 'run',
-        file,
-        lang: 'python',
-        stdin: null,
-        args: [],
-        timeoutMs: null,
-        gateway: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        key: null,
-        json: true,
-        pingMs: 200,
-      });
+      const code = await runJob(runArgs(file, server, { json: true, pingMs: 200 }));
       expect(code).toBe(3);
       expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(
         /codeexec run: the gateway at http:\/\/127\.0\.0\.1:\d+ stopped answering \(no pong within 200 ms\)/,
@@ -280,18 +285,7 @@ describe('runJob resume', () => {
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const code = await runJob({
-        kind: 'run',
-        file,
-        lang: 'python',
-        stdin: null,
-        args: [],
-        timeoutMs: null,
-        gateway: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        key: null,
-        json: false,
-        pingMs: 10_000,
-      });
+      const code = await runJob(runArgs(file, server, { json: false, pingMs: 10_000 }));
       const printed = (spy: typeof stdout) => spy.mock.calls.map(([text]) => String(text)).join('');
       expect(code).toBe(0);
       expect(printed(stdout)).toBe('acd');
