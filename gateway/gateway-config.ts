@@ -48,7 +48,12 @@ export const DEFAULT_RATE_LIMIT = 600;
 function rateLimitOf(env: Env): GatewayOptions['rateLimit'] {
   const perMinute = envInt(env, 'CODEEXEC_RATE_LIMIT') ?? DEFAULT_RATE_LIMIT;
   const burst = envInt(env, 'CODEEXEC_RATE_BURST', 1);
-  return burst === undefined ? { perMinute } : { perMinute, burst };
+  const requestsPerMinute = envInt(env, 'CODEEXEC_RATE_LIMIT_ADDRESS', 1);
+  return {
+    perMinute,
+    ...(burst === undefined ? {} : { burst }),
+    ...(requestsPerMinute === undefined ? {} : { requestsPerMinute }),
+  };
 }
 
 /** CODEEXEC_OUTPUT_RETAIN_BYTES: output kept for resume in all; a job keeps at most 16 MiB of it. */

@@ -266,7 +266,10 @@ export class Gateway {
       leaseMs,
       pingMs,
     });
-    const limits = new RateLimits(options.rateLimit ?? { perMinute: 0 }, realClock);
+    // Refusals are counted by the metrics, made below (the callback runs only once serving).
+    const limits = new RateLimits(options.rateLimit ?? { perMinute: 0 }, realClock, undefined, (scope) =>
+      metrics.rateLimited(scope),
+    );
     const admit = (client: string | null) => limits.admit(client);
     const clientSockets = new ClientSockets({
       dispatcher,

@@ -58,6 +58,10 @@ describe('rate limits per API key', () => {
     // One token comes back every 20 s.
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(19);
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(20);
+    // The operator sees refusals in the metrics (loopback reads /metrics without an admin key).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const counted = /^codeexec_rate_limited_total\{scope="submissions"\} (\d+)$/m.exec(metrics);
+    expect(Number(counted?.[1])).toBeGreaterThanOrEqual(1);
     // Reading is not submitting.
     const list = await fetch(`${url}/execute`, { headers: { authorization: `Bearer ${keys.rest}` } });
     expect(list.status).toBe(200);

@@ -324,8 +324,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       description:
         'Run untrusted code in hardened sandboxes. Errors: `{"error":{"code","message","details"}}`, codes: ' +
         `${Object.keys(ERRORS).join(', ')}. Any route may answer 429 rate_limited, with Retry-After and ` +
-        'the RateLimit fields, when one address (not loopback) makes more than ten times ' +
-        'CODEEXEC_RATE_LIMIT requests a minute.',
+        'the RateLimit fields, when one address (not loopback) makes more than ' +
+        'CODEEXEC_RATE_LIMIT_ADDRESS (ten times CODEEXEC_RATE_LIMIT by default) requests a minute.',
     },
     // Required only when the gateway is started with CODEEXEC_API_KEYS; without keys it is open.
     security: [{ apiKey: [] }],

@@ -115,6 +115,22 @@ describe('RateLimits (submissions per client, requests per address)', () => {
     }
   });
 
+  it('takes the per-address limit as given, and tells of every refusal by scope', () => {
+    const refusals: string[] = [];
+    const limits = new RateLimits(
+      { perMinute: 2, burst: 2, requestsPerMinute: 3 },
+      new FakeClock(),
+      undefined,
+      (scope) => refusals.push(scope),
+    );
+    const requests = Array.from({ length: 4 }, () => limits.request('203.0.113.7').error?.code ?? 'ok');
+    expect(requests).toEqual(['ok', 'ok', 'ok', 'rate_limited']);
+    expect(limits.request('203.0.113.7').error?.message).toMatch(/CODEEXEC_RATE_LIMIT_ADDRESS/);
+    const submissions = Array.from({ length: 3 }, () => limits.submission('key:a').error?.code ?? 'ok');
+    expect(submissions).toEqual(['ok', 'ok', 'rate_limited']);
+    expect(refusals).toEqual(['requests', 'requests', 'submissions']);
+  });
+
   it('is off at 0 a minute: no fields, nothing refused', () => {
     const limits = new RateLimits({ perMinute: 0 }, new FakeClock());
     expect(limits.enabled).toBe(false);

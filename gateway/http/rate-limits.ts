@@ -1,6 +1,6 @@
 // The gateway's two rate limits (CODEEXEC_RATE_LIMIT, CODEEXEC_RATE_BURST): job submissions per
-// client identity (`key:<fingerprint>`, or `addr:<ip>` without API keys), and, ten times looser,
-// every request per peer address. Answers carry the RateLimit-Limit, RateLimit-Remaining,
+// client identity (`key:<fingerprint>`, or `addr:<ip>` without API keys), and every request per
+// peer address (CODEEXEC_RATE_LIMIT_ADDRESS, by default ten times looser). Answers carry the RateLimit-Limit, RateLimit-Remaining,
 // RateLimit-Reset and RateLimit-Policy fields of draft-ietf-httpapi-ratelimit-headers-06 (the
 // last revision with separate fields; -07 on merge them into `RateLimit`), and a refusal is
 // 429 rate_limited with Retry-After.
@@ -14,9 +14,14 @@ export interface RateLimitOptions {
   perMinute: number;
   /** Submissions at once after a quiet spell (default: a minute's worth, `perMinute`). */
   burst?: number;
+  /**
+   * Requests of any kind per minute per peer address (default REQUESTS_PER_SUBMISSION ×
+   * perMinute); its burst is as many times `burst` as this is times `perMinute`.
+   */
+  requestsPerMinute?: number;
 }
 
-/** The per-address limit on every request is this many times the submission limit. */
+/** By default the per-address limit on every request is this many times the submission limit. */
 export const REQUESTS_PER_SUBMISSION = 10;
 
 export type RateScope = 'submissions' | 'requests';
@@ -33,7 +38,16 @@ export class RateLimits {
   readonly #submissions: RateLimiter | null;
   readonly #requests: RateLimiter | null;
 
-  constructor(options: RateLimitOptions, clock: Clock, maxBuckets?: number) {
+  readonly #refused: (scope: RateScope) => void;
+
+  /** `refused`: told of every refusal (the gateway's metrics count them). */
+  constructor(
+    options: RateLimitOptions,
+    clock: Clock,
+    maxBuckets?: number,
+    refused: (scope: RateScope) => void = () => {},
+  ) {
+    this.#refused = refused;
     if (options.perMinute <= 0) {
       this.#submissions = null;
       this.#requests = null;
@@ -41,10 +55,12 @@ export class RateLimits {
     }
     const policy: BucketPolicy = { perMinute: options.perMinute, burst: options.burst ?? options.perMinute };
     this.#submissions = new RateLimiter(policy, clock, maxBuckets);
+    const factor =
+      (options.requestsPerMinute ?? policy.perMinute * REQUESTS_PER_SUBMISSION) / policy.perMinute;
     this.#requests = new RateLimiter(
       {
-        perMinute: policy.perMinute * REQUESTS_PER_SUBMISSION,
-        burst: policy.burst * REQUESTS_PER_SUBMISSION,
+        perMinute: Math.max(1, Math.round(policy.perMinute * factor)),
+        burst: Math.max(1, Math.round(policy.burst * factor)),
       },
       clock,
       maxBuckets,
@@ -62,13 +78,18 @@ export class RateLimits {
    */
   request(address: string): RateVerdict {
     if (this.#requests === null || isLoopbackPeer(address)) return UNLIMITED;
-    return verdict(this.#requests, `requests:${address}`, 'requests');
+    return this.#counted(verdict(this.#requests, `requests:${address}`, 'requests'), 'requests');
   }
 
   /** A job submission (or a session opened) on behalf of `client`. */
   submission(client: string): RateVerdict {
     if (this.#submissions === null) return UNLIMITED;
-    return verdict(this.#submissions, client, 'submissions');
+    return this.#counted(verdict(this.#submissions, client, 'submissions'), 'submissions');
+  }
+
+  #counted(result: RateVerdict, scope: RateScope): RateVerdict {
+    if (result.error !== null) this.#refused(scope);
+    return result;
   }
 
   /** For the sockets: throws rate_limited (details.retry_after_ms) past the client's limit. */
@@ -92,7 +113,7 @@ function verdict(limiter: RateLimiter, key: string, scope: RateScope): RateVerdi
     error: new CodeexecError(
       'rate_limited',
       `Too many ${what}: at most ${perMinute} a minute, ${decision.limit} at once ` +
-        `(CODEEXEC_RATE_LIMIT, CODEEXEC_RATE_BURST); retry in ${retryAfterS} s`,
+        `(${scope === 'submissions' ? 'CODEEXEC_RATE_LIMIT, CODEEXEC_RATE_BURST' : 'CODEEXEC_RATE_LIMIT_ADDRESS'}); retry in ${retryAfterS} s`,
       { scope, limit: decision.limit, per_minute: perMinute, retry_after_ms: decision.retryAfterMs },
     ),
   };

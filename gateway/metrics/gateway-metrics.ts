@@ -28,6 +28,7 @@ const DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 export class GatewayMetrics {
   readonly registry: Registry = processRegistry();
   readonly #callbacks: Counter<'result'>;
+  readonly #rateLimited: Counter<'scope'>;
   readonly #unsubscribe: (() => void)[];
 
   constructor(sources: MetricsSources) {
@@ -58,6 +59,13 @@ export class GatewayMetrics {
       labelNames: ['result'] as const,
       registers,
     });
+    this.#rateLimited = new Counter({
+      name: 'codeexec_rate_limited_total',
+      help: 'Requests refused with 429 rate_limited, by limit: submissions (per client) or requests (per address)',
+      labelNames: ['scope'] as const,
+      registers,
+    });
+    for (const scope of ['submissions', 'requests'] as const) this.#rateLimited.inc({ scope }, 0);
     new Gauge({
       name: 'codeexec_queue_depth',
       help: 'Jobs waiting for a runner, by language',
@@ -126,6 +134,10 @@ export class GatewayMetrics {
 
   callback(result: 'delivered' | 'retry' | 'failed'): void {
     this.#callbacks.inc({ result });
+  }
+
+  rateLimited(scope: 'submissions' | 'requests'): void {
+    this.#rateLimited.inc({ scope });
   }
 
   /** The Prometheus text exposition. */
