@@ -38,8 +38,9 @@ async function call(
     },
     body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
+  const streamed = response.headers.get('content-type')?.startsWith('text/event-stream') === true;
   // biome-ignore lint/suspicious/noExplicitAny: the body is checked against the schema just below
-  const json = (await response.json()) as any;
+  const json = (streamed ? await response.text() : await response.json()) as any;
   api.check(method, template, response.status, json);
   return { status: response.status, body: json, headers: response.headers };
 }
@@ -94,6 +95,28 @@ describe('the REST API', () => {
     const result = await pollResult(accepted.body.id);
     expect(result.body).toMatchObject({ status: 'done', stdout: 'late\n', exit_code: 0 });
     expect(result.body.timings.run_ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('GET /execute/{id}/output: the output as server-sent events, then the result; 400 and 404', async () => {
+    const ran = await call('POST', '/execute/sync', '/execute/sync', { lang: 'python', code: 'print("hi")' });
+    const id = ran.body.id as string;
+    const all = await call('GET', '/execute/{id}/output', `/execute/${id}/output`);
+    expect(all.status).toBe(200);
+    expect(all.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // Python writes unbuffered here: "hi" and its newline may come as two chunks.
+    const chunks = [...(all.body as string).matchAll(/event: stdout\nid: (\d+)\ndata: (.*)\n\n/g)];
+    expect(chunks.map((m) => Number(m[1]))).toEqual(chunks.map((_m, i) => i));
+    expect(chunks.map((m) => (JSON.parse(m[2]!) as { data: string }).data).join('')).toBe('hi\n');
+    expect(all.body).toMatch(/event: exit\ndata: \{.*"stdout":"hi\\n".*\}\n\n$/);
+    const last = chunks.length - 1;
+    const after = await call('GET', '/execute/{id}/output', `/execute/${id}/output?after_seq=${last}`);
+    expect(after.body).not.toContain('event: stdout');
+    expect(after.body).toContain('event: exit');
+    const bad = await call('GET', '/execute/{id}/output', `/execute/${id}/output?after_seq=soon`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_request');
+    const missing = await call('GET', '/execute/{id}/output', '/execute/no-such-job/output');
+    expect(missing.status).toBe(404);
   });
 
   it('DELETE cancels a running job, then refuses to cancel it again', async () => {
@@ -248,6 +271,7 @@ describe('clients: API keys, the per-key cap and the queue bound', () => {
     ['POST', '/execute/async', '/execute/async', job],
     ['GET', '/execute/{id}/status', '/execute/some-id/status', undefined],
     ['GET', '/execute/{id}/result', '/execute/some-id/result', undefined],
+    ['GET', '/execute/{id}/output', '/execute/some-id/output', undefined],
     ['DELETE', '/execute/{id}', '/execute/some-id', undefined],
     ['GET', '/execute', '/execute', undefined],
     ['GET', '/languages', '/languages', undefined],

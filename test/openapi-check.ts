@@ -39,7 +39,9 @@ export class OpenApiChecker {
     expect(op, `${method} ${path} is documented`).toBeDefined();
     const response = op!.responses[String(status)];
     expect(response, `${method} ${path} documents status ${status}`).toBeDefined();
-    const schema = response!.content['application/json'].schema;
+    // JSON, or the one other media type documented (text/event-stream: the body as text).
+    const content = response!.content;
+    const schema = (content['application/json'] ?? Object.values(content)[0]).schema;
     const valid = this.#ajv.validate(schema, body);
     expect(this.#ajv.errors ?? [], `${method} ${path} ${status} matches its schema`).toEqual([]);
     expect(valid).toBe(true);
