@@ -3,7 +3,7 @@
 import * as v from 'valibot';
 import { FileSchema, TrustSchema, VerifySchema } from './job.js';
 import { LimitsSchema } from './limits.js';
-import { ExecuteResponseSchema, QueueTimeoutSchema } from './rest.js';
+import { AsyncRequestSchema, ExecuteResponseSchema, QueueTimeoutSchema } from './rest.js';
 
 const clientId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 
@@ -32,6 +32,8 @@ export const ClientExecuteFrame = v.strictObject({
   trust: v.optional(TrustSchema),
   /** Run it on several runners and accept a result they agree on (not with interactive or session). */
   verify: v.optional(VerifySchema),
+  /** Only runners with every one of these labels may run it, as over REST (not in a session). */
+  labels: AsyncRequestSchema.entries.labels,
   /** Keep the program's stdin open for `stdin` frames until `stdin_eof`. */
   interactive: v.optional(v.boolean(), false),
   /**

@@ -167,3 +167,17 @@ describe('goaway', () => {
     }
   });
 });
+
+describe('execute', () => {
+  it('takes labels as REST does: the job goes only to a runner with them all', async () => {
+    const gpu = core.connect('gpu-runner', { labels: ['gpu'] });
+    const alice = open('alice');
+    alice.send({ type: 'execute', id: 'g', lang: 'python', code: 'x', labels: ['gpu'] });
+    const jobId = ofType(alice.sent, 'accepted')[0]!.job_id as string;
+    await settle();
+    expect(core.offers(gpu)).toEqual([jobId]);
+    expect(core.offers(runner)).toEqual([]);
+    alice.send({ type: 'execute', id: 'none', lang: 'python', code: 'x', labels: ['tpu'] });
+    expect(ofType(alice.sent, 'error')).toMatchObject([{ id: 'none', code: 'no_runner' }]);
+  });
+});

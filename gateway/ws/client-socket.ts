@@ -370,6 +370,12 @@ export class ClientSockets implements SocketHandler {
       if (lang === undefined) throw new CodeexecError('invalid_frame', 'lang is required outside a session');
       return intake.submit({ ...request, lang }, interactive, connection.client).job;
     }
+    if (request.labels !== undefined) {
+      throw new CodeexecError(
+        'invalid_frame',
+        "labels do not apply in a session: its executions run on the session's runner",
+      );
+    }
     const session = this.#session(connection, sessionName);
     return sessions.execute(
       session,
