@@ -1,5 +1,6 @@
 // The bus: what gateway processes tell each other, as an interface. One gateway fills it in
-// process (in-process-bus.ts); a second gateway will fill it with NATS. Three things travel on it:
+// process (in-process-bus.ts); gateways sharing a NATS server fill it with NATS (nats/nats-bus.ts).
+// Three things travel on it:
 // - a job's live events (start, stage, output, end) from the process whose runner holds the job
 //   to every process with a watcher of it;
 // - interactive input and cancels for a job, to whichever process holds the job's runner;
@@ -29,12 +30,20 @@ export type ControlMessage =
 export type ControlHandler = (jobId: string, message: ControlMessage) => boolean;
 
 export interface Bus {
-  /** Delivers a job's event to its subscribers, in the order published. */
+  /**
+   * Delivers a job's event to its subscribers, in the order published: what one process published,
+   * in its order; between two processes publishing for one job, nothing is ordered.
+   */
   publish(jobId: string, message: JobMessage): void;
   /** Subscribes to one job's events. Returns the function that unsubscribes. */
   subscribe(jobId: string, handler: (message: JobMessage) => void): () => void;
-  /** Sends input to the process holding the job. Returns whether some process took it. */
-  control(jobId: string, message: ControlMessage): boolean;
+  /**
+   * Sends input to the process holding the job. Resolves with whether some process took it;
+   * rejects with the CodeexecError its handler threw when it refused the input. This process's
+   * handlers are tried first, at once (before the call returns), so input sent in order is
+   * handled in order; a bus that spans processes then asks the others, which takes a round trip.
+   */
+  control(jobId: string, message: ControlMessage): Promise<boolean>;
   /** Registers this process's control handler. Returns the function that removes it. */
   onControl(handler: ControlHandler): () => void;
   /** Asks every scheduler to look at the queue again (coalesced). */

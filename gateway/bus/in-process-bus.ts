@@ -29,7 +29,8 @@ export class InProcessBus implements Bus {
     };
   }
 
-  control(jobId: string, message: ControlMessage): boolean {
+  /** Async only to fit the interface: the handlers run before it returns. */
+  async control(jobId: string, message: ControlMessage): Promise<boolean> {
     for (const handler of this.#controlHandlers) if (handler(jobId, message)) return true;
     return false;
   }

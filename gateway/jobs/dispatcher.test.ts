@@ -3,7 +3,7 @@
 // attempt limits, drain and pause, languages being built, no_runner at once, fair share, input
 // that waits for its job. No sockets, no Docker, no sleeps.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CodeexecError, JobRecord } from '../../shared/index.js';
+import type { JobRecord } from '../../shared/index.js';
 import { type Core, dispatchCore, result } from './dispatcher-fixture.js';
 
 let core: Core;
@@ -238,11 +238,11 @@ describe('input and cancel', () => {
   it('holds stdin sent before a runner accepted the job, and sends it on accept', async () => {
     const runner = core.connect('r1');
     const job = core.intake.submit({ lang: 'python', code: 'input()' }, true, null).job;
-    core.dispatcher.control(job.id, { type: 'stdin', data: 'hi\n' });
+    await core.dispatcher.control(job.id, { type: 'stdin', data: 'hi\n' });
     await settle();
     core.dispatcher.accepted(runner, job.id);
     expect(runner.sent.at(-1)).toEqual({ type: 'stdin', job_id: job.id, data: 'hi\n' });
-    core.dispatcher.control(job.id, { type: 'stdin_eof' });
+    await core.dispatcher.control(job.id, { type: 'stdin_eof' });
     expect(runner.sent.at(-1)).toEqual({ type: 'stdin_eof', job_id: job.id });
   });
 
@@ -257,13 +257,9 @@ describe('input and cancel', () => {
     expect(runner.sent.at(-1)).toEqual({ type: 'cancel', job_id: running.id });
     core.dispatcher.done(runner, running.id, result('', { reason: 'cancelled', exit_code: null }));
     expect((await stored(running.id)).status).toBe('cancelled');
-    let error: CodeexecError | undefined;
-    try {
-      core.dispatcher.control(running.id, { type: 'stdin', data: 'x' });
-    } catch (err) {
-      error = err as CodeexecError;
-    }
-    expect(error?.code).toMatch(/job_finished|not_found/);
+    await expect(core.dispatcher.control(running.id, { type: 'stdin', data: 'x' })).rejects.toMatchObject({
+      code: expect.stringMatching(/job_finished|not_found/),
+    });
   });
 });
 

@@ -338,13 +338,17 @@ export class Dispatcher {
   /**
    * Input for an interactive job (stdin, its end, a signal), routed through the bus to the
    * process that holds it: straight to its runner, or held (bounded) until a runner accepts it.
+   * A job this process holds gets it before the call returns (input keeps its order); rejects
+   * with job_finished, not_found (no process took it) or the holder's refusal.
    */
-  control(id: string, input: Exclude<ControlMessage, { type: 'cancel' }>): void {
+  async control(id: string, input: Exclude<ControlMessage, { type: 'cancel' }>): Promise<void> {
     const job = this.#o.book.get(id);
     if (job !== undefined && isFinished(job)) {
       throw new CodeexecError('job_finished', `Job ${id} already ended as ${job.status}`);
     }
-    if (!this.#o.bus.control(id, input)) throw new CodeexecError('not_found', `No unfinished job ${id}`);
+    if (!(await this.#o.bus.control(id, input))) {
+      throw new CodeexecError('not_found', `No unfinished job ${id}`);
+    }
   }
 
   /**
@@ -354,7 +358,10 @@ export class Dispatcher {
   cancel(id: string): JobRecord | undefined {
     if (this.#o.book.get(id) === undefined) {
       // Not this process's: whichever holds it cancels it (a finished job is left as it is).
-      this.#o.bus.control(id, { type: 'cancel' });
+      // Nobody waits for the answer: the job's end reaches its watchers as usual.
+      this.#o.bus.control(id, { type: 'cancel' }).catch((err: unknown) => {
+        this.#o.log.warn({ job_id: id, err }, 'cancel through the bus failed');
+      });
       return undefined;
     }
     return this.#life.cancel(id);

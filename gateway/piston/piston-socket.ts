@@ -111,18 +111,17 @@ export class PistonSockets implements SocketHandler {
       connection.close(PISTON_CLOSE.not_initialized, 'Not yet initialized');
       return;
     }
-    try {
-      if (frame.type === 'data' && frame.stream !== 'stdin') {
-        connection.close(PISTON_CLOSE.only_stdin, 'Can only write to stdin');
-      } else if (frame.type === 'data') {
-        this.#deps.dispatcher.control(connection.jobId, { type: 'stdin', data: frame.data });
-      } else if (frame.type === 'eof') this.#deps.dispatcher.control(connection.jobId, { type: 'stdin_eof' });
-      else if ((SIGNALS as readonly string[]).includes(frame.signal)) {
-        this.#deps.dispatcher.control(connection.jobId, { type: 'signal', signal: frame.signal as Signal });
-      } else connection.close(PISTON_CLOSE.invalid_signal, 'Invalid signal');
-    } catch (err) {
-      connection.fail((err as Error).message);
-    }
+    // The job may be held by another gateway: a refusal comes later, and ends the socket as before.
+    const fail = (err: unknown) => connection.fail((err as Error).message);
+    const { dispatcher } = this.#deps;
+    if (frame.type === 'data' && frame.stream !== 'stdin') {
+      connection.close(PISTON_CLOSE.only_stdin, 'Can only write to stdin');
+    } else if (frame.type === 'data') {
+      dispatcher.control(connection.jobId, { type: 'stdin', data: frame.data }).catch(fail);
+    } else if (frame.type === 'eof') dispatcher.control(connection.jobId, { type: 'stdin_eof' }).catch(fail);
+    else if ((SIGNALS as readonly string[]).includes(frame.signal)) {
+      dispatcher.control(connection.jobId, { type: 'signal', signal: frame.signal as Signal }).catch(fail);
+    } else connection.close(PISTON_CLOSE.invalid_signal, 'Invalid signal');
   }
 
   close(socket: SocketLike): void {

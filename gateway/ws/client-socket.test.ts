@@ -181,3 +181,29 @@ describe('execute', () => {
     expect(ofType(alice.sent, 'error')).toMatchObject([{ id: 'none', code: 'no_runner' }]);
   });
 });
+
+describe('interactive input', () => {
+  it('passes stdin on in order, and answers input the job refused with an error frame', async () => {
+    const alice = open('alice');
+    alice.send({ type: 'execute', id: 'i', lang: 'python', code: 'input()', interactive: true });
+    const jobId = ofType(alice.sent, 'accepted')[0]!.job_id as string;
+    // Before a runner has it, input waits (bounded): past the bound it is refused. The refusal
+    // comes through the bus's answer, after the frame was handled.
+    const chunk = 'x'.repeat(60_000);
+    for (let i = 0; i < 18; i++) alice.send({ type: 'stdin', id: 'i', data: chunk });
+    expect(ofType(alice.sent, 'error')).toEqual([]);
+    await settle();
+    expect(ofType(alice.sent, 'error')).toMatchObject([{ id: 'i', code: 'invalid_frame' }]);
+    core.dispatcher.accepted(runner, jobId);
+    alice.send({ type: 'stdin', id: 'i', data: 'a' });
+    alice.send({ type: 'stdin', id: 'i', data: 'b' });
+    alice.send({ type: 'stdin_eof', id: 'i' });
+    expect(runner.sent.slice(-4).map((frame) => frame.type)).toEqual([
+      'stdin',
+      'stdin',
+      'stdin',
+      'stdin_eof',
+    ]);
+    expect(runner.sent.slice(-3, -1)).toMatchObject([{ data: 'a' }, { data: 'b' }]);
+  });
+});

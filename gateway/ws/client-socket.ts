@@ -141,11 +141,16 @@ export class ClientSockets implements SocketHandler {
     try {
       this.#handle(connection, frame);
     } catch (err) {
-      if (!(err instanceof CodeexecError)) {
-        this.#options.log.error({ client: connection.client, frame: frame.type, err }, 'client frame failed');
-      }
-      connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
+      this.#failed(connection, frame, err);
     }
+  }
+
+  /** A frame was refused (a CodeexecError) or its handling broke: the client gets an error frame. */
+  #failed(connection: ClientConnection, frame: ClientToGateway, err: unknown): void {
+    if (!(err instanceof CodeexecError)) {
+      this.#options.log.error({ client: connection.client, frame: frame.type, err }, 'client frame failed');
+    }
+    connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
   }
 
   /**
@@ -213,7 +218,10 @@ export class ClientSockets implements SocketHandler {
           throw new CodeexecError('invalid_frame', `job ${frame.id} was not started with interactive: true`);
         }
         const { id: _id, ...input } = frame;
-        this.#options.dispatcher.control(job.jobId, input);
+        // The job may be held by another gateway: its answer comes later, as an error if refused.
+        this.#options.dispatcher
+          .control(job.jobId, input)
+          .catch((err) => this.#failed(connection, frame, err));
         return;
       }
       default: {
