@@ -1,3 +1,4 @@
+import { cp } from 'node:fs/promises';
 import { defineConfig, type Options } from 'tsup';
 
 const server: Options = {
@@ -11,6 +12,7 @@ const server: Options = {
   format: ['esm'],
   platform: 'node',
   target: 'node20',
+  outDir: 'dist',
   sourcemap: true,
   clean: true,
   // Native and CommonJS packages stay external: node_modules is present wherever this runs.
@@ -24,7 +26,14 @@ const server: Options = {
     'prom-client',
     'pino',
     'pino-pretty',
+    'pg',
+    'node-pg-migrate',
   ],
+  // The PostgreSQL store's migrations are SQL files that node-pg-migrate reads at run time:
+  // gateway/store/postgres/migrate.ts finds them in dist/postgres-migrations.
+  onSuccess: async () => {
+    await cp('gateway/store/postgres/migrations', 'dist/postgres-migrations', { recursive: true });
+  },
 };
 
 // The desktop app (docs/desktop.md) builds into dist-desktop/, one directory per part, each

@@ -9,6 +9,10 @@ export const STORE_ERRORS = {
   corrupt: 'the stored data is damaged; the store refuses to open rather than replace it',
   write_failed: 'a write did not reach the disk; the store accepts no more writes until reopened',
   closed: 'the store is closed',
+  unavailable:
+    'the database could not be reached or did not answer in time; a write it cut short may or may not have been applied',
+  database_error:
+    'the database refused the request for another reason (its message says why); nothing was written',
 } as const;
 export type StoreErrorCode = keyof typeof STORE_ERRORS;
 
