@@ -2,9 +2,11 @@
 // parsed and checked here, so a typo stops the start with the variable's name instead of a
 // silent default.
 import { resolve } from 'node:path';
+import { parseBusSpec } from './bus/open-bus.js';
 import { CallbackAllowlist } from './callbacks/address-policy.js';
 import type { GatewayOptions } from './gateway.js';
 import { DEFAULT_OUTPUT_LOG_LIMITS } from './jobs/job-core.js';
+import { parseStoreSpec } from './store/open-job-store.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -63,6 +65,14 @@ function outputLogOf(env: Env): GatewayOptions['outputLog'] {
   return { maxBytes, maxJobBytes: Math.min(maxBytes, DEFAULT_OUTPUT_LOG_LIMITS.maxJobBytes) };
 }
 
+/** A setting checked now (a bad one stops the start, naming it), or undefined when unset. */
+function checked(raw: string | undefined, parse: (value: string) => unknown): string | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  parse(value);
+  return value;
+}
+
 /** Drops the keys whose value is undefined, so the library's defaults fill them. */
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
@@ -82,6 +92,8 @@ export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[])
     host: env.HOST || '127.0.0.1',
     port: envInt(env, 'PORT') ?? 8080,
     dataDir: resolve(env.CODEEXEC_DATA_DIR || 'data'),
+    store: checked(env.CODEEXEC_STORE, parseStoreSpec),
+    bus: checked(env.CODEEXEC_BUS, parseBusSpec),
     runnerTokens,
     donorTokens: envList(env, 'CODEEXEC_DONOR_TOKENS'),
     donorMax: defined({

@@ -12,6 +12,8 @@ import {
 } from '../shared/index.js';
 import { DEFAULT_PING_MS } from '../shared/keepalive.js';
 import { AdminFeed } from './admin/admin-feed.js';
+import type { Bus } from './bus/bus.js';
+import { openBus } from './bus/open-bus.js';
 import { CallbackAllowlist } from './callbacks/address-policy.js';
 import { CallbackGuard, type Resolver } from './callbacks/callback-guard.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
@@ -37,7 +39,7 @@ import { runnerViews } from './runners/runner-views.js';
 import { realClock } from './scheduling/clock.js';
 import { DEFAULT_DONOR_MAX, type DonorMax } from './scheduling/donor-limits.js';
 import type { JobStore } from './store/job-store-api.js';
-import { LowdbJobStore } from './store/lowdb-job-store.js';
+import { openJobStore } from './store/open-job-store.js';
 import type { ServerTransport } from './transport/transport.js';
 import { UwsTransport } from './transport/uws-transport.js';
 import { WsTransport } from './transport/ws-transport.js';
@@ -59,6 +61,16 @@ export interface GatewayOptions {
   donorMax?: Partial<DonorMax>;
   /** Keys for the operator's routes (GET /runners, quarantine). None: those answer loopback only. */
   adminKeys?: readonly string[];
+  /**
+   * Where jobs are stored (CODEEXEC_STORE): absent, files in dataDir (lowdb); a postgres:// URL,
+   * a PostgreSQL database (tables made by migrations at start).
+   */
+  store?: string;
+  /**
+   * What gateway processes tell each other (CODEEXEC_BUS): absent, nothing (one process); a
+   * nats:// URL (comma-separated for a cluster), a NATS server.
+   */
+  bus?: string;
   /** The built web pages (playground, dashboard): default dist-web/ at the package root. */
   webRoot?: string;
   log?: Logger;
@@ -227,16 +239,21 @@ export class Gateway {
         'listening on a public address without API keys: anyone who reaches it can run code',
       );
     }
-    const store = new LowdbJobStore(options.dataDir, {
-      onError: (err) => log.error({ err }, 'the job store failed in the background'),
-    });
-    await store.open();
+    const store = await openJobStore(options.store, options.dataDir, log);
+    let bus: Bus;
+    try {
+      bus = await openBus(options.bus, log);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const reliability = await ReliabilityBook.open(join(options.dataDir, 'runners.json'), log);
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
     const pingMs = options.pingMs ?? defaults.pingMs;
     const core = createJobCore({
       store,
+      bus,
       clock: realClock,
       log,
       queueTimeoutMs: options.queueTimeoutMs ?? 30_000,

@@ -38,6 +38,11 @@ export interface Bus {
   /** Subscribes to one job's events. Returns the function that unsubscribes. */
   subscribe(jobId: string, handler: (message: JobMessage) => void): () => void;
   /**
+   * Resolves once everything sent so far, subscriptions included, is in effect for every process:
+   * a watcher that subscribed and then read the store misses nothing published after that read.
+   */
+  flush(): Promise<void>;
+  /**
    * Sends input to the process holding the job. Resolves with whether some process took it;
    * rejects with the CodeexecError its handler threw when it refused the input. This process's
    * handlers are tried first, at once (before the call returns), so input sent in order is

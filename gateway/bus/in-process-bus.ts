@@ -60,6 +60,9 @@ export class InProcessBus implements Bus {
     return this.#subscribers.size;
   }
 
+  /** One process: a subscription is in effect the moment it is made. */
+  async flush(): Promise<void> {}
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#subscribers.clear();

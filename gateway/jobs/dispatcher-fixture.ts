@@ -4,6 +4,7 @@
 // milliseconds. (test/ runs the same parts for real: gateway, runners, Docker.)
 import { type Logger, silentLogger } from '../../shared/index.js';
 import { recordingSocket, type SentFrame } from '../../test/recording-socket.js';
+import type { Bus } from '../bus/bus.js';
 import { RunnerConnection } from '../runners/runner-connection.js';
 import { FakeClock } from '../scheduling/clock.js';
 import type { DonorMax } from '../scheduling/donor-limits.js';
@@ -19,8 +20,10 @@ export interface CoreOptions {
   maxPerClient?: number;
   openTimeoutMs?: number;
   donorMax?: DonorMax;
-  /** A store to start from (a gateway restart: then call dispatcher.recover()). */
+  /** A store to start from (a gateway restart: then call dispatcher.recover()), or to share. */
   store?: MemoryJobStore;
+  /** A bus to share with another core (two gateways in one test). */
+  bus?: Bus;
   /** Default: silent. */
   log?: Logger;
 }
@@ -47,6 +50,7 @@ export function dispatchCore(options: CoreOptions = {}) {
     sessionOpenTimeoutMs: options.openTimeoutMs ?? 2_000,
     onWriteError: (err) => writeErrors.push(err),
     ...(options.donorMax ? { donorMax: options.donorMax } : {}),
+    ...(options.bus ? { bus: options.bus } : {}),
   });
   const { dispatcher, sessions: broker } = core;
 

@@ -60,6 +60,9 @@ export interface DispatcherOptions {
   output: OutputLogs;
 }
 
+/** How often the store is asked again about a job followed on another gateway (see watch). */
+const ELSEWHERE_RECHECK_MS = 10_000;
+
 export function isFinished(job: JobRecord): boolean {
   return !isUnfinished(job.status);
 }
@@ -178,12 +181,54 @@ export class Dispatcher {
   /** Follows a job until it ends. Returns the function that stops following it. */
   watch(id: string, watcher: Watcher): () => void {
     const job = this.#o.book.get(id);
-    if (job === undefined || isFinished(job)) {
-      // Not live here: it ended (or never was); the store has its last word.
-      void this.#o.book.find(id).then((found) => found && isFinished(found) && watcher.end(found));
+    if (job !== undefined && !isFinished(job)) return this.#o.events.watch(id, watcher);
+    if (job !== undefined) {
+      // It ended here; the store has its last word.
+      void this.#o.book.find(id).then((found) => found && watcher.end(found));
       return () => {};
     }
-    return this.#o.events.watch(id, watcher);
+    return this.#watchElsewhere(id, watcher);
+  }
+
+  /**
+   * A job this process does not hold: it ended, or never was, or (with a store and a bus shared
+   * by several gateways) it is another gateway's. Its events are followed on the bus, and the
+   * store is asked once the subscription is in effect everywhere: a job that ended before then is
+   * ended from the store, one that ends after is heard of on the bus. A store that is slower to
+   * show the end than the bus to carry it could leave a gap between the two, so the store is
+   * asked again now and then while the job seems unfinished (a backstop, not the main path).
+   */
+  #watchElsewhere(id: string, watcher: Watcher): () => void {
+    let over = false;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      over = true;
+      clearTimeout(timer);
+      unsubscribe();
+    };
+    const end = (job: JobRecord): void => {
+      if (over) return;
+      stop();
+      watcher.end(job);
+    };
+    const unsubscribe = this.#o.events.watch(id, { ...watcher, end });
+    const ask = (): void => {
+      void this.#o.book.find(id).then(
+        (found) => {
+          if (over) return;
+          // Never was (or pruned): nothing will come.
+          if (found === undefined) stop();
+          else if (isFinished(found)) end(found);
+          else timer = setTimeout(ask, ELSEWHERE_RECHECK_MS).unref();
+        },
+        (err: unknown) => {
+          this.#o.log.warn({ job_id: id, err }, 'watching a job: the store did not answer');
+          if (!over) timer = setTimeout(ask, ELSEWHERE_RECHECK_MS).unref();
+        },
+      );
+    };
+    void this.#o.bus.flush().then(ask, ask);
+    return stop;
   }
 
   /**

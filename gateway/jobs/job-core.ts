@@ -41,6 +41,8 @@ export interface JobCoreOptions {
   onWriteError?: (err: Error, jobId: string) => void;
   /** What the output logs kept for resuming may hold; default DEFAULT_OUTPUT_LOG_LIMITS. */
   outputLog?: OutputLogLimits;
+  /** What gateway processes tell each other (NATS); default: an in-process bus. */
+  bus?: Bus;
 }
 
 /** A job's output may reach 2 × 8 MiB (both streams at MAX_LIMITS); 256 MiB for all jobs. */
@@ -66,7 +68,7 @@ export interface JobCore {
 
 export function createJobCore(options: JobCoreOptions): JobCore {
   const { store, clock, log } = options;
-  const bus = new InProcessBus();
+  const bus = options.bus ?? new InProcessBus();
   const events = new JobEvents(bus);
   const book = new JobBook(store, (err, job) => options.onWriteError?.(err, job.id));
   const reliability = options.reliability ?? ReliabilityBook.inMemory(log);
