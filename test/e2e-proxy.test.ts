@@ -9,12 +9,12 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Runner } from '../runner/runner.js';
-import { startGateway, startRunner, teardown, tempDir } from './helpers.js';
+import { freePort, startGateway, startRunner, teardown, tempDir } from './helpers.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const NGINX = '/usr/sbin/nginx';
@@ -22,17 +22,6 @@ const CADDY = '/usr/bin/caddy';
 /** nginx's proxy_read_timeout here, seconds: far below the quiet job's 6 s. */
 const PROXY_TIMEOUT_S = 3;
 const PING_MS = 1000;
-
-/** A port the OS says is free now (the proxy binds it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Resolves once something accepts TCP connections on the port (the proxy is up), or throws. */
 async function untilListening(port: number, child: ChildProcess, log: () => Promise<string>): Promise<void> {

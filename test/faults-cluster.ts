@@ -6,11 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type CallbackSink, containersOf, type Delivery, teardown } from './helpers.js';
+import { type CallbackSink, containersOf, type Delivery, freePort, teardown } from './helpers.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
@@ -210,15 +209,6 @@ export class Cluster {
     this.#children.add(child);
     return child;
   }
-}
-
-/** A port free a moment ago (the OS's choice), for a process that must be restartable on it. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export function uniqueRunnerName(prefix: string): string {

@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { teardown, tempDir } from './helpers.js';
+import { connect, type Socket } from 'node:net';
+import { freePort, teardown, tempDir } from './helpers.js';
 
 export const NATS_SERVER = '/usr/sbin/nats-server';
 /** How long a server may take to accept connections. */
@@ -164,15 +164,4 @@ function untilLine(socket: Socket, start: string): Promise<void> {
     socket.once('close', onClose);
     socket.once('error', finish);
   });
-}
-
-/** A port the OS says is free now (the server binds it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
