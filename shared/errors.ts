@@ -29,6 +29,7 @@ export const ERRORS = {
   sandbox_failed: { status: 500, message: 'The sandbox failed to run the job' },
   unverified: { status: 502, message: 'The replicas of a verified job did not agree' },
   shutting_down: { status: 503, message: 'The server is shutting down' },
+  store_unavailable: { status: 503, message: 'The job store cannot be reached; retry later' },
   queue_full: { status: 503, message: 'The queue is full; try again later' },
   internal: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

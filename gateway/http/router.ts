@@ -1,6 +1,7 @@
 // A small router: routes are `METHOD /path/:param` patterns; a handler returns a response or
 // throws a CodeexecError, which becomes the JSON error body with the table's status.
 import { CodeexecError, type Logger } from '../../shared/index.js';
+import { clientErrorOf } from '../store/store-errors.js';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../transport/transport.js';
 import type { ClientAuth } from './client-auth.js';
 import type { RateLimits, RateVerdict } from './rate-limits.js';
@@ -32,6 +33,7 @@ export interface Route {
 const RETRY_AFTER_SECONDS: Partial<Record<CodeexecError['code'], string>> = {
   too_many_jobs: '1',
   queue_full: '5',
+  store_unavailable: '5',
 };
 
 export const json = (status: number, value: unknown, headers?: Record<string, string>): HttpResponse => ({
@@ -135,6 +137,14 @@ export function createRouter(
       throw new CodeexecError('not_found', `No route ${req.method} ${path}`);
     } catch (err) {
       if (err instanceof CodeexecError) return errorResponse(err, headers, route?.errorBody);
+      const known = clientErrorOf(err);
+      if (known !== null) {
+        log.warn(
+          { method: req.method, path: req.path, client, err },
+          'request failed: the job store is unavailable',
+        );
+        return errorResponse(known, headers, route?.errorBody);
+      }
       // The path only, never the query: a Piston route's `?key=` must not reach the logs.
       log.error({ method: req.method, path: req.path, client, err }, 'request failed');
       return errorResponse(new CodeexecError('internal'), headers, route?.errorBody);

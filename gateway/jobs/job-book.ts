@@ -16,9 +16,13 @@ export class JobBook {
   #queued = 0;
   readonly #unfinishedByClient = new Map<string, number>();
   readonly #runningByClient = new Map<string, number>();
-  readonly #onWriteError: (err: Error, job: JobRecord) => void;
+  readonly #onWriteError: (err: Error, job: JobRecord, inserted: boolean) => void;
 
-  constructor(store: JobStore, onWriteError: (err: Error, job: JobRecord) => void) {
+  /**
+   * `onWriteError`: a write failed. `inserted` false: the job was never stored (its insert
+   * failed), so it has left the book: it is not offered, and whoever watches it must be told.
+   */
+  constructor(store: JobStore, onWriteError: (err: Error, job: JobRecord, inserted: boolean) => void) {
     this.#store = store;
     this.#onWriteError = onWriteError;
   }
@@ -62,13 +66,16 @@ export class JobBook {
     return this.#runningByClient;
   }
 
-  /** Adds a new job. Resolves once it is durable (the store's insert resolved). */
+  /**
+   * Adds a new job. Resolves once it is durable (the store's insert resolved). An insert that
+   * fails takes the job out of the book again: a job the store does not have is not run.
+   */
   insert(job: JobRecord): Promise<void> {
     if (this.#live.has(job.id)) throw new Error(`job ${job.id} is already in the book`);
     this.#live.set(job.id, job);
     this.#count(job, job.status, 1);
     const write = this.#store.insert(job);
-    this.#track(job, write);
+    this.#track(job, write, true);
     return write;
   }
 
@@ -96,7 +103,7 @@ export class JobBook {
     return this.#store.flush();
   }
 
-  #track(job: JobRecord, write: Promise<unknown>): void {
+  #track(job: JobRecord, write: Promise<unknown>, insert = false): void {
     const tracked = write.then(
       () => {
         if (this.#writes.get(job.id) !== tracked) return;
@@ -105,9 +112,18 @@ export class JobBook {
         if (!isUnfinished(this.#live.get(job.id)?.status ?? 'done')) this.#live.delete(job.id);
       },
       (err: Error) => {
-        // Kept in the book, so this process still answers for it correctly.
         if (this.#writes.get(job.id) === tracked) this.#writes.delete(job.id);
-        this.#onWriteError(err, job);
+        if (insert) {
+          const current = this.#live.get(job.id);
+          if (current !== undefined) {
+            this.#count(current, current.status, -1);
+            this.#live.delete(job.id);
+          }
+          this.#onWriteError(err, job, false);
+          return;
+        }
+        // Kept in the book, so this process still answers for it correctly.
+        this.#onWriteError(err, job, true);
       },
     );
     this.#writes.set(job.id, tracked);

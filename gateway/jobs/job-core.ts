@@ -2,7 +2,7 @@
 // registry, the dispatcher, admission, intake and the session broker, wired together. The
 // gateway puts it behind its routes and sockets (real clock, lowdb store); unit tests drive it
 // directly (fake clock, in-memory store): one wiring for both.
-import type { Logger } from '../../shared/index.js';
+import { CodeexecError, type JobRecord, type Logger } from '../../shared/index.js';
 import type { Bus } from '../bus/bus.js';
 import { InProcessBus } from '../bus/in-process-bus.js';
 import { JobEvents } from '../events/job-events.js';
@@ -13,6 +13,7 @@ import type { Clock } from '../scheduling/clock.js';
 import type { DonorMax } from '../scheduling/donor-limits.js';
 import { SessionBroker } from '../sessions/session-broker.js';
 import type { JobStore } from '../store/job-store-api.js';
+import { clientErrorOf } from '../store/store-errors.js';
 import { Admission } from './admission.js';
 import { Dispatcher } from './dispatcher.js';
 import { JobBook } from './job-book.js';
@@ -70,7 +71,21 @@ export function createJobCore(options: JobCoreOptions): JobCore {
   const { store, clock, log } = options;
   const bus = options.bus ?? new InProcessBus();
   const events = new JobEvents(bus);
-  const book = new JobBook(store, (err, job) => options.onWriteError?.(err, job.id));
+  const book = new JobBook(store, (err, job, inserted) => {
+    options.onWriteError?.(err, job.id);
+    // Never stored, so never run: whoever watches it (a socket that got `accepted`) hears it
+    // ended, with the reason, on the bus; nothing else (metrics, callbacks) counts it.
+    if (!inserted) {
+      const error = clientErrorOf(err) ?? new CodeexecError('internal', 'The job could not be stored');
+      const failed: JobRecord = {
+        ...job,
+        status: 'failed',
+        finished_at: new Date(clock.now()).toISOString(),
+        error: { code: error.code, message: error.message },
+      };
+      bus.publish(failed.id, { type: 'end', job: failed });
+    }
+  });
   const reliability = options.reliability ?? ReliabilityBook.inMemory(log);
   const output = new OutputLogs(options.outputLog ?? DEFAULT_OUTPUT_LOG_LIMITS);
   const registry = new RunnerRegistry({

@@ -1,5 +1,6 @@
 // The job store's errors: one class with a stable code from a closed table, so callers and the
 // conformance suite branch on `code`, whichever implementation threw.
+import { CodeexecError } from '../../shared/index.js';
 
 export const STORE_ERRORS = {
   duplicate_id: 'a job with this id is already stored',
@@ -33,4 +34,15 @@ export class StoreCorruptError extends StoreError {
   constructor(message: string) {
     super('corrupt', message);
   }
+}
+
+/**
+ * What a client is told of a store failure it can do something about: an unreachable database
+ * is 503 store_unavailable (retry later); anything else is not the client's (null: internal).
+ */
+export function clientErrorOf(err: unknown): CodeexecError | null {
+  if (err instanceof StoreError && err.code === 'unavailable') {
+    return new CodeexecError('store_unavailable', `The job store cannot be reached: ${err.message}`);
+  }
+  return null;
 }

@@ -27,6 +27,7 @@ import { checkLimits, type JobIntake } from '../jobs/job-intake.js';
 import type { OutputLogs } from '../output/output-log.js';
 import { replayFor } from '../output/output-replay.js';
 import type { ClientSession, SessionBroker } from '../sessions/session-broker.js';
+import { clientErrorOf } from '../store/store-errors.js';
 import type { SocketHandler, SocketLike, UpgradeInfo } from '../transport/transport.js';
 
 interface ClientJob {
@@ -147,10 +148,18 @@ export class ClientSockets implements SocketHandler {
 
   /** A frame was refused (a CodeexecError) or its handling broke: the client gets an error frame. */
   #failed(connection: ClientConnection, frame: ClientToGateway, err: unknown): void {
-    if (!(err instanceof CodeexecError)) {
-      this.#options.log.error({ client: connection.client, frame: frame.type, err }, 'client frame failed');
-    }
-    connection.error(frame.id, err instanceof CodeexecError ? err : new CodeexecError('internal'));
+    connection.error(frame.id, this.#clientError(connection, frame.type, err));
+  }
+
+  /** A CodeexecError as it is; an unreachable store as store_unavailable; anything else, logged. */
+  #clientError(connection: ClientConnection, what: string, err: unknown): CodeexecError {
+    if (err instanceof CodeexecError) return err;
+    const known = clientErrorOf(err);
+    this.#options.log[known ? 'warn' : 'error'](
+      { client: connection.client, frame: what, err },
+      'client frame failed',
+    );
+    return known ?? new CodeexecError('internal');
   }
 
   /**
@@ -298,7 +307,7 @@ export class ClientSockets implements SocketHandler {
     }
     // Pending until the job is found (and is the caller's): the id is taken, cancel does not see it.
     connection.listings.add(id);
-    const { book, output, ownJobsOnly, log } = this.#options;
+    const { book, output, ownJobsOnly } = this.#options;
     void book.find(jobId).then(
       (record) => {
         if (connection.closed || !connection.listings.delete(id)) return;
@@ -328,8 +337,8 @@ export class ClientSockets implements SocketHandler {
         this.#follow(connection, id, job);
       },
       (err: unknown) => {
-        log.error({ client: connection.client, job_id: jobId, err }, 'resume: reading the store failed');
-        if (connection.listings.delete(id)) connection.error(id, new CodeexecError('internal'));
+        if (connection.listings.delete(id))
+          connection.error(id, this.#clientError(connection, 'resume', err));
       },
     );
   }
