@@ -6,6 +6,7 @@ import { devCommand } from './dev.js';
 import { donorCommand } from './donor.js';
 import { gatewayCommand } from './gateway.js';
 import { jobsCommand } from './jobs.js';
+import { migrateCommand } from './migrate.js';
 import { runCommand } from './run.js';
 import { runnerCommand } from './runner.js';
 import { runnersCommand } from './runners.js';
@@ -18,6 +19,7 @@ const COMMANDS = {
   run: runCommand,
   jobs: jobsCommand,
   runners: runnersCommand,
+  migrate: migrateCommand,
 } as const;
 
 const USAGE = `usage: codeexec <command>
@@ -31,6 +33,7 @@ const USAGE = `usage: codeexec <command>
   run       run a program on a gateway, its output streamed here (\`run FILE\`; \`run --help\`)
   jobs      the latest jobs on a gateway (\`jobs --help\`)
   runners   the runners connected to a gateway (CODEEXEC_ADMIN_KEY; \`runners --help\`)
+  migrate   copy a stopped gateway's job files into PostgreSQL (\`migrate --help\`)
 `;
 
 const name = process.argv[2];
