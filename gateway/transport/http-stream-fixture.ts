@@ -97,7 +97,7 @@ export class Body {
   }
 
   /** Reads and drops `count` bytes of ASCII text (one byte a character). */
-  async skip(count: number): Promise<void> {
+  async readPast(count: number): Promise<void> {
     let left = count;
     while (left > 0) {
       if (this.#text.length > 0) {

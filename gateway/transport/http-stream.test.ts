@@ -128,7 +128,7 @@ describe.each(KINDS)('%s transport: streamed responses', (kind) => {
     // The client reads nothing meanwhile: the loop holds the event loop.
     const written = fillPastHighWater(out);
     expect(out.bufferedAmount).toBeGreaterThan(STREAM_HIGH_WATER_BYTES);
-    await body.skip(written);
+    await body.readPast(written);
     // The first write after the burst may still count it (node counts a write done one loop turn
     // after the peer could read it); by the time the client read that write, nothing is left.
     out.write('data: 1\n\n');
