@@ -312,7 +312,10 @@ describe('the playground', () => {
     await setCode(page, code);
     await page.getByRole('button', { name: 'Share' }).click();
     await expect.poll(() => new URL(page.url()).hash).toMatch(/^#lang=c&(code|z)=/);
-    expect(await page.locator('#share-status').textContent()).toMatch(/Link copied|Copy this link/);
+    // The status follows the clipboard's answer, which comes after the URL is set.
+    await expect
+      .poll(() => page.locator('#share-status').textContent())
+      .toMatch(/Link copied|Copy this link/);
     const link = page.url();
 
     const { page: restored, problems: restoredProblems } = await open(link);
@@ -325,9 +328,9 @@ describe('the playground', () => {
 
     // A link to a language this gateway does not offer says so.
     const { page: foreign } = await open(`${openUrl}#lang=rust&code=Zm4gbWFpbigpIHt9`);
-    expect(await foreign.locator('#notice-text').textContent()).toBe(
-      'The shared link’s language, rust, is not offered by this gateway now.',
-    );
+    await expect
+      .poll(() => foreign.locator('#notice-text').textContent())
+      .toBe('The shared link’s language, rust, is not offered by this gateway now.');
     expect([...problems, ...restoredProblems]).toEqual([]);
   });
 
