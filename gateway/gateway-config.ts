@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { parseBusSpec } from './bus/open-bus.js';
 import { CallbackAllowlist } from './callbacks/address-policy.js';
+import { parseGatewayId } from './fleet/gateway-id.js';
 import type { GatewayOptions } from './gateway.js';
 import { DEFAULT_OUTPUT_LOG_LIMITS } from './jobs/job-core.js';
 import { parseStoreSpec } from './store/open-job-store.js';
@@ -94,6 +95,8 @@ export function gatewayOptionsFromEnv(env: Env, runnerTokens: readonly string[])
     dataDir: resolve(env.CODEEXEC_DATA_DIR || 'data'),
     store: checked(env.CODEEXEC_STORE, parseStoreSpec),
     bus: checked(env.CODEEXEC_BUS, parseBusSpec),
+    gatewayId: checked(env.CODEEXEC_GATEWAY_ID, parseGatewayId),
+    fleetTtlMs: envInt(env, 'CODEEXEC_GATEWAY_TTL_MS', 300),
     runnerTokens,
     donorTokens: envList(env, 'CODEEXEC_DONOR_TOKENS'),
     donorMax: defined({

@@ -19,6 +19,8 @@ import { CallbackGuard, type Resolver } from './callbacks/callback-guard.js';
 import { CallbackSender } from './callbacks/callback-sender.js';
 import type { JobEvents } from './events/job-events.js';
 import { logEvents } from './events/log-events.js';
+import { FleetKeeper } from './fleet/fleet-keeper.js';
+import { newGatewayId } from './fleet/gateway-id.js';
 import { AdminAuth } from './http/admin-auth.js';
 import { ClientAuth } from './http/client-auth.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -33,7 +35,7 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { OutputLogLimits } from './output/output-log.js';
 import { pistonRoutes } from './piston/piston-routes.js';
 import { PistonSockets } from './piston/piston-socket.js';
-import { ReliabilityBook } from './runners/reliability-book.js';
+import { openReliabilityBook } from './runners/open-reliability-book.js';
 import { RunnerHub } from './runners/runner-hub.js';
 import { runnerViews } from './runners/runner-views.js';
 import { realClock } from './scheduling/clock.js';
@@ -71,6 +73,17 @@ export interface GatewayOptions {
    * nats:// URL (comma-separated for a cluster), a NATS server.
    */
   bus?: string;
+  /**
+   * This gateway's id among the gateways sharing a PostgreSQL store (CODEEXEC_GATEWAY_ID): the
+   * owner of the jobs submitted to it. Default: a new random one per process. A fixed id lets a
+   * restarted gateway take its own jobs back at once instead of after its old lease runs out.
+   */
+  gatewayId?: string;
+  /**
+   * How long a gateway's lease in the fleet lasts without a beat (CODEEXEC_GATEWAY_TTL_MS; beats
+   * come thrice as often): how soon the others claim the jobs of one that died. Default 10 s.
+   */
+  fleetTtlMs?: number;
   /** The built web pages (playground, dashboard): default dist-web/ at the package root. */
   webRoot?: string;
   log?: Logger;
@@ -149,6 +162,7 @@ export const GATEWAY_DEFAULTS = {
   callbackFirstDelayMs: 1_000,
   callbackMaxDelayMs: 60_000,
   callbackTimeoutMs: 10_000,
+  fleetTtlMs: 10_000,
   pingMs: DEFAULT_PING_MS,
   goawayReconnectMs: 2_000,
 } as const;
@@ -186,6 +200,7 @@ interface GatewayParts {
   adminSockets: AdminSockets;
   clientSockets: ClientSockets;
   goawayReconnectMs: number;
+  keeper: FleetKeeper;
 }
 
 export class Gateway {
@@ -239,7 +254,8 @@ export class Gateway {
         'listening on a public address without API keys: anyone who reaches it can run code',
       );
     }
-    const store = await openJobStore(options.store, options.dataDir, log);
+    const gatewayId = options.gatewayId ?? newGatewayId();
+    const { store, fleet } = await openJobStore(options.store, options.dataDir, log, gatewayId);
     let bus: Bus;
     try {
       bus = await openBus(options.bus, log);
@@ -247,7 +263,7 @@ export class Gateway {
       await store.close();
       throw err;
     }
-    const reliability = await ReliabilityBook.open(join(options.dataDir, 'runners.json'), log);
+    const reliability = await openReliabilityBook(options.store, join(options.dataDir, 'runners.json'), log);
     const heartbeatMs = options.heartbeatMs ?? 5_000;
     const leaseMs = options.leaseMs ?? 3 * heartbeatMs;
     const pingMs = options.pingMs ?? defaults.pingMs;
@@ -335,6 +351,17 @@ export class Gateway {
       onAttempt: (result) => metrics.callback(result),
     });
     events.on('job.finished', ({ job }) => callbacks.deliver(job));
+    const keeper = new FleetKeeper({
+      fleet,
+      ttlMs: options.fleetTtlMs ?? defaults.fleetTtlMs,
+      info: () => ({ url: urlOf(host, port), runners: runnerViews(registry, reliability) }),
+      runners: () => [...registry.all()].map((runner) => runner.name),
+      takeOver: (jobs) => dispatcher.takeOver(jobs),
+      refuseHeld: (runner, id) => dispatcher.heldClaimRefused(runner, id),
+      deliverCallback: (job) => callbacks.deliver(job),
+      log: log.child({ gateway_id: gatewayId }),
+    });
+    dispatcher.setClaimHeld((runner, id) => keeper.claimHeld(runner, id));
     const retention = new Retention({
       store,
       log,
@@ -404,8 +431,11 @@ export class Gateway {
         ),
     });
     const port = await transport.listen(host, options.port ?? 8080);
+    // In the fleet first, so that nobody claims this gateway's own jobs while it takes them back.
+    await keeper.join();
     await dispatcher.recover();
     for (const job of await store.pendingCallbacks()) callbacks.deliver(job);
+    await keeper.start();
     retention.start();
     log.info({ url: urlOf(host, port), data: options.dataDir, api_keys: auth.enabled }, 'gateway listening');
     return new Gateway(host, port, store, events, callbacks, {
@@ -418,6 +448,7 @@ export class Gateway {
       adminSockets,
       clientSockets,
       goawayReconnectMs: options.goawayReconnectMs ?? defaults.goawayReconnectMs,
+      keeper,
     });
   }
 
@@ -429,6 +460,8 @@ export class Gateway {
     if (this.#closed) return;
     this.#closed = true;
     const parts = this.#parts;
+    // Out of the fleet first: runners that move to another gateway find their jobs claimable.
+    await parts.keeper.stop();
     // Clients and runners hear goaway (when to come back) before their sockets close with 1001.
     parts.clientSockets.goaway(parts.goawayReconnectMs);
     parts.hub.shutdown(parts.goawayReconnectMs);
@@ -441,7 +474,7 @@ export class Gateway {
     parts.stopLogging();
     parts.metrics.close();
     await parts.core.bus.close();
-    await parts.core.reliability.flush();
+    await parts.core.reliability.close();
     await this.store.close();
   }
 }

@@ -90,7 +90,7 @@ describe('PostgresJobStore on a shared database', () => {
     for (const store of stores) teardown(() => store.close());
     await Promise.all(stores.map((store) => store.open()));
     expect(await server.psql(url, `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).toBe(
-      '0001_jobs\n0002_runner_reliability',
+      '0001_jobs\n0002_runner_reliability\n0003_gateway_fleet',
     );
     await stores[0]!.insert(testJob('x'));
     expect(await stores[3]!.get('x')).toBeDefined();

@@ -27,6 +27,7 @@ import { DEFAULT_DONOR_MAX, type DonorMax } from '../scheduling/donor-limits.js'
 import { JobQueue } from '../scheduling/job-queue.js';
 import { afterRunnerLost, plan, type SchedJob, waitVerdict } from '../scheduling/scheduler.js';
 import { isUnfinished } from '../store/job-transitions.js';
+import { type HeldClaim, HeldClaims } from './held-claims.js';
 import type { JobBook } from './job-book.js';
 import { JobInput } from './job-input.js';
 import { JobLifecycle } from './job-lifecycle.js';
@@ -81,6 +82,9 @@ export class Dispatcher {
   readonly #verifier: Verifier;
   /** Runs before queued jobs are offered: client sessions waiting for a slot go first. */
   #beforePump: () => void = () => {};
+  /** Asks the fleet for a job a runner reported held that this gateway does not know (or null). */
+  #claimHeld: ((runner: RunnerConnection, id: string) => void) | null = null;
+  readonly #claims = new HeldClaims();
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(options: DispatcherOptions) {
@@ -106,8 +110,60 @@ export class Dispatcher {
    * ones wait a lease for their runner to reconnect and report them held.
    */
   async recover(): Promise<void> {
+    this.#takeIn(await this.#o.book.load(), false);
+  }
+
+  /**
+   * Takes over unfinished jobs claimed from gateways whose lease ran out (fleet-keeper.ts), as
+   * recover does with a previous process's. A job whose runner is connected here but did not
+   * report it held was lost with that gateway, and runs again.
+   */
+  takeOver(jobs: readonly JobRecord[]): void {
+    const claimed = jobs.filter((job) => {
+      if (this.#o.book.adopt(job)) return true;
+      // The book had it (claimed twice over): a runner here may be waiting for its answer.
+      const claim = this.#claims.take(job.id);
+      if (claim !== undefined) this.#reclaim(claim.runner, job.id, claim.done);
+      return false;
+    });
+    this.#takeIn(claimed, true);
+  }
+
+  /**
+   * The fleet will not give this gateway a job `runner` reported held (it ended, or a living
+   * gateway keeps it): the runner drops it.
+   */
+  heldClaimRefused(runner: RunnerConnection, id: string): void {
+    if (!this.#claims.has(id, runner)) return;
+    this.#claims.take(id);
+    runner.send({ type: 'cancel', job_id: id });
+  }
+
+  /**
+   * With a fleet, a job a runner reports held that this gateway does not know is asked for
+   * (`claim`, which answers with takeOver or heldClaimRefused) instead of dropped at once.
+   */
+  setClaimHeld(claim: (runner: RunnerConnection, id: string) => void): void {
+    this.#claimHeld = claim;
+  }
+
+  /**
+   * Puts jobs just taken into the book where they belong: queued ones in the queue, running ones
+   * with their runner (or on a lease until it comes back). `claimed`: they come from a gateway
+   * that died, not from this process's own last run.
+   */
+  #takeIn(jobs: readonly JobRecord[], claimed: boolean): void {
     const verified: JobRecord[] = [];
-    for (const job of await this.#o.book.load()) {
+    for (const job of jobs) {
+      const claim = this.#claims.take(job.id);
+      if (claim !== undefined && this.#o.registry.get(claim.runner.name) === claim.runner) {
+        if (job.replica_of === null && !Verifier.verifies(job) && job.session_id === null) {
+          this.#reclaim(claim.runner, job.id, claim.done);
+          continue;
+        }
+        // Started over or failed below: that runner must not deliver it.
+        claim.runner.send({ type: 'cancel', job_id: job.id });
+      }
       if (job.replica_of !== null) {
         // Its verified job starts over (below): this replica's runner must not deliver it.
         this.#life.finish(job.id, 'cancelled', { reason: 'cancelled' });
@@ -117,8 +173,13 @@ export class Dispatcher {
         this.#life.finish(job.id, 'failed', {
           error: { code: 'session_closed', message: 'The gateway restarted; the session it ran in is gone' },
         });
-      } else if (job.status === 'running') this.#startLease(job.id, job.runner_id ?? 'unknown');
-      else this.#queue.add(job.id, this.#life.timeoutOf(job));
+      } else if (job.status === 'running') {
+        const runner = this.#o.registry.get(job.runner_id ?? '');
+        // Connected here, and its hello did not list the job: it is not running anywhere.
+        if (claimed && runner !== undefined)
+          this.#life.lost(job.id, runner.name, 'its runner came back without it');
+        else this.#startLease(job.id, job.runner_id ?? 'unknown');
+      } else this.#queue.add(job.id, this.#life.timeoutOf(job));
     }
     for (const job of verified) {
       const queued =
@@ -127,6 +188,28 @@ export class Dispatcher {
     }
     this.#life.depth();
     this.pump();
+  }
+
+  /**
+   * A runner holds a job the book has: it is that runner's again if it runs there (or is queued:
+   * the runner's accept was lost); otherwise the runner must drop it. A result it sent while the
+   * job was under claim is taken now.
+   */
+  #reclaim(runner: RunnerConnection, id: string, done?: HeldClaim['done']): void {
+    const { book, registry } = this.#o;
+    const job = book.get(id);
+    if (job?.status === 'running' && job.runner_id === runner.name) {
+      registry.hold(runner, id);
+    } else if (job?.status === 'queued' && !registry.isOffered(id)) {
+      // It accepted the job, but that news was lost (a gateway crash before the write, or a
+      // lease that ran out first): it runs there, so it is that runner's again.
+      this.#life.adopt(runner, id);
+    } else {
+      // Finished, or someone else's by now: the runner must not deliver it.
+      runner.send({ type: 'cancel', job_id: id });
+      return;
+    }
+    if (done !== undefined) this.done(runner, id, done.result, done.error);
   }
 
   /**
@@ -238,16 +321,12 @@ export class Dispatcher {
   runnerReady(runner: RunnerConnection, held: readonly string[]): void {
     const { book, registry } = this.#o;
     for (const id of held) {
-      const job = book.get(id);
-      if (job?.status === 'running' && job.runner_id === runner.name) {
-        registry.hold(runner, id);
-      } else if (job?.status === 'queued' && !registry.isOffered(id)) {
-        // It accepted the job, but that news was lost (a gateway crash before the write, or a
-        // lease that ran out first): it runs there, so it is that runner's again.
-        this.#life.adopt(runner, id);
+      if (book.get(id) === undefined && this.#claimHeld !== null) {
+        // Another gateway's, perhaps one that died: asked for, and meanwhile left running.
+        this.#claims.add(id, runner);
+        this.#claimHeld(runner, id);
       } else {
-        // Finished, or someone else's by now: the runner must not deliver it.
-        runner.send({ type: 'cancel', job_id: id });
+        this.#reclaim(runner, id);
       }
     }
     for (const id of registry.leasedTo(runner.name)) {
@@ -266,6 +345,7 @@ export class Dispatcher {
    */
   runnerGone(runner: RunnerConnection, final: boolean, reason: string): void {
     const inSession = new Set(runner.sessionJobs);
+    this.#claims.dropRunner(runner);
     const { offered, running } = this.#o.registry.leave(runner, final, reason);
     for (const id of offered) {
       if (inSession.has(id)) this.#life.sessionLost(id);
@@ -347,6 +427,9 @@ export class Dispatcher {
     error?: { code: string; message: string },
   ): void {
     if (!this.#o.registry.release(runner, id)) {
+      // Under claim: taken once the fleet answers.
+      if (this.#claims.keepDone(id, runner, { ...(result ? { result } : {}), ...(error ? { error } : {}) }))
+        return;
       this.#o.log.warn({ job_id: id, runner_id: runner.name }, 'result for a job the runner does not hold');
       return;
     }

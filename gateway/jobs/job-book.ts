@@ -33,12 +33,19 @@ export class JobBook {
 
   /** Takes in the unfinished jobs a previous process left in the store (oldest first). */
   async load(): Promise<JobRecord[]> {
-    const jobs = await this.#store.unfinished();
-    for (const job of jobs) {
-      this.#live.set(job.id, job);
-      this.#count(job, job.status, 1);
-    }
-    return jobs;
+    // Those a runner's hello brought in already (claimed through the fleet) are not taken twice.
+    return (await this.#store.unfinished()).filter((job) => this.adopt(job));
+  }
+
+  /**
+   * Takes in an unfinished job this gateway claimed from another (whose lease ran out), as the
+   * store has it. False (and nothing changes) if the book has it already or it is finished.
+   */
+  adopt(job: JobRecord): boolean {
+    if (this.#live.has(job.id) || !isUnfinished(job.status)) return false;
+    this.#live.set(job.id, job);
+    this.#count(job, job.status, 1);
+    return true;
   }
 
   /** A job in the book (unfinished, or finished with its last write under way). */

@@ -50,8 +50,10 @@ describe('openJobStore', () => {
   it('opens the files in the data directory when no store is named', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'codeexec-store-'));
     try {
-      const store = await openJobStore(undefined, dir, silentLogger);
+      const { store, fleet } = await openJobStore(undefined, dir, silentLogger, 'gw-one');
       expect(store).toBeInstanceOf(LowdbJobStore);
+      // Nobody shares the files: a fleet of one, with nothing to claim.
+      expect(fleet).toMatchObject({ id: 'gw-one', shared: false });
       expect(await store.size()).toBe(0);
       await store.close();
     } finally {
@@ -65,7 +67,7 @@ describe('openJobStore', () => {
     const { port } = probe.address() as { port: number };
     await new Promise((resolve) => probe.close(resolve));
     await expect(
-      openJobStore(`postgres://127.0.0.1:${port}/jobs`, '/nonexistent', silentLogger),
+      openJobStore(`postgres://127.0.0.1:${port}/jobs`, '/nonexistent', silentLogger, 'gw-one'),
     ).rejects.toMatchObject({
       code: 'unavailable',
     });

@@ -2,6 +2,8 @@
 // data directory (LowdbJobStore); a postgres:// URL means that database (PostgresJobStore), which
 // several gateways can share. The PostgreSQL store (pg, node-pg-migrate) loads only when asked for.
 import type { Logger } from '../../shared/index.js';
+import type { Fleet } from '../fleet/fleet.js';
+import { SoloFleet } from '../fleet/solo-fleet.js';
 import type { JobStore } from './job-store-api.js';
 import { LowdbJobStore } from './lowdb-job-store.js';
 
@@ -31,24 +33,34 @@ export function parseStoreSpec(spec: string | undefined): StoreSpec {
   );
 }
 
-/** The store `spec` names, opened (see parseStoreSpec). */
+/**
+ * The store `spec` names, opened (see parseStoreSpec), with its fleet: the gateways that share it
+ * (PostgreSQL), each known by its id (`gatewayId`, the owner of the jobs it inserts), or this
+ * gateway alone (files).
+ */
 export async function openJobStore(
   spec: string | undefined,
   dataDir: string,
   log: Logger,
-): Promise<JobStore> {
+  gatewayId: string,
+): Promise<{ store: JobStore; fleet: Fleet }> {
   const parsed = parseStoreSpec(spec);
   const onError = (err: Error) => log.error({ err }, 'the job store failed in the background');
   let store: JobStore;
+  let fleet: Fleet;
   if (parsed.kind === 'files') {
     store = new LowdbJobStore(dataDir, { onError });
+    fleet = new SoloFleet(gatewayId);
   } else {
     const { PostgresJobStore } = await import('./postgres/postgres-job-store.js');
-    store = new PostgresJobStore(parsed.url, {
+    const postgres = new PostgresJobStore(parsed.url, {
       log,
+      owner: gatewayId,
       // An idle connection that failed: the next query opens another, so a warning.
       onError: (err) => log.warn({ err }, 'a job database connection failed'),
     });
+    store = postgres;
+    fleet = postgres.fleet();
   }
   try {
     await store.open();
@@ -56,5 +68,5 @@ export async function openJobStore(
     await store.close().catch(() => {});
     throw err;
   }
-  return store;
+  return { store, fleet };
 }

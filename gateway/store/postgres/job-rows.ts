@@ -8,7 +8,12 @@ import { StoreError } from '../store-errors.js';
 /** The states of a queued or running job, as SQL. */
 export const UNFINISHED = `('queued', 'running')`;
 /** The columns every write sets, in the order of columnsOf. */
-export const COLUMNS = 'id, status, client, task_id, created_at, finished_at, callback_state, record';
+export const COLUMNS =
+  'id, status, client, task_id, created_at, finished_at, callback_state, runner_id, record';
+/** `$1, $2, …` for COLUMNS. */
+export const PLACEHOLDERS = COLUMNS.split(',')
+  .map((_, i) => `$${i + 1}`)
+  .join(', ');
 
 /** The values of COLUMNS for a record, in order: the typed copies and the whole record. */
 export function columnsOf(job: JobRecord): unknown[] {
@@ -20,6 +25,7 @@ export function columnsOf(job: JobRecord): unknown[] {
     job.created_at,
     job.finished_at,
     job.callback?.state ?? null,
+    job.runner_id,
     // The whole record, as JSON text (the column is `json`).
     JSON.stringify(job),
   ];

@@ -31,9 +31,11 @@ import type { JobFilter, JobPage, JobStore, TransitionPatch, UpdatePatch } from 
 import { canTransition } from '../job-transitions.js';
 import { checkedRecord, transitioned, updated } from '../record-patch.js';
 import { StoreError } from '../store-errors.js';
-import { COLUMNS, columnsOf, recordOf, UNFINISHED } from './job-rows.js';
+import { COLUMNS, columnsOf, PLACEHOLDERS, recordOf, UNFINISHED } from './job-rows.js';
 import { migrate } from './migrate.js';
-import { isUnavailable, redactedUrl, sqlState, storeErrorOf } from './pg-errors.js';
+import { inTransaction, withClient } from './pg-connection.js';
+import { redactedUrl, sqlState, storeErrorOf } from './pg-errors.js';
+import { PostgresFleet } from './postgres-fleet.js';
 
 export interface PostgresJobStoreOptions {
   /**
@@ -53,11 +55,20 @@ export interface PostgresJobStoreOptions {
   onError?: (err: Error) => void;
   /** Where the migrations' messages go. */
   log?: Logger;
+  /**
+   * The gateway this store writes for (its fleet id): the owner of the jobs it inserts, and the
+   * only owner whose jobs it moves from state to state (a job a living gateway claimed from this
+   * one refuses its transitions); unfinished() and pendingCallbacks() list this owner's jobs.
+   * Absent: no owner, every job (tools such as `codeexec migrate`, and tests).
+   */
+  owner?: string;
 }
 
 export class PostgresJobStore implements JobStore {
   /** The database, for messages and logs (no password). */
   readonly where: string;
+  /** See PostgresJobStoreOptions.owner; null without one. */
+  readonly owner: string | null;
   readonly #pool: pg.Pool;
   readonly #log: Logger;
   #state: 'new' | 'open' | 'closing' | 'closed' = 'new';
@@ -70,6 +81,7 @@ export class PostgresJobStore implements JobStore {
 
   constructor(url: string, options: PostgresJobStoreOptions = {}) {
     this.where = redactedUrl(url);
+    this.owner = options.owner ?? null;
     this.#log = options.log ?? silentLogger;
     this.#pool = new pg.Pool({
       connectionString: url,
@@ -97,7 +109,7 @@ export class PostgresJobStore implements JobStore {
 
   async open(): Promise<void> {
     if (this.#state !== 'new') throw new StoreError('closed', 'open() is called once, on a new store');
-    await this.#withClient('opening the job store', (client) => migrate(client, this.#log));
+    await withClient(this.#pool, this.where, 'opening the job store', (client) => migrate(client, this.#log));
     this.#state = 'open';
   }
 
@@ -135,9 +147,10 @@ export class PostgresJobStore implements JobStore {
     const record = checkedRecord(job);
     await this.#write(`storing job ${job.id}`, async () => {
       try {
+        const columns = columnsOf(record);
         await this.#pool.query(
-          `INSERT INTO jobs (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          columnsOf(record),
+          `INSERT INTO jobs (${COLUMNS}, owner) VALUES (${PLACEHOLDERS}, $${columns.length + 1})`,
+          [...columns, this.owner],
         );
       } catch (err) {
         if (sqlState(err) === '23505') throw new StoreError('duplicate_id', `job ${job.id} already exists`);
@@ -151,12 +164,16 @@ export class PostgresJobStore implements JobStore {
     // Copied now: the caller may change its object before the write runs.
     const given = structuredClone(patch);
     const moved = await this.#write(`moving job ${id} to ${to}`, () =>
-      this.#change(id, (job) => {
-        if (!canTransition(job.status, to)) {
-          throw new StoreError('forbidden_transition', `job ${id}: ${job.status} → ${to} is not allowed`);
-        }
-        return transitioned(job, to, given);
-      }),
+      this.#change(
+        id,
+        (job) => {
+          if (!canTransition(job.status, to)) {
+            throw new StoreError('forbidden_transition', `job ${id}: ${job.status} → ${to} is not allowed`);
+          }
+          return transitioned(job, to, given);
+        },
+        true,
+      ),
     );
     if (moved === undefined) throw new StoreError('not_found', `no job ${id}`);
     return moved;
@@ -166,7 +183,7 @@ export class PostgresJobStore implements JobStore {
     this.#checkWritable();
     const given = structuredClone(patch);
     // No such job (pruned meanwhile): nothing left to record on.
-    return this.#write(`updating job ${id}`, () => this.#change(id, (job) => updated(job, given)));
+    return this.#write(`updating job ${id}`, () => this.#change(id, (job) => updated(job, given), false));
   }
 
   async prune(finishedBefore: Date, keep: number): Promise<number> {
@@ -218,7 +235,8 @@ export class PostgresJobStore implements JobStore {
   async unfinished(): Promise<JobRecord[]> {
     const rows = await this.#read(
       'listing unfinished jobs',
-      `SELECT record FROM jobs WHERE status IN ${UNFINISHED} ORDER BY seq`,
+      `SELECT record FROM jobs WHERE status IN ${UNFINISHED} ${this.#owned()} ORDER BY seq`,
+      this.#ownerValue(),
     );
     return rows.map(recordOf);
   }
@@ -226,9 +244,29 @@ export class PostgresJobStore implements JobStore {
   async pendingCallbacks(): Promise<JobRecord[]> {
     const rows = await this.#read(
       'listing pending callbacks',
-      `SELECT record FROM jobs WHERE callback_state = 'pending' AND status NOT IN ${UNFINISHED} ORDER BY seq`,
+      `SELECT record FROM jobs WHERE callback_state = 'pending' AND status NOT IN ${UNFINISHED}
+       ${this.#owned()} ORDER BY seq`,
+      this.#ownerValue(),
     );
     return rows.map(recordOf);
+  }
+
+  /**
+   * Gateways sharing this database, and the jobs each owns (postgres-fleet.ts), on this store's
+   * connections. Needs an owner.
+   */
+  fleet(): PostgresFleet {
+    if (this.owner === null) throw new Error('a fleet needs the store to have an owner (its gateway id)');
+    return new PostgresFleet(this.#pool, this.where, this.owner);
+  }
+
+  /** `AND owner = $1` when the store has an owner (see #ownerValue), else nothing. */
+  #owned(): string {
+    return this.owner === null ? '' : 'AND owner = $1';
+  }
+
+  #ownerValue(): unknown[] {
+    return this.owner === null ? [] : [this.owner];
   }
 
   async size(): Promise<number> {
@@ -297,66 +335,28 @@ export class PostgresJobStore implements JobStore {
    * it meanwhile), applies `change` (which may refuse with a StoreError), validates the result and
    * writes it back. Resolves undefined for no such job.
    */
-  #change(id: string, change: (job: JobRecord) => JobRecord): Promise<JobRecord | undefined> {
-    return this.#transaction(async (client) => {
-      const { rows } = await client.query<{ record: unknown }>(
-        'SELECT record FROM jobs WHERE id = $1 FOR UPDATE',
+  #change(
+    id: string,
+    change: (job: JobRecord) => JobRecord,
+    fenced: boolean,
+  ): Promise<JobRecord | undefined> {
+    return inTransaction(this.#pool, this.where, '', async (client) => {
+      const { rows } = await client.query<{ record: unknown; owner: string | null }>(
+        'SELECT record, owner FROM jobs WHERE id = $1 FOR UPDATE',
         [id],
       );
       if (rows[0] === undefined) return undefined;
+      if (fenced && this.owner !== null && rows[0].owner !== this.owner) {
+        // Its lease ran out, and a living gateway claimed the job: its word counts, not ours.
+        throw new StoreError(
+          'forbidden_transition',
+          `job ${id} is held by gateway ${rows[0].owner ?? '(none)'} now, not by this one (${this.owner})`,
+        );
+      }
       const next = checkedRecord(change(recordOf(rows[0])));
-      await client.query(
-        `UPDATE jobs SET (${COLUMNS}) = ($1, $2, $3, $4, $5, $6, $7, $8) WHERE id = $1`,
-        columnsOf(next),
-      );
+      await client.query(`UPDATE jobs SET (${COLUMNS}) = (${PLACEHOLDERS}) WHERE id = $1`, columnsOf(next));
       // checkedRecord froze it; the caller gets a copy of its own, as from every read.
       return structuredClone(next);
     });
-  }
-
-  /** Runs `work` between BEGIN and COMMIT on one connection; any failure rolls it back. */
-  #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.#withClient('', async (client) => {
-      await client.query('BEGIN');
-      try {
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        // A lost or hung connection is dropped instead (#withClient), which rolls back as well.
-        if (!isUnavailable(err)) await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
-    });
-  }
-
-  /**
-   * Runs `work` on a connection of the pool, then gives it back, or drops it after a failure that
-   * was not one of our guards (it may be broken). With `doing`, failures become StoreErrors here.
-   */
-  async #withClient<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw doing ? storeErrorOf(err, doing, this.where) : err;
-    }
-    // A checked-out connection that fails between queries emits 'error': unheard, it would crash
-    // the process. The query in flight (if any) rejects as well, which is what we act on.
-    let broken: Error | undefined;
-    const onError = (err: Error) => {
-      broken = err;
-    };
-    client.on('error', onError);
-    try {
-      const result = await work(client);
-      client.off('error', onError);
-      client.release(broken);
-      return result;
-    } catch (err) {
-      client.off('error', onError);
-      client.release(err instanceof StoreError && broken === undefined ? undefined : true);
-      throw doing ? storeErrorOf(err, doing, this.where) : err;
-    }
   }
 }

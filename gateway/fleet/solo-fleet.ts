@@ -1,0 +1,36 @@
+// A fleet of one: a gateway on its own files (lowdb) shares its store with nobody, so it has
+// nobody's jobs to claim and nobody to show; a job it does not know is no job.
+import type { Fleet, FleetMember, HeldClaim, MemberInfo } from './fleet.js';
+
+export class SoloFleet implements Fleet {
+  readonly id: string;
+  readonly shared = false;
+  #info: MemberInfo = { url: '', runners: [] };
+  #expiresAt = 0;
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  async beat(ttlMs: number, info: MemberInfo): Promise<void> {
+    this.#info = info;
+    this.#expiresAt = Date.now() + ttlMs;
+  }
+
+  async leave(): Promise<void> {
+    this.#expiresAt = 0;
+  }
+
+  async claimOrphans(): Promise<[]> {
+    return [];
+  }
+
+  async claimHeld(): Promise<HeldClaim> {
+    return { kind: 'ended' };
+  }
+
+  async members(): Promise<FleetMember[]> {
+    if (this.#expiresAt <= Date.now()) return [];
+    return [{ id: this.id, ...this.#info, expires_at: new Date(this.#expiresAt).toISOString() }];
+  }
+}
