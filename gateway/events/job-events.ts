@@ -5,6 +5,7 @@
 // watchers through the bus (bus/bus.ts), so a watcher on another gateway process could follow it.
 import type { JobRecord, OutputGap, StageResult } from '../../shared/index.js';
 import type { Bus, JobMessage } from '../bus/bus.js';
+import { SeqGaps } from './seq-gaps.js';
 
 /** What a runner looks like in events: enough for logs, metrics and a dashboard. */
 export interface RunnerInfo {
@@ -96,18 +97,25 @@ export class JobEvents {
    */
   watch(jobId: string, watcher: Watcher): () => void {
     let unsubscribe = () => {};
+    // Chunks lost between the job's gateway and this one (a bus restarting) are told as gaps.
+    const gaps = new SeqGaps();
     unsubscribe = this.#bus.subscribe(jobId, (message: JobMessage) => {
       switch (message.type) {
         case 'started':
+          gaps.started(message.job.attempt);
           watcher.start?.(message.job);
           return;
         case 'stage':
           watcher.stage?.(message.stage, message.compile);
           return;
-        case 'output':
+        case 'output': {
+          const skipped = gaps.arrived(message.event.seq);
+          if (skipped !== null) watcher.gap?.(skipped);
           watcher.output?.(message.event);
           return;
+        }
         case 'gap':
+          gaps.announced(message.gap);
           watcher.gap?.(message.gap);
           return;
         case 'end':
