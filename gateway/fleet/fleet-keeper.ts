@@ -27,6 +27,8 @@ export interface FleetKeeperOptions {
   /** Delivers the callback of a finished job claimed from a gateway that is gone. */
   deliverCallback: (job: JobRecord) => void;
   log: Logger;
+  /** The time, ms (tests pass a fake one). Default Date.now. */
+  now?: () => number;
 }
 
 interface PendingClaim {
@@ -45,6 +47,10 @@ export class FleetKeeper {
 
   constructor(options: FleetKeeperOptions) {
     this.#o = options;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
   }
 
   get fleet(): Fleet {
@@ -95,7 +101,7 @@ export class FleetKeeper {
       this.#o.refuseHeld(runner, id);
       return;
     }
-    this.#pending.set(id, { runner, id, since: Date.now() });
+    this.#pending.set(id, { runner, id, since: this.#now() });
     void this.#claimHeld(this.#pending.get(id)!);
   }
 
@@ -143,7 +149,7 @@ export class FleetKeeper {
       answer = { kind: 'owned', owner: '(unknown)' };
     }
     if (this.#pending.get(id) !== pending) return;
-    if (answer.kind === 'owned' && Date.now() - pending.since < 2 * this.#o.ttlMs) return;
+    if (answer.kind === 'owned' && this.#now() - pending.since < 2 * this.#o.ttlMs) return;
     this.#pending.delete(id);
     if (answer.kind === 'claimed') this.#o.takeOver([answer.job]);
     else this.#o.refuseHeld(runner, id);

@@ -1,0 +1,125 @@
+// The fleet keeper over a fleet made of plain data: what a beat claims goes to takeOver (unfinished
+// jobs) or to the callback sender (finished ones); a runner's held job is claimed at once when its
+// owner is gone, asked again on each beat while a living gateway keeps it, and dropped after two
+// leases; a fleet of one claims nothing.
+import { describe, expect, it } from 'vitest';
+import { type JobRecord, silentLogger } from '../../shared/index.js';
+import type { RunnerConnection } from '../runners/runner-connection.js';
+import { testJob } from '../store/job-store-conformance.js';
+import type { Fleet, HeldClaim } from './fleet.js';
+import { FleetKeeper } from './fleet-keeper.js';
+import { SoloFleet } from './solo-fleet.js';
+
+function keeperOver(fleet: Partial<Fleet>) {
+  let now = 0;
+  const took: string[][] = [];
+  const refused: string[] = [];
+  const called: string[] = [];
+  const beats: number[] = [];
+  const keeper = new FleetKeeper({
+    fleet: {
+      id: 'gw-b',
+      shared: true,
+      beat: async (ttl) => {
+        beats.push(ttl);
+      },
+      leave: async () => {},
+      claimOrphans: async () => [],
+      claimHeld: async () => ({ kind: 'ended' }),
+      members: async () => [],
+      ...fleet,
+    } as Fleet,
+    ttlMs: 3_000,
+    info: () => ({ url: 'http://127.0.0.1:1', runners: [] }),
+    runners: () => ['r1'],
+    takeOver: (jobs) => took.push(jobs.map((job) => job.id)),
+    refuseHeld: (_runner, id) => refused.push(id),
+    deliverCallback: (job) => called.push(job.id),
+    log: silentLogger,
+    now: () => now,
+  });
+  return { keeper, took, refused, called, beats, advance: (ms: number) => (now += ms) };
+}
+
+const runner = { name: 'r1' } as RunnerConnection;
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('FleetKeeper', () => {
+  it('beats, and hands what it claimed to takeOver or to the callbacks', async () => {
+    const batches: JobRecord[][] = [
+      [testJob('q'), testJob('r', { status: 'running', runner_id: 'r1' }), testJob('d', { status: 'done' })],
+      [],
+    ];
+    const { keeper, took, called, beats } = keeperOver({ claimOrphans: async () => batches.shift() ?? [] });
+    await keeper.beat();
+    expect(beats).toEqual([3_000]);
+    expect(took).toEqual([['q', 'r']]);
+    expect(called).toEqual(['d']);
+  });
+
+  it('claims a held job at once when its owner is gone', async () => {
+    const { keeper, took, refused } = keeperOver({
+      claimHeld: async (id) => ({
+        kind: 'claimed',
+        job: testJob(id, { status: 'running', runner_id: 'r1' }),
+      }),
+    });
+    keeper.claimHeld(runner, 'j');
+    await settle();
+    expect(took).toEqual([['j']]);
+    expect(refused).toEqual([]);
+  });
+
+  it('asks again on each beat while a living gateway keeps it, and gives up after two leases', async () => {
+    const answers: HeldClaim[] = [{ kind: 'owned', owner: 'gw-a' }];
+    const { keeper, took, refused, advance } = keeperOver({
+      claimHeld: async () => answers[0]!,
+    });
+    keeper.claimHeld(runner, 'j');
+    await settle();
+    advance(3_000);
+    await keeper.beat();
+    expect([took, refused]).toEqual([[], []]);
+    advance(3_000);
+    await keeper.beat();
+    expect(refused).toEqual(['j']);
+    // Once given up, a later answer changes nothing.
+    answers[0] = { kind: 'claimed', job: testJob('j') };
+    await keeper.beat();
+    expect(took).toEqual([]);
+  });
+
+  it('takes it when its owner’s lease runs out between two beats', async () => {
+    const answers: HeldClaim[] = [{ kind: 'owned', owner: 'gw-a' }];
+    const { keeper, took, advance } = keeperOver({ claimHeld: async () => answers[0]! });
+    keeper.claimHeld(runner, 'j');
+    await settle();
+    answers[0] = { kind: 'claimed', job: testJob('j', { status: 'running', runner_id: 'r1' }) };
+    advance(1_000);
+    await keeper.beat();
+    expect(took).toEqual([['j']]);
+  });
+
+  it('refuses at once in a fleet of one, and lists itself while its lease runs', async () => {
+    const solo = new SoloFleet('gw-solo');
+    const refused: string[] = [];
+    const keeper = new FleetKeeper({
+      fleet: solo,
+      ttlMs: 60_000,
+      info: () => ({ url: 'http://127.0.0.1:1', runners: [] }),
+      runners: () => [],
+      takeOver: () => {
+        throw new Error('nothing to take over');
+      },
+      refuseHeld: (_runner, id) => refused.push(id),
+      deliverCallback: () => {},
+      log: silentLogger,
+    });
+    await keeper.join();
+    keeper.claimHeld(runner, 'j');
+    expect(refused).toEqual(['j']);
+    expect((await solo.members()).map((member) => member.id)).toEqual(['gw-solo']);
+    await keeper.stop();
+    expect(await solo.members()).toEqual([]);
+  });
+});
