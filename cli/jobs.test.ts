@@ -67,6 +67,7 @@ describe('codeexec runners', () => {
   it('formats a table', () => {
     const runner = {
       name: 'r1',
+      gateway: 'gw-0a1b2c3d4e5f',
       tier: 'trusted',
       state: 'ready',
       slots: 4,
@@ -76,8 +77,8 @@ describe('codeexec runners', () => {
     } as RunnerView;
     expect(formatRunners([runner])).toBe(
       [
-        'NAME  TIER     STATE  SLOTS  DONE  LANGUAGES',
-        'r1    trusted  ready  1/4    12    python,go',
+        'NAME  GATEWAY          TIER     STATE  SLOTS  DONE  LANGUAGES',
+        'r1    gw-0a1b2c3d4e5f  trusted  ready  1/4    12    python,go',
         '',
       ].join('\n'),
     );

@@ -1,16 +1,17 @@
-// `codeexec runners`: the runners connected to a gateway (GET /runners, an operator route), as a
-// table or as JSON.
+// `codeexec runners`: the runners connected to the gateways of a fleet, as one gateway sees them
+// (GET /runners, an operator route), as a table or as JSON.
 import { parseArgs } from 'node:util';
 import type { Env } from '../gateway/gateway-config.js';
 import type { Logger } from '../shared/index.js';
-import type { RunnerView } from '../shared/rest.js';
+import type { RunnersResponse, RunnerView } from '../shared/rest.js';
 import { authHeaders, EXIT_USAGE, gatewayUrl, getJson, UsageError } from './run.js';
 
 export const RUNNERS_USAGE = `usage: codeexec runners [--json] [--gateway URL] [--key K]
 
   Lists the runners connected to the gateway at URL (or CODEEXEC_GATEWAY_URL, else
-  http://127.0.0.1:8080). An operator route: it needs an admin key, CODEEXEC_ADMIN_KEY (or --key
-  K), unless the gateway has none and runs on this machine. Columns: name, tier, state, slots
+  http://127.0.0.1:8080) and to every other gateway sharing its database (as of their last
+  beat). An operator route: it needs an admin key, CODEEXEC_ADMIN_KEY (or --key K), unless the
+  gateway has none and runs on this machine. Columns: name, gateway (its id), tier, state, slots
   used/total, jobs done, languages.
 
   --json      the gateway's answer as JSON
@@ -65,9 +66,10 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 export function formatRunners(runners: readonly RunnerView[]): string {
   if (runners.length === 0) return 'no runners connected\n';
   return formatTable(
-    ['NAME', 'TIER', 'STATE', 'SLOTS', 'DONE', 'LANGUAGES'],
+    ['NAME', 'GATEWAY', 'TIER', 'STATE', 'SLOTS', 'DONE', 'LANGUAGES'],
     runners.map((runner) => [
       runner.name,
+      runner.gateway ?? '-',
       runner.tier,
       runner.state,
       `${runner.load}/${runner.slots}`,
@@ -90,11 +92,17 @@ export async function runnersCommand(env: Env, _log: Logger, argv = process.argv
     process.stdout.write(RUNNERS_USAGE);
     return;
   }
-  const answer = await getJson<{ runners: RunnerView[] }>(
+  // Partial fields: a gateway older than the fleet answers `runners` only.
+  const answer = await getJson<Partial<RunnersResponse> & Pick<RunnersResponse, 'runners'>>(
     'runners',
     `${args.gateway}/runners`,
     authHeaders(args.key),
   );
   if (answer === null) return;
   process.stdout.write(args.json ? `${JSON.stringify(answer, null, 2)}\n` : formatRunners(answer.runners));
+  if (!args.json && answer.partial) {
+    process.stderr.write(
+      'codeexec runners: the gateway could not read its fleet (its database is away): its own runners only\n',
+    );
+  }
 }

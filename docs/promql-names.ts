@@ -46,6 +46,8 @@ export async function exposedMetrics(): Promise<Exposed> {
     registry: { all: () => [].values() },
     queuedByLanguage: () => new Map(),
     clientSockets: () => 0,
+    fleet: { id: 'docs', members: async () => [] },
+    log: { warn: () => {} },
   });
   const runner = new RunnerMetrics({
     events: { on: () => () => {} },

@@ -320,6 +320,8 @@ export class Gateway {
       registry,
       queuedByLanguage: () => dispatcher.queuedByLanguage(),
       clientSockets: () => clientSockets.size,
+      fleet,
+      log,
     });
     const admin = new AdminAuth(options.adminKeys ?? []);
     const adminSockets = new AdminSockets({
@@ -388,7 +390,7 @@ export class Gateway {
         extra: [
           { method: 'GET', path: '/openapi.json', open: true, handle: async () => json(200, openapi) },
           ...pistonRoutes({ dispatcher, intake, registry, log }),
-          ...runnerRoutes({ registry, reliability, admin }),
+          ...runnerRoutes({ registry, reliability, admin, fleet, url: (): string => urlOf(host, port), log }),
           ...webPageRoutes(options.webRoot ?? defaultWebRoot()),
           {
             method: 'GET',

@@ -147,6 +147,12 @@ export const RunnerReliabilitySchema = v.object({
 /** One connected runner, as the operator sees it (GET /runners). */
 export const RunnerViewSchema = v.object({
   name: v.string(),
+  /**
+   * The id of the gateway it is connected to (CODEEXEC_GATEWAY_ID): always set by GET /runners,
+   * which lists the runners of every gateway of the fleet; absent on the dashboard's socket, which
+   * shows only the runners of the gateway it is connected to.
+   */
+  gateway: v.optional(v.string()),
   /** Who answers for its results: `donor:<token fingerprint>` for a donor, else its name. */
   identity: v.string(),
   tier: v.picklist(['trusted', 'donor']),
@@ -169,7 +175,37 @@ export const RunnerViewSchema = v.object({
 });
 export type RunnerView = v.InferOutput<typeof RunnerViewSchema>;
 
-export const RunnersResponseSchema = v.object({ runners: v.array(RunnerViewSchema) });
+/** One living gateway of the fleet, the gateways that share a PostgreSQL store (GET /runners). */
+export const FleetGatewaySchema = v.object({
+  /** Its id (CODEEXEC_GATEWAY_ID, or a random `gw-…` per process). */
+  id: v.string(),
+  /** Where it listens, as it sees itself (behind a proxy, the proxy's address differs). */
+  url: v.string(),
+  /** Its runners in this answer. */
+  runners: v.number(),
+  /**
+   * When its lease in the fleet runs out unless it beats again (every third of
+   * CODEEXEC_GATEWAY_TTL_MS); null for the gateway answering when the fleet could not be read or
+   * its lease ran out (it could not renew it).
+   */
+  expires_at: v.nullable(v.string()),
+  /** The gateway that answers. */
+  self: v.boolean(),
+});
+export type FleetGateway = v.InferOutput<typeof FleetGatewaySchema>;
+
+/**
+ * The runners of every living gateway of the fleet: the answering gateway's as they are now, the
+ * others' as of their last beat (a third of CODEEXEC_GATEWAY_TTL_MS ago at most).
+ */
+export const RunnersResponseSchema = v.object({
+  runners: v.array(RunnerViewSchema),
+  /** The living gateways, the answering one first, then by when they started. */
+  gateways: v.array(FleetGatewaySchema),
+  /** The fleet could not be read (its database is away): the answering gateway's runners only. */
+  partial: v.boolean(),
+});
+export type RunnersResponse = v.InferOutput<typeof RunnersResponseSchema>;
 
 export const QuarantineResponseSchema = v.object({
   identity: v.string(),

@@ -373,8 +373,19 @@ describe('operator routes', () => {
   it('GET /runners lists the runner; quarantine and release it by name; an unknown one is 404', async () => {
     const listed = await call('GET', '/runners', '/runners');
     expect(listed.status).toBe(200);
+    // A gateway on its files is a fleet of one: itself, with its lease.
+    expect(listed.body.gateways).toEqual([
+      { id: expect.stringMatching(/^gw-/), url, runners: 1, expires_at: expect.any(String), self: true },
+    ]);
+    expect(listed.body.partial).toBe(false);
     expect(listed.body.runners).toEqual([
-      expect.objectContaining({ name: runner.name, identity: runner.name, tier: 'trusted', state: 'ready' }),
+      expect.objectContaining({
+        name: runner.name,
+        gateway: listed.body.gateways[0].id,
+        identity: runner.name,
+        tier: 'trusted',
+        state: 'ready',
+      }),
     ]);
     const path = `/runners/${runner.name}/quarantine`;
     const on = await call('POST', '/runners/{id}/quarantine', path);
@@ -407,7 +418,7 @@ describe('operator routes', () => {
       base: keyed,
       headers: { authorization: 'Bearer admin-key' },
     });
-    expect(ok.body).toEqual({ runners: [] });
+    expect(ok.body).toMatchObject({ runners: [], gateways: [{ runners: 0, self: true }], partial: false });
   });
 });
 

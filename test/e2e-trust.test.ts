@@ -203,7 +203,11 @@ describe('operator routes', () => {
     expect((await fetch(`${keyed}/runners`)).status).toBe(401);
     const ok = await fetch(`${keyed}/runners`, { headers: { authorization: 'Bearer admin-secret' } });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ runners: [] });
+    expect(await ok.json()).toMatchObject({
+      runners: [],
+      gateways: [{ runners: 0, self: true }],
+      partial: false,
+    });
     expect((await fetch(`${keyed}/runners/nobody/quarantine`, { method: 'POST' })).status).toBe(401);
   });
 

@@ -1,10 +1,12 @@
 // End to end: two gateways sharing a PostgreSQL store and a NATS bus (private servers on loopback,
 // test/postgres-server.ts and test/nats-server.ts), a real runner and Docker. A job runs on a runner
 // connected to gateway A; a client of gateway B follows its output live, cancels it, and reads
-// its result; a gateway restarted on the same database still has every job.
+// its result; each gateway lists the runners of both (GET /runners) and counts the fleet
+// (/metrics); a gateway restarted on the same database still has every job.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Runner } from '../runner/runner.js';
+import type { RunnersResponse } from '../shared/index.js';
 import { startGateway, startRunner, untilJob } from './helpers.js';
 import { startNatsServer } from './nats-server.js';
 import { startPostgres } from './postgres-server.js';
@@ -17,6 +19,7 @@ let bus: string;
 let runner: Runner;
 const sockets: TestSocket[] = [];
 
+const FLEET_TTL_MS = 3_000;
 const LINES = 'import time\nfor i in range(20):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)\n';
 const EXPECTED = Array.from({ length: 20 }, (_v, i) => `line ${i}\n`).join('');
 
@@ -25,8 +28,9 @@ beforeAll(async () => {
   const nats = await startNatsServer();
   database = await postgres.createDatabase();
   bus = nats.url;
-  a = await startGateway({ store: database, bus });
-  b = await startGateway({ store: database, bus, runnerTokens: [a.token] });
+  // Beats every second: what one gateway shows of itself reaches the other within one.
+  a = await startGateway({ store: database, bus, fleetTtlMs: FLEET_TTL_MS });
+  b = await startGateway({ store: database, bus, runnerTokens: [a.token], fleetTtlMs: FLEET_TTL_MS });
   runner = await startRunner({ gatewayUrl: a.url, token: a.token, languages: ['python'] });
   await runner.connected();
 }, 120_000);
@@ -81,6 +85,33 @@ describe('two gateways, one PostgreSQL, one NATS', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const result = await (await fetch(`${a.url}/execute/${id}/result`)).json();
     expect(result).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+  }, 60_000);
+
+  it('GET /runners on A lists the runners of A and of B, each with its gateway; /metrics counts both', async () => {
+    const onB = await startRunner({ gatewayUrl: b.url, token: a.token, languages: ['python'] });
+    await onB.connected();
+    const runners = async (url: string) => (await (await fetch(`${url}/runners`)).json()) as RunnersResponse;
+    const idOf = async (url: string) => (await runners(url)).gateways.find((g) => g.self)!.id;
+    const [idA, idB] = [await idOf(a.url), await idOf(b.url)];
+    expect(idA).not.toBe(idB);
+    // B shows its new runner to the fleet at its next beat.
+    await expect
+      .poll(async () => (await runners(a.url)).runners.map((r) => [r.name, r.gateway]), { timeout: 10_000 })
+      .toEqual([
+        [runner.name, idA],
+        [onB.name, idB],
+      ]);
+    const answer = await runners(a.url);
+    expect(answer.partial).toBe(false);
+    expect(answer.gateways).toEqual([
+      { id: idA, url: a.url, runners: 1, expires_at: expect.any(String), self: true },
+      { id: idB, url: b.url, runners: 1, expires_at: expect.any(String), self: false },
+    ]);
+    expect(answer.runners[1]).toMatchObject({ identity: onB.name, tier: 'trusted', languages: ['python'] });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^codeexec_fleet_gateways 2$/m);
+    expect(metrics).toContain(`\ncodeexec_fleet_runners{gateway="${idA}"} 1\n`);
+    expect(metrics).toContain(`\ncodeexec_fleet_runners{gateway="${idB}"} 1\n`);
   }, 60_000);
 
   it('a gateway started again on the same database has every job', async () => {

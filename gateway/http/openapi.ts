@@ -235,8 +235,10 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get',
     path: '/runners',
     summary:
-      "The operator's view: connected runners with tier, state, slots, jobs done, reliability and " +
-      'last heartbeat (an admin key of CODEEXEC_ADMIN_KEYS; without admin keys, loopback callers only)',
+      "The operator's view: the runners of every living gateway of the fleet (this one's now, the " +
+      "others' as of their last beat), each with its gateway, tier, state, slots, jobs done, " +
+      'reliability and last heartbeat, and the living gateways; `partial` when the fleet could not be ' +
+      'read (an admin key of CODEEXEC_ADMIN_KEYS; without admin keys, loopback callers only)',
     responses: {
       200: { description: 'Runners', schema: RunnersResponseSchema },
       401: error('No valid admin key, or (without admin keys) a caller not on loopback'),

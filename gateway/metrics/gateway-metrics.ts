@@ -1,7 +1,10 @@
 // The gateway's Prometheus metrics (GET /metrics), over shared/prometheus.ts. Counters and
 // histograms follow JobEvents as jobs end and start; gauges (queue depth, runners, slots, client
-// sockets) are read from the live parts when Prometheus scrapes. Its own registry, so two gateways
-// in one process (tests) never share counters.
+// sockets) are read from the live parts when Prometheus scrapes. Every metric is this gateway's own
+// (Prometheus scrapes each gateway), but for two fleet gauges read from the fleet's members at
+// scrape time: the living gateways, and the runners of each. Its own registry, so two gateways in
+// one process (tests) never share counters.
+import type { Logger } from '../../shared/index.js';
 import {
   Counter,
   Gauge,
@@ -11,6 +14,7 @@ import {
   type Registry,
 } from '../../shared/prometheus.js';
 import type { JobEvents } from '../events/job-events.js';
+import type { Fleet, FleetMember } from '../fleet/fleet.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 
 export interface MetricsSources {
@@ -20,6 +24,10 @@ export interface MetricsSources {
   queuedByLanguage: () => ReadonlyMap<string, number>;
   /** Client WebSockets open now. */
   clientSockets: () => number;
+  /** The gateways sharing this one's store (a fleet of one on files). */
+  fleet: Pick<Fleet, 'id' | 'members'>;
+  /** Where a fleet that cannot be read is reported (the scrape goes on without the fleet gauges). */
+  log: Pick<Logger, 'warn'>;
 }
 
 /** Seconds, for job stages: from 10 ms to two minutes. */
@@ -114,6 +122,46 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(sources.clientSockets());
+      },
+    });
+    // Both fleet gauges are collected in the same pass of a scrape: one read of the fleet serves both.
+    let reading: Promise<FleetMember[] | null> | null = null;
+    const fleetNow = () => {
+      reading ??= Promise.resolve()
+        .then(() => sources.fleet.members())
+        .catch((err: unknown) => {
+          sources.log.warn({ err }, 'could not read the fleet: /metrics shows no codeexec_fleet_* gauges');
+          return null;
+        })
+        .finally(() => {
+          reading = null;
+        });
+      return reading;
+    };
+    new Gauge({
+      name: 'codeexec_fleet_gateways',
+      help: 'Living gateways of the fleet (those sharing the PostgreSQL store of this one, whose lease runs; 1 on files)',
+      registers,
+      async collect() {
+        const members = await fleetNow();
+        // No sample rather than a false 0 when the fleet could not be read.
+        if (members === null) this.remove();
+        else this.set(members.length);
+      },
+    });
+    new Gauge({
+      name: 'codeexec_fleet_runners',
+      help: 'Runners connected to each living gateway of the fleet: to this one now, to the others as of their last beat',
+      labelNames: ['gateway'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        const members = await fleetNow();
+        for (const member of members ?? []) {
+          const runners =
+            member.id === sources.fleet.id ? [...sources.registry.all()].length : member.runners.length;
+          this.set({ gateway: member.id }, runners);
+        }
       },
     });
     this.#unsubscribe = [
