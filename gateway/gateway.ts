@@ -361,9 +361,17 @@ export class Gateway {
       takeOver: (jobs) => dispatcher.takeOver(jobs),
       refuseHeld: (runner, id) => dispatcher.heldClaimRefused(runner, id),
       deliverCallback: (job) => callbacks.deliver(job),
+      movable: () => dispatcher.movable(),
+      here: () => registry.views(),
+      handOff: (ids, move) => dispatcher.handOff(ids, move),
+      nudge: (to) => bus.nudge(to),
       log: log.child({ gateway_id: gatewayId }),
     });
     dispatcher.setClaimHeld((runner, id) => keeper.claimHeld(runner, id));
+    intake.setRunnersElsewhere(() => keeper.elsewhere());
+    // Work queued anywhere may be for this gateway's runners, or for the others'.
+    bus.onWake(() => void keeper.handOff());
+    bus.onNudge(gatewayId, () => void keeper.takeHanded());
     const retention = new Retention({
       store,
       log,

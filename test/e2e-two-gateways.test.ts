@@ -1,7 +1,8 @@
 // End to end: two gateways sharing a PostgreSQL store and a NATS bus (private servers on loopback,
 // test/postgres-server.ts and test/nats-server.ts), a real runner and Docker. A job runs on a runner
 // connected to gateway A; a client of gateway B follows its output live, cancels it, and reads
-// its result; each gateway lists the runners of both (GET /runners) and counts the fleet
+// its result; B, which has no runner, hands the jobs its clients submit to A, and relays their
+// output, input and cancel; each gateway lists the runners of both (GET /runners) and counts the fleet
 // (/metrics); a gateway restarted on the same database still has every job.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../gateway/gateway.js';
@@ -85,6 +86,45 @@ describe('two gateways, one PostgreSQL, one NATS', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const result = await (await fetch(`${a.url}/execute/${id}/result`)).json();
     expect(result).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+  }, 60_000);
+
+  it("a client of B, which has no runner, runs jobs on A's runner: live output, stdin, cancel, REST", async () => {
+    const onB = await open(b.url);
+    onB.send({
+      type: 'execute',
+      id: 'echo',
+      lang: 'python',
+      code: 'import sys\nprint("ready", flush=True)\nprint("got " + sys.stdin.readline().strip())',
+      interactive: true,
+    });
+    await onB.next((f) => f.type === 'accepted' && f.id === 'echo');
+    // Handed to A, whose runner takes it: B relays what happens to its client.
+    expect(await onB.next((f) => f.type === 'started' && f.id === 'echo')).toMatchObject({
+      runner: runner.name,
+    });
+    await onB.next((f) => f.type === 'stdout' && f.id === 'echo' && String(f.data).includes('ready'));
+    onB.send({ type: 'stdin', id: 'echo', data: 'hello\n' });
+    const echoed = await onB.next((f) => f.type === 'exit' && f.id === 'echo');
+    expect(echoed.result).toMatchObject({ status: 'done', stdout: 'ready\ngot hello\n' });
+
+    onB.send({
+      type: 'execute',
+      id: 'sleep',
+      lang: 'python',
+      code: 'import time\nprint("up", flush=True)\ntime.sleep(30)',
+    });
+    await onB.next((f) => f.type === 'stdout' && f.id === 'sleep');
+    onB.send({ type: 'cancel', id: 'sleep' });
+    const cancelled = await onB.next((f) => f.type === 'exit' && f.id === 'sleep', 10_000);
+    expect(cancelled.result).toMatchObject({ status: 'cancelled' });
+
+    const ran = await fetch(`${b.url}/execute/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lang: 'python', code: 'print(6*7)' }),
+    });
+    expect(ran.status).toBe(200);
+    expect(await ran.json()).toMatchObject({ status: 'done', stdout: '42\n', runner_id: runner.name });
   }, 60_000);
 
   it('GET /runners on A lists the runners of A and of B, each with its gateway; /metrics counts both', async () => {

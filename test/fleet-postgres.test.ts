@@ -132,4 +132,18 @@ describe('PostgresFleet', () => {
     expect(ids(await b.unfinished())).toEqual(['on-r1']);
     await b.transition('on-r1', 'done', {});
   });
+
+  it('hands queued jobs to another gateway, which takes them once; never a running one', async () => {
+    const { a, b } = await fleetWithWork();
+    const moved = await a.fleet().handOff(['queued', 'on-r1', 'finished', 'no-such-job'], 'gw-b');
+    expect(moved).toEqual(['queued']);
+    // Handed again by a gateway that no longer owns it: nothing moves.
+    expect(await a.fleet().handOff(['queued'], 'gw-c')).toEqual([]);
+    expect(ids(await b.fleet().takeHanded())).toEqual(['queued']);
+    expect(await b.fleet().takeHanded()).toEqual([]);
+    expect(ids(await b.unfinished())).toEqual(['queued']);
+    await expect(a.transition('queued', 'running', {})).rejects.toMatchObject({
+      code: 'forbidden_transition',
+    });
+  });
 });

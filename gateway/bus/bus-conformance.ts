@@ -181,6 +181,24 @@ export function describeBus(name: string, makeSystem: () => Promise<BusSystem>):
       expect([onA.count(), onB.count()]).toEqual([2, 2]);
     });
 
+    it('nudges the gateway named, wherever it is, and no other', async () => {
+      const gwA = calls((handler) => a.onNudge('gw-a', handler));
+      const gwB = calls((handler) => b.onNudge('gw-b', handler));
+      await system.settle();
+      const toB = gwB.next();
+      a.nudge('gw-b');
+      await toB;
+      const toA = gwA.next();
+      a.nudge('gw-a');
+      await toA;
+      await marker(a, b);
+      expect([gwA.count(), gwB.count()]).toEqual([1, 1]);
+      // Nobody by that name: nothing happens, nothing throws.
+      a.nudge('gw-nobody');
+      await marker(a, b);
+      expect([gwA.count(), gwB.count()]).toEqual([1, 1]);
+    });
+
     it('after close: publishing, waking and control do nothing, and throw nothing', async () => {
       const bus = await system.join();
       const seen = collect(bus, 'job-1');

@@ -4,7 +4,8 @@
 // - a job's live events (start, stage, output, end) from the process whose runner holds the job
 //   to every process with a watcher of it;
 // - interactive input and cancels for a job, to whichever process holds the job's runner;
-// - wake-ups: "a job was queued or a slot freed", so every scheduler takes another look.
+// - wake-ups: "a job was queued or a slot freed", so every scheduler takes another look;
+// - nudges: "look at the work handed to you", to one gateway of the fleet, by its id.
 import type { JobRecord, OutputGap, Signal, StageResult } from '../../shared/index.js';
 import type { OutputEvent } from '../events/job-events.js';
 
@@ -54,5 +55,9 @@ export interface Bus {
   /** Asks every scheduler to look at the queue again (coalesced). */
   wake(): void;
   onWake(handler: () => void): () => void;
+  /** Tells one gateway (by its fleet id) to look for jobs handed to it. Lost nudges are possible. */
+  nudge(gatewayId: string): void;
+  /** Hears the nudges for `gatewayId` (this process's). Returns the function that stops hearing. */
+  onNudge(gatewayId: string, handler: () => void): () => void;
   close(): Promise<void>;
 }

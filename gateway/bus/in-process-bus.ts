@@ -7,6 +7,7 @@ export class InProcessBus implements Bus {
   readonly #subscribers = new Map<string, Set<(message: JobMessage) => void>>();
   readonly #controlHandlers = new Set<ControlHandler>();
   readonly #wakeHandlers = new Set<() => void>();
+  readonly #nudgeHandlers = new Map<string, Set<() => void>>();
   #wakePending = false;
   #closed = false;
 
@@ -17,16 +18,7 @@ export class InProcessBus implements Bus {
   }
 
   subscribe(jobId: string, handler: (message: JobMessage) => void): () => void {
-    let set = this.#subscribers.get(jobId);
-    if (set === undefined) {
-      set = new Set();
-      this.#subscribers.set(jobId, set);
-    }
-    set.add(handler);
-    return () => {
-      set.delete(handler);
-      if (set.size === 0 && this.#subscribers.get(jobId) === set) this.#subscribers.delete(jobId);
-    };
+    return addHandler(this.#subscribers, jobId, handler);
   }
 
   /** Async only to fit the interface: the handlers run before it returns. */
@@ -55,6 +47,18 @@ export class InProcessBus implements Bus {
     return () => this.#wakeHandlers.delete(handler);
   }
 
+  nudge(gatewayId: string): void {
+    const handlers = this.#nudgeHandlers.get(gatewayId);
+    if (handlers === undefined || this.#closed) return;
+    queueMicrotask(() => {
+      for (const handler of [...handlers]) handler();
+    });
+  }
+
+  onNudge(gatewayId: string, handler: () => void): () => void {
+    return addHandler(this.#nudgeHandlers, gatewayId, handler);
+  }
+
   /** How many jobs have subscribers (tests check nothing leaks). */
   get subscribedJobs(): number {
     return this.#subscribers.size;
@@ -68,5 +72,20 @@ export class InProcessBus implements Bus {
     this.#subscribers.clear();
     this.#controlHandlers.clear();
     this.#wakeHandlers.clear();
+    this.#nudgeHandlers.clear();
   }
+}
+
+/** Adds a handler to the set of `key`; returns the function that removes it (and an empty set). */
+export function addHandler<T>(handlers: Map<string, Set<T>>, key: string, handler: T): () => void {
+  let set = handlers.get(key);
+  if (set === undefined) {
+    set = new Set();
+    handlers.set(key, set);
+  }
+  set.add(handler);
+  return () => {
+    set.delete(handler);
+    if (set.size === 0 && handlers.get(key) === set) handlers.delete(key);
+  };
 }

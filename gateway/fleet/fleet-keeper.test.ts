@@ -8,10 +8,13 @@ import type { RunnerConnection } from '../runners/runner-connection.js';
 import { testJob } from '../store/job-store-conformance.js';
 import type { Fleet, HeldClaim } from './fleet.js';
 import { FleetKeeper } from './fleet-keeper.js';
+import type { QueuedHere } from './handoff.js';
 import { SoloFleet } from './solo-fleet.js';
 
-function keeperOver(fleet: Partial<Fleet>) {
+function keeperOver(fleet: Partial<Fleet>, movable: QueuedHere[] = []) {
   let now = 0;
+  const nudged: string[] = [];
+  const handed: string[][] = [];
   const took: string[][] = [];
   const refused: string[] = [];
   const called: string[] = [];
@@ -26,6 +29,8 @@ function keeperOver(fleet: Partial<Fleet>) {
       leave: async () => {},
       claimOrphans: async () => [],
       claimHeld: async () => ({ kind: 'ended' }),
+      handOff: async () => [],
+      takeHanded: async () => [],
       members: async () => [],
       ...fleet,
     } as Fleet,
@@ -35,10 +40,18 @@ function keeperOver(fleet: Partial<Fleet>) {
     takeOver: (jobs) => took.push(jobs.map((job) => job.id)),
     refuseHeld: (_runner, id) => refused.push(id),
     deliverCallback: (job) => called.push(job.id),
+    movable: () => movable,
+    here: () => [],
+    handOff: async (ids, move) => {
+      const moved = await move([...ids]);
+      handed.push(moved);
+      return moved;
+    },
+    nudge: (to) => nudged.push(to),
     log: silentLogger,
     now: () => now,
   });
-  return { keeper, took, refused, called, beats, advance: (ms: number) => (now += ms) };
+  return { keeper, took, refused, called, beats, nudged, handed, advance: (ms: number) => (now += ms) };
 }
 
 const runner = { name: 'r1' } as RunnerConnection;
@@ -113,6 +126,10 @@ describe('FleetKeeper', () => {
       },
       refuseHeld: (_runner, id) => refused.push(id),
       deliverCallback: () => {},
+      movable: () => [],
+      here: () => [],
+      handOff: async () => [],
+      nudge: () => {},
       log: silentLogger,
     });
     await keeper.join();
@@ -121,5 +138,53 @@ describe('FleetKeeper', () => {
     expect((await solo.members()).map((member) => member.id)).toEqual(['gw-solo']);
     await keeper.stop();
     expect(await solo.members()).toEqual([]);
+  });
+
+  it('hands a job no runner here can run to a gateway whose runners can, and nudges it', async () => {
+    const runnerB = {
+      name: 'rb',
+      identity: 'rb',
+      tier: 'trusted' as const,
+      state: 'ready' as const,
+      version: '1',
+      slots: 2,
+      load: 0,
+      running: 0,
+      jobs_done: 0,
+      languages: ['python'],
+      labels: [],
+      reliability: {
+        agreed: 0,
+        disagreed: 0,
+        streak: 0,
+        rate: null,
+        standing: 'good' as const,
+        quarantined: false,
+      },
+      last_seen_at: '2026-01-01T00:00:00.000Z',
+    };
+    const handedTo: string[] = [];
+    const { keeper, nudged, handed } = keeperOver(
+      {
+        members: async () => [
+          { id: 'gw-b', url: '', runners: [], expires_at: '' },
+          { id: 'gw-x', url: '', runners: [runnerB], expires_at: '' },
+        ],
+        handOff: async (ids, to) => {
+          handedTo.push(to);
+          return [...ids];
+        },
+      },
+      [{ id: 'j', placement: { lang: 'python', labels: [], refusedBy: [], trust: 'any' }, waitedMs: 0 }],
+    );
+    await keeper.beat();
+    expect(keeper.elsewhere().map((runner) => runner.id)).toEqual(['rb']);
+    expect([handed, handedTo, nudged]).toEqual([[['j']], ['gw-x'], ['gw-x']]);
+  });
+
+  it('takes what was handed to it when asked', async () => {
+    const { keeper, took } = keeperOver({ takeHanded: async () => [testJob('h1'), testJob('h2')] });
+    await keeper.takeHanded();
+    expect(took).toEqual([['h1', 'h2']]);
   });
 });

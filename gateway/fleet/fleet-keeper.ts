@@ -3,14 +3,21 @@
 // dispatcher's takeOver) and their undelivered callbacks. It also answers for jobs a runner
 // reports held that this gateway does not know: claimed at once if their owner is gone, asked
 // again on the next beats while a living gateway keeps them, dropped after two leases.
-// A fleet of one (SoloFleet) has nothing to claim: the keeper only beats.
+// It shares the queue too: with the runners other gateways showed at their last beat, it hands
+// them queued jobs they can run and this gateway cannot (handoff.ts decides), and it takes the
+// jobs handed to this one when nudged (and on each beat, should a nudge be lost).
+// A fleet of one (SoloFleet) has nothing to claim or hand: the keeper only beats.
 import type { JobRecord, Logger } from '../../shared/index.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
+import type { SchedRunner } from '../scheduling/scheduler.js';
 import { isUnfinished } from '../store/job-transitions.js';
 import type { Fleet, MemberInfo } from './fleet.js';
+import { planHandoffs, type QueuedHere, schedRunnerOf } from './handoff.js';
 
 /** Most jobs one claim takes; more are taken by the next claims of the same beat. */
 const CLAIM_BATCH = 500;
+/** How long a job that could run here waits for a slot before it may move to a roomier gateway. */
+export const HANDOFF_AFTER_MS = 2_000;
 
 export interface FleetKeeperOptions {
   fleet: Fleet;
@@ -26,6 +33,13 @@ export interface FleetKeeperOptions {
   refuseHeld: (runner: RunnerConnection, id: string) => void;
   /** Delivers the callback of a finished job claimed from a gateway that is gone. */
   deliverCallback: (job: JobRecord) => void;
+  /** Queued jobs free to move (Dispatcher.movable) and this gateway's runners. */
+  movable: () => QueuedHere[];
+  here: () => readonly SchedRunner[];
+  /** Hands jobs over: out of the queue while `move` runs (Dispatcher.handOff). */
+  handOff: (ids: readonly string[], move: (ids: string[]) => Promise<string[]>) => Promise<string[]>;
+  /** Tells gateway `to` that jobs were handed to it (the bus). */
+  nudge: (to: string) => void;
   log: Logger;
   /** The time, ms (tests pass a fake one). Default Date.now. */
   now?: () => number;
@@ -44,6 +58,12 @@ export class FleetKeeper {
   #timer: NodeJS.Timeout | null = null;
   #beating: Promise<void> | null = null;
   #stopped = false;
+  /** The other gateways' runners as of the last members() read, and what was handed since. */
+  #others: { gateway: string; runners: SchedRunner[] }[] = [];
+  readonly #sentSince = new Map<string, number>();
+  #handing: Promise<void> | null = null;
+  #handAgain = false;
+  #taking: Promise<void> | null = null;
 
   constructor(options: FleetKeeperOptions) {
     this.#o = options;
@@ -55,6 +75,11 @@ export class FleetKeeper {
 
   get fleet(): Fleet {
     return this.#o.fleet;
+  }
+
+  /** The runners of the other gateways, as of their last beat (admission counts them). */
+  elsewhere(): SchedRunner[] {
+    return this.#others.flatMap((other) => other.runners);
   }
 
   /** Takes this gateway's lease (before it recovers its own jobs: nobody claims them meanwhile). */
@@ -83,6 +108,7 @@ export class FleetKeeper {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     await this.#beating;
+    await this.#handing;
     for (const { runner, id } of this.#pending.values()) this.#o.refuseHeld(runner, id);
     this.#pending.clear();
     try {
@@ -126,6 +152,71 @@ export class FleetKeeper {
       log.warn({ err }, 'could not claim the jobs of gateways that are gone');
     }
     await Promise.all([...this.#pending.values()].map((pending) => this.#claimHeld(pending)));
+    await this.takeHanded();
+    try {
+      const members = await fleet.members();
+      this.#others = members
+        .filter((member) => member.id !== fleet.id)
+        .map((member) => ({ gateway: member.id, runners: member.runners.map(schedRunnerOf) }));
+      this.#sentSince.clear();
+    } catch (err) {
+      log.warn({ err }, 'could not read the fleet’s gateways');
+    }
+    await this.handOff();
+  }
+
+  /** Takes the jobs other gateways handed to this one (on a nudge, and on each beat). */
+  takeHanded(): Promise<void> {
+    this.#taking ??= (async () => {
+      try {
+        const jobs = await this.#o.fleet.takeHanded();
+        if (jobs.length > 0 && !this.#stopped) this.#o.takeOver(jobs);
+      } catch (err) {
+        this.#o.log.warn({ err }, 'could not take the jobs handed to this gateway');
+      }
+    })().finally(() => {
+      this.#taking = null;
+    });
+    return this.#taking;
+  }
+
+  /**
+   * Hands to other gateways the queued jobs they can run better (handoff.ts). Called on each beat
+   * and whenever work is queued; one pass at a time, and one more if asked meanwhile.
+   */
+  handOff(): Promise<void> {
+    if (!this.#o.fleet.shared || this.#others.length === 0 || this.#stopped) return Promise.resolve();
+    if (this.#handing !== null) {
+      this.#handAgain = true;
+      return this.#handing;
+    }
+    this.#handing = this.#handOffPass().finally(() => {
+      this.#handing = null;
+      if (this.#handAgain) {
+        this.#handAgain = false;
+        void this.handOff();
+      }
+    });
+    return this.#handing;
+  }
+
+  async #handOffPass(): Promise<void> {
+    const moves = planHandoffs({
+      queued: this.#o.movable(),
+      here: this.#o.here(),
+      others: this.#others,
+      afterMs: HANDOFF_AFTER_MS,
+      sent: this.#sentSince,
+    });
+    const byTarget = new Map<string, string[]>();
+    for (const { jobId, to } of moves) byTarget.set(to, [...(byTarget.get(to) ?? []), jobId]);
+    for (const [to, ids] of byTarget) {
+      const moved = await this.#o.handOff(ids, (held) => this.#o.fleet.handOff(held, to));
+      if (moved.length === 0) continue;
+      this.#sentSince.set(to, (this.#sentSince.get(to) ?? 0) + moved.length);
+      this.#o.nudge(to);
+      this.#o.log.info({ to, jobs: moved.length }, 'handed queued jobs to another gateway');
+    }
   }
 
   #adopt(jobs: JobRecord[]): void {

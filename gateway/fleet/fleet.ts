@@ -46,6 +46,13 @@ export interface Fleet {
   claimOrphans(runners: readonly string[], graceMs: number, limit: number): Promise<JobRecord[]>;
   /** Claims a job that `runner`, connected here, reports it holds (see HeldClaim). */
   claimHeld(id: string, runner: string): Promise<HeldClaim>;
+  /**
+   * Hands queued jobs this gateway owns to gateway `to` (fleet/handoff.ts says which). Resolves
+   * with the ids that moved: those still queued and this gateway's.
+   */
+  handOff(ids: readonly string[], to: string): Promise<string[]>;
+  /** Takes the jobs handed to this gateway and not yet taken, oldest first. */
+  takeHanded(): Promise<JobRecord[]>;
   /** The gateways whose lease runs, this one included. */
   members(): Promise<FleetMember[]>;
 }

@@ -1,5 +1,6 @@
 // A fleet of one: a gateway on its own files (lowdb) shares its store with nobody, so it has
 // nobody's jobs to claim and nobody to show; a job it does not know is no job.
+import type { JobRecord } from '../../shared/index.js';
 import type { Fleet, FleetMember, HeldClaim, MemberInfo } from './fleet.js';
 
 export class SoloFleet implements Fleet {
@@ -27,6 +28,14 @@ export class SoloFleet implements Fleet {
 
   async claimHeld(): Promise<HeldClaim> {
     return { kind: 'ended' };
+  }
+
+  async handOff(): Promise<string[]> {
+    return [];
+  }
+
+  async takeHanded(): Promise<JobRecord[]> {
+    return [];
   }
 
   async members(): Promise<FleetMember[]> {

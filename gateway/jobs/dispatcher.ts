@@ -18,6 +18,7 @@ import {
 import type { Bus, ControlMessage } from '../bus/bus.js';
 import type { JobEvents, OutputEvent, Watcher } from '../events/job-events.js';
 import { jobFields } from '../events/log-events.js';
+import type { QueuedHere } from '../fleet/handoff.js';
 import type { OutputLogs } from '../output/output-log.js';
 import type { ReliabilityBook } from '../runners/reliability-book.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
@@ -524,6 +525,56 @@ export class Dispatcher {
       this.#offer(registry.get(runnerId)!, job);
     }
     if (offers.length > 0) this.#life.depth();
+  }
+
+  /**
+   * Queued jobs free to move to another gateway of the fleet (fleet/handoff.ts), in queue order:
+   * not offered, not a session's, not a replica, with no input waiting for them here.
+   */
+  movable(): QueuedHere[] {
+    const { book, registry, clock } = this.#o;
+    const now = clock.now();
+    const movable: QueuedHere[] = [];
+    for (const entry of this.#queue.entries()) {
+      const job = book.get(entry.id);
+      if (job?.status !== 'queued' || job.session_id !== null || job.replica_of !== null) continue;
+      if (this.#input.holds(job.id) || registry.isOffered(job.id)) continue;
+      movable.push({
+        id: job.id,
+        placement: this.#life.schedJob(job, entry.requeued),
+        waitedMs: now - Date.parse(job.created_at),
+      });
+    }
+    return movable;
+  }
+
+  /**
+   * Hands queued jobs to another gateway: out of the queue while `move` (the store's handoff)
+   * runs; those it moved leave the book (their owner answers for them now, and this gateway's
+   * watchers follow them on the bus), the others wait here again. Resolves with the moved ids.
+   */
+  async handOff(ids: readonly string[], move: (ids: string[]) => Promise<string[]>): Promise<string[]> {
+    const { book, registry, log } = this.#o;
+    const held = ids.filter(
+      (id) => this.#queue.has(id) && book.get(id)?.status === 'queued' && !registry.isOffered(id),
+    );
+    if (held.length === 0) return [];
+    this.#queue.takeAll(new Set(held));
+    let moved: string[] = [];
+    try {
+      moved = await move(held);
+    } catch (err) {
+      log.warn({ err, jobs: held.length }, 'could not hand jobs to another gateway; they wait here');
+    }
+    const gone = new Set(moved);
+    for (const id of held) {
+      if (gone.has(id) && book.forget(id)) continue;
+      const job = book.get(id);
+      if (job?.status === 'queued') this.#queue.add(id, this.#life.timeoutOf(job));
+    }
+    this.#life.depth();
+    this.pump();
+    return moved;
   }
 
   /** Jobs waiting for a runner, by language (verified jobs count by their replicas). */

@@ -48,6 +48,18 @@ export class JobBook {
     return true;
   }
 
+  /**
+   * Lets go of a queued job handed to another gateway (it owns it now): out of the book, with no
+   * write (the handoff was the write). False if it is not a queued job here with its writes done.
+   */
+  forget(id: string): boolean {
+    const job = this.#live.get(id);
+    if (job?.status !== 'queued' || this.#writes.has(id)) return false;
+    this.#count(job, job.status, -1);
+    this.#live.delete(id);
+    return true;
+  }
+
   /** A job in the book (unfinished, or finished with its last write under way). */
   get(id: string): JobRecord | undefined {
     return this.#live.get(id);

@@ -45,6 +45,11 @@ export class JobInput {
     this.#pending.delete(id);
   }
 
+  /** Whether input waits for the job (it cannot move to another gateway: the input would stay). */
+  holds(id: string): boolean {
+    return this.#pending.has(id);
+  }
+
   forget(id: string): void {
     this.#pending.delete(id);
   }

@@ -13,7 +13,7 @@ import {
 } from '../../shared/index.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import { DEFAULT_DONOR_MAX, type DonorMax, effectiveTrust } from '../scheduling/donor-limits.js';
-import { canEverRun, whyNotRun } from '../scheduling/scheduler.js';
+import { canEverRun, type SchedRunner, whyNotRun } from '../scheduling/scheduler.js';
 import type { Admission } from './admission.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { JobBook } from './job-book.js';
@@ -30,9 +30,16 @@ export interface JobIntakeOptions {
 
 export class JobIntake {
   readonly #o: JobIntakeOptions;
+  /** Runners of the fleet's other gateways (as of their last beat): a job for them is taken here. */
+  #elsewhere: () => readonly SchedRunner[] = () => [];
 
   constructor(options: JobIntakeOptions) {
     this.#o = options;
+  }
+
+  /** Where the runners of the fleet's other gateways are read (fleet-keeper.ts). */
+  setRunnersElsewhere(elsewhere: () => readonly SchedRunner[]): void {
+    this.#elsewhere = elsewhere;
   }
 
   /** Canonical name of a language: the table's, or one a connected runner offers. */
@@ -148,6 +155,8 @@ export class JobIntake {
     );
     const placement = { lang, labels: request.labels ?? [], refusedBy: [], trust };
     if (canEverRun(placement, this.#o.registry.views()) !== 'no') return;
+    // Another gateway's runners can: it waits here until it is handed there (fleet/handoff.ts).
+    if (canEverRun(placement, this.#elsewhere()) !== 'no') return;
     const error = whyNotRun({ ...placement, attempt: 0 }, null);
     throw new CodeexecError('no_runner', error.message, { lang, labels: placement.labels });
   }

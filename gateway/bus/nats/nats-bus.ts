@@ -38,7 +38,7 @@ import {
   JobMessageSchema,
 } from '../bus-codec.js';
 import { Reassembly, split } from './fragments.js';
-import { CONTROL_SUBJECTS, controlSubject, jobSubject, WAKE_SUBJECT } from './nats-subjects.js';
+import { CONTROL_SUBJECTS, controlSubject, gatewaySubject, jobSubject, WAKE_SUBJECT } from './nats-subjects.js';
 
 export interface NatsBusOptions {
   /** nats://host:port of one NATS system (nats.js tries them in turn). */
@@ -78,6 +78,8 @@ export class NatsBus implements Bus {
   readonly #jobs = new Map<string, JobSubscription>();
   readonly #controlHandlers = new Set<ControlHandler>();
   readonly #wakeHandlers = new Set<() => void>();
+  /** Nudge handlers by gateway id, with their subscription. */
+  readonly #nudges = new Map<string, { handlers: Set<() => void>; subscription: Subscription }>();
   /** A pass of this process's wake handlers is due; `#wakeOthers`: and a wake message. */
   #wakePending = false;
   #wakeOthers = false;
@@ -200,6 +202,41 @@ export class NatsBus implements Bus {
     return () => this.#wakeHandlers.delete(handler);
   }
 
+  nudge(gatewayId: string): void {
+    if (this.#state === 'closed') return;
+    const local = this.#nudges.get(gatewayId);
+    if (local !== undefined) {
+      queueMicrotask(() => {
+        for (const handler of [...local.handlers]) this.#guard(handler);
+      });
+      return;
+    }
+    this.#send(gatewaySubject(gatewayId), new Uint8Array(0));
+  }
+
+  onNudge(gatewayId: string, handler: () => void): () => void {
+    if (this.#state === 'closed') return () => {};
+    let entry = this.#nudges.get(gatewayId);
+    if (entry === undefined) {
+      const handlers = new Set<() => void>();
+      const subscription = this.#nc.subscribe(gatewaySubject(gatewayId), {
+        callback: () => {
+          for (const each of [...handlers]) this.#guard(each);
+        },
+      });
+      entry = { handlers, subscription };
+      this.#nudges.set(gatewayId, entry);
+    }
+    const { handlers, subscription } = entry;
+    handlers.add(handler);
+    return () => {
+      handlers.delete(handler);
+      if (handlers.size > 0 || this.#nudges.get(gatewayId) !== entry) return;
+      this.#nudges.delete(gatewayId);
+      if (this.#state !== 'closed') subscription.unsubscribe();
+    };
+  }
+
   /** Resolves once the server has seen everything sent before (subscriptions included). */
   async flush(): Promise<void> {
     await this.#nc.flush();
@@ -234,6 +271,7 @@ export class NatsBus implements Bus {
     this.#jobs.clear();
     this.#controlHandlers.clear();
     this.#wakeHandlers.clear();
+    this.#nudges.clear();
     this.#stateHandlers.clear();
   }
 

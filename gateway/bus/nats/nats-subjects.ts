@@ -26,6 +26,11 @@ export function jobSubject(jobId: string): string {
   return `${SUBJECT_PREFIX}.job.${jobToken(jobId)}`;
 }
 
+/** Where one gateway of the fleet is nudged (its id is a plain token: fleet/gateway-id.ts). */
+export function gatewaySubject(gatewayId: string): string {
+  return `${SUBJECT_PREFIX}.gateway.${jobToken(gatewayId)}`;
+}
+
 /** Where input for a job is requested. */
 export function controlSubject(jobId: string): string {
   return `${SUBJECT_PREFIX}.control.${jobToken(jobId)}`;

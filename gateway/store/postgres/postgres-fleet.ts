@@ -67,7 +67,7 @@ export class PostgresFleet implements Fleet {
          LIMIT $4
          FOR UPDATE OF j SKIP LOCKED
        )
-       UPDATE jobs SET owner = $1 FROM orphans WHERE jobs.id = orphans.id
+       UPDATE jobs SET owner = $1, handed_off = false FROM orphans WHERE jobs.id = orphans.id
        RETURNING jobs.seq, jobs.record`,
       [this.id, [...runners], graceMs, limit],
     );
@@ -103,6 +103,25 @@ export class PostgresFleet implements Fleet {
         return { kind: 'claimed', job: recordOf(row) };
       },
     );
+  }
+
+  async handOff(ids: readonly string[], to: string): Promise<string[]> {
+    const rows = await this.#query<{ id: string }>(
+      `handing ${ids.length} jobs to gateway ${to}`,
+      `UPDATE jobs SET owner = $2, handed_off = true
+       WHERE id = ANY($1::text[]) AND owner = $3 AND status = 'queued' RETURNING id`,
+      [[...ids], to, this.id],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async takeHanded(): Promise<JobRecord[]> {
+    const rows = await this.#query<{ seq: string; record: unknown }>(
+      'taking the jobs handed to this gateway',
+      `UPDATE jobs SET handed_off = false WHERE owner = $1 AND handed_off RETURNING seq, record`,
+      [this.id],
+    );
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(recordOf);
   }
 
   async members(): Promise<FleetMember[]> {

@@ -21,10 +21,15 @@ ALTER TABLE jobs ADD COLUMN owner text;
 -- The runner a running job runs on (the record's runner_id): a claim prefers the gateway that
 -- runner reconnected to.
 ALTER TABLE jobs ADD COLUMN runner_id text;
+-- Set when a gateway hands a queued job to another (fleet/handoff.ts), until that one takes it.
+ALTER TABLE jobs ADD COLUMN handed_off boolean NOT NULL DEFAULT false;
+CREATE INDEX jobs_handed ON jobs (owner) WHERE handed_off;
 CREATE INDEX jobs_owned ON jobs (owner, seq) WHERE status IN ('queued', 'running') OR callback_state = 'pending';
 
 -- Down Migration
 DROP INDEX jobs_owned;
+DROP INDEX jobs_handed;
+ALTER TABLE jobs DROP COLUMN handed_off;
 ALTER TABLE jobs DROP COLUMN runner_id;
 ALTER TABLE jobs DROP COLUMN owner;
 DROP TABLE gateways;
