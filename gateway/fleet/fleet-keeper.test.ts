@@ -7,6 +7,7 @@ import { type JobRecord, silentLogger } from '../../shared/index.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import { testJob } from '../store/job-store-conformance.js';
 import type { Fleet, HeldClaim } from './fleet.js';
+import { runnerView } from './fleet-fixtures.js';
 import { FleetKeeper } from './fleet-keeper.js';
 import type { QueuedHere } from './handoff.js';
 import { SoloFleet } from './solo-fleet.js';
@@ -141,28 +142,7 @@ describe('FleetKeeper', () => {
   });
 
   it('hands a job no runner here can run to a gateway whose runners can, and nudges it', async () => {
-    const runnerB = {
-      name: 'rb',
-      identity: 'rb',
-      tier: 'trusted' as const,
-      state: 'ready' as const,
-      version: '1',
-      slots: 2,
-      load: 0,
-      running: 0,
-      jobs_done: 0,
-      languages: ['python'],
-      labels: [],
-      reliability: {
-        agreed: 0,
-        disagreed: 0,
-        streak: 0,
-        rate: null,
-        standing: 'good' as const,
-        quarantined: false,
-      },
-      last_seen_at: '2026-01-01T00:00:00.000Z',
-    };
+    const runnerB = runnerView('rb');
     const handedTo: string[] = [];
     const { keeper, nudged, handed } = keeperOver(
       {

@@ -2,23 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RunnerView } from '../../shared/index.js';
 import type { FleetMember } from './fleet.js';
+import { runnerView } from './fleet-fixtures.js';
 import { fleetRunners } from './fleet-runners.js';
 
-const view = (name: string, last_seen_at = '2026-05-04T12:00:00.000Z'): RunnerView => ({
-  name,
-  identity: name,
-  tier: 'trusted',
-  state: 'ready',
-  version: '0.1.0',
-  slots: 2,
-  load: 0,
-  running: 0,
-  jobs_done: 0,
-  languages: ['python'],
-  labels: [],
-  reliability: { agreed: 0, disagreed: 0, streak: 0, rate: null, standing: 'good', quarantined: false },
-  last_seen_at,
-});
+const view = (name: string, last_seen_at = '2026-05-04T12:00:00.000Z'): RunnerView =>
+  runnerView(name, { last_seen_at });
 
 const member = (id: string, runners: RunnerView[], expires_at = '2026-05-04T12:00:10.000Z'): FleetMember => ({
   id,

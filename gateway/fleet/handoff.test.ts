@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { schedRunner } from '../scheduling/sched-fixtures.js';
 import type { Placement, SchedRunner } from '../scheduling/scheduler.js';
 import { planHandoffs, type QueuedHere } from './handoff.js';
 
-const runner = (id: string, over: Partial<SchedRunner> = {}): SchedRunner => ({
-  id,
-  accepting: true,
-  languages: ['python'],
-  building: [],
-  labels: [],
-  slots: 2,
-  load: 0,
-  tier: 'trusted',
-  ...over,
-});
+const runner = (id: string, over: Partial<SchedRunner> = {}) => schedRunner({ id, ...over });
 const placement = (over: Partial<Placement> = {}): Placement => ({
   lang: 'python',
   labels: [],

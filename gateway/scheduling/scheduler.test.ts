@@ -1,6 +1,8 @@
 // The scheduler on plain data: no sockets, no Docker, no timers. Each case builds a queue and a
 // set of runners and asserts on the plan (which job goes to which runner) or on a verdict.
+
 import { describe, expect, it } from 'vitest';
+import { schedRunner } from './sched-fixtures.js';
 import {
   afterRunnerLost,
   canEverRun,
@@ -27,19 +29,7 @@ function job(over: Partial<SchedJob> = {}): SchedJob {
   };
 }
 
-function runner(over: Partial<SchedRunner> = {}): SchedRunner {
-  return {
-    id: 'r1',
-    accepting: true,
-    languages: ['python'],
-    building: [],
-    labels: [],
-    slots: 2,
-    load: 0,
-    tier: 'trusted',
-    ...over,
-  };
-}
+const runner = schedRunner;
 
 const pairs = (offers: { jobId: string; runnerId: string }[]) =>
   offers.map((o) => `${o.jobId}>${o.runnerId}`);
