@@ -14,9 +14,10 @@ import {
   parseJson,
 } from '../../shared/index.js';
 import type { CallbackGuard } from '../callbacks/callback-guard.js';
-import { type Dispatcher, isFinished } from '../jobs/dispatcher.js';
+import type { Dispatcher } from '../jobs/dispatcher.js';
 import type { JobBook } from '../jobs/job-book.js';
 import type { JobIntake } from '../jobs/job-intake.js';
+import { isFinished } from '../jobs/job-watch.js';
 import type { OutputLogs } from '../output/output-log.js';
 import type { RunnerRegistry } from '../runners/runner-registry.js';
 import type { HttpHandler, HttpRequest } from '../transport/transport.js';

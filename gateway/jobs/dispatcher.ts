@@ -4,10 +4,12 @@
 // to a cap) — keeping the job book, the runner registry and the queue consistent, and telling
 // JobEvents (and through the bus, every watcher) what happened.
 //
-// ~390 lines, past the ~350 the project aims for, on purpose: it is one short method per thing that
+// ~500 lines, past the ~350 the project aims for, on purpose: it is one short method per thing that
 // can happen to a job (a submission, each runner frame, a runner coming or going, a timeout, a
 // cancel), and reading them side by side is what shows that the book, the registry and the queue
-// stay in step. The decisions are in scheduler.ts, the state moves in job-lifecycle.ts.
+// stay in step. The decisions are in scheduler.ts, the state moves in job-lifecycle.ts; following
+// a job is job-watch.ts, taking jobs in after a restart or from a dead gateway job-takeover.ts,
+// handing queued jobs to another gateway queue-handoff.ts.
 import {
   CodeexecError,
   type JobRecord,
@@ -27,12 +29,13 @@ import type { Clock } from '../scheduling/clock.js';
 import { DEFAULT_DONOR_MAX, type DonorMax } from '../scheduling/donor-limits.js';
 import { JobQueue } from '../scheduling/job-queue.js';
 import { afterRunnerLost, plan, type SchedJob, waitVerdict } from '../scheduling/scheduler.js';
-import { isUnfinished } from '../store/job-transitions.js';
-import { type HeldClaim, HeldClaims } from './held-claims.js';
 import type { JobBook } from './job-book.js';
 import { JobInput } from './job-input.js';
 import { JobLifecycle } from './job-lifecycle.js';
+import { JobTakeover } from './job-takeover.js';
+import { isFinished, JobWatch } from './job-watch.js';
 import { offeredJob } from './offered-job.js';
+import { QueueHandoff } from './queue-handoff.js';
 import { storedResult } from './stored-result.js';
 import { Verifier } from './verifier.js';
 
@@ -62,13 +65,6 @@ export interface DispatcherOptions {
   output: OutputLogs;
 }
 
-/** How often the store is asked again about a job followed on another gateway (see watch). */
-const ELSEWHERE_RECHECK_MS = 10_000;
-
-export function isFinished(job: JobRecord): boolean {
-  return !isUnfinished(job.status);
-}
-
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #queue: JobQueue;
@@ -85,13 +81,16 @@ export class Dispatcher {
   #beforePump: () => void = () => {};
   /** Asks the fleet for a job a runner reported held that this gateway does not know (or null). */
   #claimHeld: ((runner: RunnerConnection, id: string) => void) | null = null;
-  readonly #claims = new HeldClaims();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #watch: JobWatch;
+  readonly #handoff: QueueHandoff;
+  readonly #takeover: JobTakeover;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
     this.#queue = new JobQueue(options.clock, (id) => this.#queueTimeout(id));
     this.#input = new JobInput(options.registry);
+    this.#watch = new JobWatch(options);
     this.#life = new JobLifecycle({
       ...options,
       queue: this.#queue,
@@ -99,7 +98,23 @@ export class Dispatcher {
       donorMax: options.donorMax ?? DEFAULT_DONOR_MAX,
       avoidFor: (job) => this.#verifier.avoidFor(job),
     });
+    this.#handoff = new QueueHandoff({
+      ...options,
+      queue: this.#queue,
+      input: this.#input,
+      life: this.#life,
+      pump: () => this.pump(),
+    });
     this.#verifier = new Verifier({ ...options, life: this.#life, enqueue: (job) => this.enqueue(job) });
+    this.#takeover = new JobTakeover({
+      ...options,
+      queue: this.#queue,
+      life: this.#life,
+      verifier: this.#verifier,
+      startLease: (id, runner) => this.#startLease(id, runner),
+      pump: () => this.pump(),
+      done: (runner, id, result, error) => this.done(runner, id, result, error),
+    });
     this.#unsubscribe.push(
       options.bus.onControl((id, message) => this.#onControl(id, message)),
       options.bus.onWake(() => this.pump()),
@@ -111,33 +126,19 @@ export class Dispatcher {
    * ones wait a lease for their runner to reconnect and report them held.
    */
   async recover(): Promise<void> {
-    this.#takeIn(await this.#o.book.load(), false);
+    this.#takeover.takeIn(await this.#o.book.load(), false);
   }
 
   /**
-   * Takes over unfinished jobs claimed from gateways whose lease ran out (fleet-keeper.ts), as
-   * recover does with a previous process's. A job whose runner is connected here but did not
-   * report it held was lost with that gateway, and runs again.
+   * Takes over unfinished jobs claimed from gateways whose lease ran out (job-takeover.ts).
    */
   takeOver(jobs: readonly JobRecord[]): void {
-    const claimed = jobs.filter((job) => {
-      if (this.#o.book.adopt(job)) return true;
-      // The book had it (claimed twice over): a runner here may be waiting for its answer.
-      const claim = this.#claims.take(job.id);
-      if (claim !== undefined) this.#reclaim(claim.runner, job.id, claim.done);
-      return false;
-    });
-    this.#takeIn(claimed, true);
+    this.#takeover.takeOver(jobs);
   }
 
-  /**
-   * The fleet will not give this gateway a job `runner` reported held (it ended, or a living
-   * gateway keeps it): the runner drops it.
-   */
+  /** The fleet will not give this gateway a job `runner` reported held: the runner drops it. */
   heldClaimRefused(runner: RunnerConnection, id: string): void {
-    if (!this.#claims.has(id, runner)) return;
-    this.#claims.take(id);
-    runner.send({ type: 'cancel', job_id: id });
+    this.#takeover.refused(runner, id);
   }
 
   /**
@@ -146,71 +147,6 @@ export class Dispatcher {
    */
   setClaimHeld(claim: (runner: RunnerConnection, id: string) => void): void {
     this.#claimHeld = claim;
-  }
-
-  /**
-   * Puts jobs just taken into the book where they belong: queued ones in the queue, running ones
-   * with their runner (or on a lease until it comes back). `claimed`: they come from a gateway
-   * that died, not from this process's own last run.
-   */
-  #takeIn(jobs: readonly JobRecord[], claimed: boolean): void {
-    const verified: JobRecord[] = [];
-    for (const job of jobs) {
-      const claim = this.#claims.take(job.id);
-      if (claim !== undefined && this.#o.registry.get(claim.runner.name) === claim.runner) {
-        if (job.replica_of === null && !Verifier.verifies(job) && job.session_id === null) {
-          this.#reclaim(claim.runner, job.id, claim.done);
-          continue;
-        }
-        // Started over or failed below: that runner must not deliver it.
-        claim.runner.send({ type: 'cancel', job_id: job.id });
-      }
-      if (job.replica_of !== null) {
-        // Its verified job starts over (below): this replica's runner must not deliver it.
-        this.#life.finish(job.id, 'cancelled', { reason: 'cancelled' });
-      } else if (Verifier.verifies(job)) {
-        verified.push(job);
-      } else if (job.session_id !== null) {
-        this.#life.finish(job.id, 'failed', {
-          error: { code: 'session_closed', message: 'The gateway restarted; the session it ran in is gone' },
-        });
-      } else if (job.status === 'running') {
-        const runner = this.#o.registry.get(job.runner_id ?? '');
-        // Connected here, and its hello did not list the job: it is not running anywhere.
-        if (claimed && runner !== undefined)
-          this.#life.lost(job.id, runner.name, 'its runner came back without it');
-        else this.#startLease(job.id, job.runner_id ?? 'unknown');
-      } else this.#queue.add(job.id, this.#life.timeoutOf(job));
-    }
-    for (const job of verified) {
-      const queued =
-        job.status === 'queued' ? job : this.#o.book.transition(job.id, 'queued', { started_at: null });
-      this.#verifier.begin(queued);
-    }
-    this.#life.depth();
-    this.pump();
-  }
-
-  /**
-   * A runner holds a job the book has: it is that runner's again if it runs there (or is queued:
-   * the runner's accept was lost); otherwise the runner must drop it. A result it sent while the
-   * job was under claim is taken now.
-   */
-  #reclaim(runner: RunnerConnection, id: string, done?: HeldClaim['done']): void {
-    const { book, registry } = this.#o;
-    const job = book.get(id);
-    if (job?.status === 'running' && job.runner_id === runner.name) {
-      registry.hold(runner, id);
-    } else if (job?.status === 'queued' && !registry.isOffered(id)) {
-      // It accepted the job, but that news was lost (a gateway crash before the write, or a
-      // lease that ran out first): it runs there, so it is that runner's again.
-      this.#life.adopt(runner, id);
-    } else {
-      // Finished, or someone else's by now: the runner must not deliver it.
-      runner.send({ type: 'cancel', job_id: id });
-      return;
-    }
-    if (done !== undefined) this.done(runner, id, done.result, done.error);
   }
 
   /**
@@ -254,65 +190,14 @@ export class Dispatcher {
     this.#beforePump = place;
   }
 
-  /** Resolves with the job once it is done, failed or cancelled. */
-  async wait(id: string): Promise<JobRecord> {
-    const job = await this.#o.book.find(id);
-    if (!job) throw new CodeexecError('not_found', `no job ${id}`);
-    if (isFinished(job)) return job;
-    return new Promise((resolve) => this.watch(id, { end: resolve }));
+  /** Resolves with the job once it is done, failed or cancelled (job-watch.ts). */
+  wait(id: string): Promise<JobRecord> {
+    return this.#watch.wait(id);
   }
 
-  /** Follows a job until it ends. Returns the function that stops following it. */
+  /** Follows a job until it ends, here or on another gateway (job-watch.ts). */
   watch(id: string, watcher: Watcher): () => void {
-    const job = this.#o.book.get(id);
-    if (job !== undefined && !isFinished(job)) return this.#o.events.watch(id, watcher);
-    if (job !== undefined) {
-      // It ended here; the store has its last word.
-      void this.#o.book.find(id).then((found) => found && watcher.end(found));
-      return () => {};
-    }
-    return this.#watchElsewhere(id, watcher);
-  }
-
-  /**
-   * A job this process does not hold: it ended, or never was, or (with a store and a bus shared
-   * by several gateways) it is another gateway's. Its events are followed on the bus, and the
-   * store is asked once the subscription is in effect everywhere: a job that ended before then is
-   * ended from the store, one that ends after is heard of on the bus. A store that is slower to
-   * show the end than the bus to carry it could leave a gap between the two, so the store is
-   * asked again now and then while the job seems unfinished (a backstop, not the main path).
-   */
-  #watchElsewhere(id: string, watcher: Watcher): () => void {
-    let over = false;
-    let timer: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      over = true;
-      clearTimeout(timer);
-      unsubscribe();
-    };
-    const end = (job: JobRecord): void => {
-      if (over) return;
-      stop();
-      watcher.end(job);
-    };
-    const unsubscribe = this.#o.events.watch(id, { ...watcher, end });
-    const ask = (): void => {
-      void this.#o.book.find(id).then(
-        (found) => {
-          if (over) return;
-          // Never was (or pruned): nothing will come.
-          if (found === undefined) stop();
-          else if (isFinished(found)) end(found);
-          else timer = setTimeout(ask, ELSEWHERE_RECHECK_MS).unref();
-        },
-        (err: unknown) => {
-          this.#o.log.warn({ job_id: id, err }, 'watching a job: the store did not answer');
-          if (!over) timer = setTimeout(ask, ELSEWHERE_RECHECK_MS).unref();
-        },
-      );
-    };
-    void this.#o.bus.flush().then(ask, ask);
-    return stop;
+    return this.#watch.watch(id, watcher);
   }
 
   /**
@@ -324,10 +209,10 @@ export class Dispatcher {
     for (const id of held) {
       if (book.get(id) === undefined && this.#claimHeld !== null) {
         // Another gateway's, perhaps one that died: asked for, and meanwhile left running.
-        this.#claims.add(id, runner);
+        this.#takeover.claims.add(id, runner);
         this.#claimHeld(runner, id);
       } else {
-        this.#reclaim(runner, id);
+        this.#takeover.reclaim(runner, id);
       }
     }
     for (const id of registry.leasedTo(runner.name)) {
@@ -346,7 +231,7 @@ export class Dispatcher {
    */
   runnerGone(runner: RunnerConnection, final: boolean, reason: string): void {
     const inSession = new Set(runner.sessionJobs);
-    this.#claims.dropRunner(runner);
+    this.#takeover.claims.dropRunner(runner);
     const { offered, running } = this.#o.registry.leave(runner, final, reason);
     for (const id of offered) {
       if (inSession.has(id)) this.#life.sessionLost(id);
@@ -429,7 +314,12 @@ export class Dispatcher {
   ): void {
     if (!this.#o.registry.release(runner, id)) {
       // Under claim: taken once the fleet answers.
-      if (this.#claims.keepDone(id, runner, { ...(result ? { result } : {}), ...(error ? { error } : {}) }))
+      if (
+        this.#takeover.claims.keepDone(id, runner, {
+          ...(result ? { result } : {}),
+          ...(error ? { error } : {}),
+        })
+      )
         return;
       this.#o.log.warn({ job_id: id, runner_id: runner.name }, 'result for a job the runner does not hold');
       return;
@@ -527,54 +417,14 @@ export class Dispatcher {
     if (offers.length > 0) this.#life.depth();
   }
 
-  /**
-   * Queued jobs free to move to another gateway of the fleet (fleet/handoff.ts), in queue order:
-   * not offered, not a session's, not a replica, with no input waiting for them here.
-   */
+  /** Queued jobs free to move to another gateway of the fleet (queue-handoff.ts). */
   movable(): QueuedHere[] {
-    const { book, registry, clock } = this.#o;
-    const now = clock.now();
-    const movable: QueuedHere[] = [];
-    for (const entry of this.#queue.entries()) {
-      const job = book.get(entry.id);
-      if (job?.status !== 'queued' || job.session_id !== null || job.replica_of !== null) continue;
-      if (this.#input.holds(job.id) || registry.isOffered(job.id)) continue;
-      movable.push({
-        id: job.id,
-        placement: this.#life.schedJob(job, entry.requeued),
-        waitedMs: now - Date.parse(job.created_at),
-      });
-    }
-    return movable;
+    return this.#handoff.movable();
   }
 
-  /**
-   * Hands queued jobs to another gateway: out of the queue while `move` (the store's handoff)
-   * runs; those it moved leave the book (their owner answers for them now, and this gateway's
-   * watchers follow them on the bus), the others wait here again. Resolves with the moved ids.
-   */
-  async handOff(ids: readonly string[], move: (ids: string[]) => Promise<string[]>): Promise<string[]> {
-    const { book, registry, log } = this.#o;
-    const held = ids.filter(
-      (id) => this.#queue.has(id) && book.get(id)?.status === 'queued' && !registry.isOffered(id),
-    );
-    if (held.length === 0) return [];
-    this.#queue.takeAll(new Set(held));
-    let moved: string[] = [];
-    try {
-      moved = await move(held);
-    } catch (err) {
-      log.warn({ err, jobs: held.length }, 'could not hand jobs to another gateway; they wait here');
-    }
-    const gone = new Set(moved);
-    for (const id of held) {
-      if (gone.has(id) && book.forget(id)) continue;
-      const job = book.get(id);
-      if (job?.status === 'queued') this.#queue.add(id, this.#life.timeoutOf(job));
-    }
-    this.#life.depth();
-    this.pump();
-    return moved;
+  /** Hands queued jobs to another gateway of the fleet (queue-handoff.ts). */
+  handOff(ids: readonly string[], move: (ids: string[]) => Promise<string[]>): Promise<string[]> {
+    return this.#handoff.handOff(ids, move);
   }
 
   /** Jobs waiting for a runner, by language (verified jobs count by their replicas). */
