@@ -364,6 +364,8 @@ export class Gateway {
       movable: () => dispatcher.movable(),
       here: () => registry.views(),
       handOff: (ids, move) => dispatcher.handOff(ids, move),
+      owned: () => book.ids(),
+      letGo: (ids) => dispatcher.letGo(ids),
       nudge: (to) => bus.nudge(to),
       log: log.child({ gateway_id: gatewayId }),
     });

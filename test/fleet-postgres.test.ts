@@ -139,6 +139,8 @@ describe('PostgresFleet', () => {
     expect(moved).toEqual(['queued']);
     // Handed again by a gateway that no longer owns it: nothing moves.
     expect(await a.fleet().handOff(['queued'], 'gw-c')).toEqual([]);
+    // What a gateway asks when its own lease may have run out: which of its jobs are others' now.
+    expect(await a.fleet().ownedElsewhere(['queued', 'on-r1', 'no-such-job'])).toEqual(['queued']);
     expect(ids(await b.fleet().takeHanded())).toEqual(['queued']);
     expect(await b.fleet().takeHanded()).toEqual([]);
     expect(ids(await b.unfinished())).toEqual(['queued']);

@@ -20,6 +20,7 @@ function keeperOver(fleet: Partial<Fleet>, movable: QueuedHere[] = []) {
   const refused: string[] = [];
   const called: string[] = [];
   const beats: number[] = [];
+  const letGo: string[][] = [];
   const keeper = new FleetKeeper({
     fleet: {
       id: 'gw-b',
@@ -49,10 +50,18 @@ function keeperOver(fleet: Partial<Fleet>, movable: QueuedHere[] = []) {
       return moved;
     },
     nudge: (to) => nudged.push(to),
+    owned: () => ['a', 'b'],
+    letGo: (ids) => letGo.push(ids),
     log: silentLogger,
     now: () => now,
   });
-  return { keeper, took, refused, called, beats, nudged, handed, advance: (ms: number) => (now += ms) };
+  const advance = (ms: number) => (now += ms);
+  /** In the fleet for a whole lease: it claims from now on. */
+  const steady = async () => {
+    await keeper.join();
+    advance(3_000);
+  };
+  return { keeper, took, refused, called, beats, nudged, handed, letGo, advance, steady };
 }
 
 const runner = { name: 'r1' } as RunnerConnection;
@@ -64,20 +73,24 @@ describe('FleetKeeper', () => {
       [testJob('q'), testJob('r', { status: 'running', runner_id: 'r1' }), testJob('d', { status: 'done' })],
       [],
     ];
-    const { keeper, took, called, beats } = keeperOver({ claimOrphans: async () => batches.shift() ?? [] });
+    const { keeper, took, called, beats, steady } = keeperOver({
+      claimOrphans: async () => batches.shift() ?? [],
+    });
+    await steady();
     await keeper.beat();
-    expect(beats).toEqual([3_000]);
+    expect(beats).toEqual([3_000, 3_000]);
     expect(took).toEqual([['q', 'r']]);
     expect(called).toEqual(['d']);
   });
 
   it('claims a held job at once when its owner is gone', async () => {
-    const { keeper, took, refused } = keeperOver({
+    const { keeper, took, refused, steady } = keeperOver({
       claimHeld: async (id) => ({
         kind: 'claimed',
         job: testJob(id, { status: 'running', runner_id: 'r1' }),
       }),
     });
+    await steady();
     keeper.claimHeld(runner, 'j');
     await settle();
     expect(took).toEqual([['j']]);
@@ -86,9 +99,10 @@ describe('FleetKeeper', () => {
 
   it('asks again on each beat while a living gateway keeps it, and gives up after two leases', async () => {
     const answers: HeldClaim[] = [{ kind: 'owned', owner: 'gw-a' }];
-    const { keeper, took, refused, advance } = keeperOver({
+    const { keeper, took, refused, advance, steady } = keeperOver({
       claimHeld: async () => answers[0]!,
     });
+    await steady();
     keeper.claimHeld(runner, 'j');
     await settle();
     advance(3_000);
@@ -105,7 +119,8 @@ describe('FleetKeeper', () => {
 
   it('takes it when its owner’s lease runs out between two beats', async () => {
     const answers: HeldClaim[] = [{ kind: 'owned', owner: 'gw-a' }];
-    const { keeper, took, advance } = keeperOver({ claimHeld: async () => answers[0]! });
+    const { keeper, took, advance, steady } = keeperOver({ claimHeld: async () => answers[0]! });
+    await steady();
     keeper.claimHeld(runner, 'j');
     await settle();
     answers[0] = { kind: 'claimed', job: testJob('j', { status: 'running', runner_id: 'r1' }) };
@@ -131,6 +146,8 @@ describe('FleetKeeper', () => {
       here: () => [],
       handOff: async () => [],
       nudge: () => {},
+      owned: () => [],
+      letGo: () => {},
       log: silentLogger,
     });
     await keeper.join();
@@ -166,5 +183,44 @@ describe('FleetKeeper', () => {
     const { keeper, took } = keeperOver({ takeHanded: async () => [testJob('h1'), testJob('h2')] });
     await keeper.takeHanded();
     expect(took).toEqual([['h1', 'h2']]);
+  });
+
+  it('claims nothing for a whole lease after the database was out of reach', async () => {
+    let reachable = false;
+    const claims: number[] = [];
+    const { keeper, advance, took } = keeperOver({
+      beat: async () => {
+        if (!reachable) throw new Error('database away');
+      },
+      claimOrphans: async () => {
+        claims.push(1);
+        return [testJob('q')];
+      },
+    });
+    await keeper.beat();
+    reachable = true;
+    advance(1_000);
+    // Back: the others' leases look run out, but they may just not have beaten yet.
+    await keeper.beat();
+    advance(1_000);
+    await keeper.beat();
+    advance(1_000);
+    await keeper.beat();
+    expect(claims).toEqual([]);
+    // A whole lease (3 s) of beats since it came back.
+    advance(1_000);
+    await keeper.beat();
+    expect(took).toEqual([['q']]);
+  });
+
+  it('lets go of the jobs others claimed while its own lease may have run out', async () => {
+    const { keeper, advance, letGo, steady } = keeperOver({ ownedElsewhere: async () => ['b'] });
+    await steady();
+    await keeper.beat();
+    expect(letGo).toEqual([['b']]);
+    // Beating in time: nothing to check.
+    advance(1_000);
+    await keeper.beat();
+    expect(letGo).toEqual([['b']]);
   });
 });

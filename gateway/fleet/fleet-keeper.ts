@@ -6,6 +6,9 @@
 // It shares the queue too: with the runners other gateways showed at their last beat, it hands
 // them queued jobs they can run and this gateway cannot (handoff.ts decides), and it takes the
 // jobs handed to this one when nudged (and on each beat, should a nudge be lost).
+// After the database was out of reach (its beats failing), a keeper claims nothing for one lease:
+// the others may not have beaten again yet, and their leases look run out. And if its own lease
+// may have run out meanwhile, it asks which of its jobs the others claimed, and lets go of them.
 // A fleet of one (SoloFleet) has nothing to claim or hand: the keeper only beats.
 import type { JobRecord, Logger } from '../../shared/index.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
@@ -38,6 +41,9 @@ export interface FleetKeeperOptions {
   here: () => readonly SchedRunner[];
   /** Hands jobs over: out of the queue while `move` runs (Dispatcher.handOff). */
   handOff: (ids: readonly string[], move: (ids: string[]) => Promise<string[]>) => Promise<string[]>;
+  /** The ids of the unfinished jobs this gateway holds, and how it lets go of some (Dispatcher). */
+  owned: () => string[];
+  letGo: (ids: string[]) => void;
   /** Tells gateway `to` that jobs were handed to it (the bus). */
   nudge: (to: string) => void;
   log: Logger;
@@ -64,6 +70,9 @@ export class FleetKeeper {
   #handing: Promise<void> | null = null;
   #handAgain = false;
   #taking: Promise<void> | null = null;
+  /** When the last beat succeeded, and since when beats have succeeded without a failure (ms). */
+  #lastBeat: number | null = null;
+  #steadySince: number | null = null;
 
   constructor(options: FleetKeeperOptions) {
     this.#o = options;
@@ -84,7 +93,22 @@ export class FleetKeeper {
 
   /** Takes this gateway's lease (before it recovers its own jobs: nobody claims them meanwhile). */
   async join(): Promise<void> {
-    await this.#o.fleet.beat(this.#o.ttlMs, this.#o.info());
+    await this.#renew();
+  }
+
+  /** Renews the lease (rejects if it cannot); resolves whether it may have run out since the last. */
+  async #renew(): Promise<boolean> {
+    try {
+      await this.#o.fleet.beat(this.#o.ttlMs, this.#o.info());
+    } catch (err) {
+      this.#steadySince = null;
+      throw err;
+    }
+    const now = this.#now();
+    const lapsed = this.#lastBeat !== null && now - this.#lastBeat >= this.#o.ttlMs;
+    this.#lastBeat = now;
+    this.#steadySince ??= now;
+    return lapsed;
   }
 
   /** Starts beating, with a first claim at once. */
@@ -131,18 +155,29 @@ export class FleetKeeper {
     void this.#claimHeld(this.#pending.get(id)!);
   }
 
+  /**
+   * Whether this gateway's beats have succeeded for a whole lease: the others have had the time
+   * to beat too, so a lease that looks run out did run out. Until then it claims nothing.
+   */
+  #steady(): boolean {
+    return this.#steadySince !== null && this.#now() - this.#steadySince >= this.#o.ttlMs;
+  }
+
   async #beat(): Promise<void> {
     if (this.#stopped) return;
     const { fleet, log } = this.#o;
+    let lapsed: boolean;
     try {
-      await fleet.beat(this.#o.ttlMs, this.#o.info());
+      lapsed = await this.#renew();
     } catch (err) {
       log.warn({ err }, 'could not renew this gateway’s lease');
       return;
     }
     if (!fleet.shared) return;
+    if (lapsed) await this.#letGoOfClaimed();
     try {
       for (;;) {
+        if (!this.#steady()) break;
         const jobs = await fleet.claimOrphans(this.#o.runners(), this.#o.ttlMs, CLAIM_BATCH);
         if (this.#stopped || jobs.length === 0) break;
         this.#adopt(jobs);
@@ -163,6 +198,21 @@ export class FleetKeeper {
       log.warn({ err }, 'could not read the fleet’s gateways');
     }
     await this.handOff();
+  }
+
+  /** This gateway's lease may have run out: the jobs the others claimed meanwhile are theirs. */
+  async #letGoOfClaimed(): Promise<void> {
+    try {
+      const gone = await this.#o.fleet.ownedElsewhere(this.#o.owned());
+      if (gone.length === 0) return;
+      this.#o.log.warn(
+        { jobs: gone.length },
+        'this gateway’s lease ran out, and others took some of its jobs',
+      );
+      this.#o.letGo(gone);
+    } catch (err) {
+      this.#o.log.warn({ err }, 'could not check which jobs are still this gateway’s');
+    }
   }
 
   /** Takes the jobs other gateways handed to this one (on a nudge, and on each beat). */
@@ -231,6 +281,14 @@ export class FleetKeeper {
 
   async #claimHeld(pending: PendingClaim): Promise<void> {
     const { runner, id } = pending;
+    if (!this.#steady()) {
+      // Not yet (see #steady): asked on a later beat, within the same two leases.
+      if (this.#now() - pending.since >= 2 * this.#o.ttlMs && this.#pending.get(id) === pending) {
+        this.#pending.delete(id);
+        this.#o.refuseHeld(runner, id);
+      }
+      return;
+    }
     let answer: Awaited<ReturnType<Fleet['claimHeld']>>;
     try {
       answer = await this.#o.fleet.claimHeld(id, runner.name);

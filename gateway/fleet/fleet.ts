@@ -53,6 +53,8 @@ export interface Fleet {
   handOff(ids: readonly string[], to: string): Promise<string[]>;
   /** Takes the jobs handed to this gateway and not yet taken, oldest first. */
   takeHanded(): Promise<JobRecord[]>;
+  /** Of `ids`, those another gateway owns now (claimed while this one's lease had run out). */
+  ownedElsewhere(ids: readonly string[]): Promise<string[]>;
   /** The gateways whose lease runs, this one included. */
   members(): Promise<FleetMember[]>;
 }

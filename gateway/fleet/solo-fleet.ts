@@ -34,6 +34,10 @@ export class SoloFleet implements Fleet {
     return [];
   }
 
+  async ownedElsewhere(): Promise<string[]> {
+    return [];
+  }
+
   async takeHanded(): Promise<JobRecord[]> {
     return [];
   }

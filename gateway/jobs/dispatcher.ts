@@ -136,6 +136,31 @@ export class Dispatcher {
     this.#takeover.takeOver(jobs);
   }
 
+  /**
+   * Lets go of jobs another gateway claimed while this one's lease had run out (fleet-keeper.ts):
+   * out of the queue and the book, and off their runner here, which drops them. Nothing is
+   * stored or told: their new owner answers for them.
+   */
+  letGo(ids: readonly string[]): void {
+    const { book, registry, log } = this.#o;
+    for (const id of ids) {
+      if (book.get(id) === undefined) continue;
+      this.#queue.drop(id);
+      registry.clearLease(id);
+      const runner = registry.holderOf(id);
+      if (runner !== undefined) {
+        registry.answered(runner, id);
+        registry.release(runner, id);
+        runner.send({ type: 'cancel', job_id: id });
+      }
+      this.#input.forget(id);
+      book.drop(id);
+      log.warn({ job_id: id }, 'another gateway took this job while this one was cut off; let go of it');
+    }
+    this.#life.depth();
+    this.pump();
+  }
+
   /** The fleet will not give this gateway a job `runner` reported held: the runner drops it. */
   heldClaimRefused(runner: RunnerConnection, id: string): void {
     this.#takeover.refused(runner, id);

@@ -60,6 +60,24 @@ export class JobBook {
     return true;
   }
 
+  /**
+   * Drops a job another gateway claimed while this one's lease had run out: its word counts now.
+   * Writes still under way for it are refused by the store (it is not ours), and ignored here.
+   */
+  drop(id: string): boolean {
+    const job = this.#live.get(id);
+    if (job === undefined) return false;
+    this.#count(job, job.status, -1);
+    this.#live.delete(id);
+    this.#writes.delete(id);
+    return true;
+  }
+
+  /** Unfinished jobs in the book (their ids). */
+  ids(): string[] {
+    return [...this.#live.keys()];
+  }
+
   /** A job in the book (unfinished, or finished with its last write under way). */
   get(id: string): JobRecord | undefined {
     return this.#live.get(id);

@@ -91,4 +91,27 @@ describe('taking over a gateway that died', () => {
     await settle();
     expect(await b.book.find(ids[0])).toMatchObject({ status: 'done', stdout: 'once\n' });
   });
+
+  it('lets go of jobs another gateway claimed while its lease had run out: no write, runner told', async () => {
+    const store = new MemoryJobStore();
+    const a = dispatchCore({ store });
+    cores.push(a);
+    const r1 = a.connect('r1', { slots: 2 });
+    const submit = () => a.intake.submit({ lang: 'python', code: 'print(1)' }, false, null).job;
+    const [running, queued] = [submit(), submit()];
+    await settle();
+    a.dispatcher.accepted(r1, running!.id);
+    a.dispatcher.rejected(r1, queued!.id, 'busy');
+    await settle();
+    const before = [await store.get(running!.id), await store.get(queued!.id)];
+    a.dispatcher.letGo([running!.id, queued!.id]);
+    expect([a.book.get(running!.id), a.book.get(queued!.id)]).toEqual([undefined, undefined]);
+    expect(r1.sent.filter((f) => f.type === 'cancel').map((f) => f.job_id)).toEqual([running!.id]);
+    expect(r1.running.size).toBe(0);
+    // Its late result is not taken, and nothing was written.
+    a.dispatcher.done(r1, running!.id, result('late\n'));
+    await settle();
+    expect([await store.get(running!.id), await store.get(queued!.id)]).toEqual(before);
+    expect(a.book.queuedCount).toBe(0);
+  });
 });

@@ -124,6 +124,15 @@ export class PostgresFleet implements Fleet {
     return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(recordOf);
   }
 
+  async ownedElsewhere(ids: readonly string[]): Promise<string[]> {
+    const rows = await this.#query<{ id: string }>(
+      'checking which jobs are still this gateway’s',
+      'SELECT id FROM jobs WHERE id = ANY($1::text[]) AND owner IS DISTINCT FROM $2',
+      [[...ids], this.id],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async members(): Promise<FleetMember[]> {
     const rows = await this.#query<{ id: string; info: Partial<MemberInfo>; expires_at: Date }>(
       'listing the gateways',
