@@ -38,7 +38,13 @@ import {
   JobMessageSchema,
 } from '../bus-codec.js';
 import { Reassembly, split } from './fragments.js';
-import { CONTROL_SUBJECTS, controlSubject, gatewaySubject, jobSubject, WAKE_SUBJECT } from './nats-subjects.js';
+import {
+  CONTROL_SUBJECTS,
+  controlSubject,
+  gatewaySubject,
+  jobSubject,
+  WAKE_SUBJECT,
+} from './nats-subjects.js';
 
 export interface NatsBusOptions {
   /** nats://host:port of one NATS system (nats.js tries them in turn). */
