@@ -6,6 +6,7 @@ const server: Options = {
     cli: 'cli/main.ts',
     'bench/e2e': 'bench/e2e.ts',
     'bench/gateway': 'bench/gateway.ts',
+    'bench/gateways': 'bench/gateways.ts',
     'bench/pool': 'bench/pool.ts',
     'bench/store': 'bench/store.ts',
   },

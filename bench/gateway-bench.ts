@@ -1,11 +1,19 @@
 // The gateway benchmark's machinery: its settings, the child processes (gateways, bare servers, the
 // load process) and the phases that drive them. bench/gateway.ts runs it; gateway-report.ts prints it.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { LoadAnswers, LoadCommand, LoadReply, LoadRequest } from './load-worker.js';
-import { type Child, Children, freePort, openFileLimit, settledRss } from './processes.js';
+import { rmSync } from 'node:fs';
+import { type LoadAnswers, type LoadCommand, LoadWorker } from './load-worker.js';
+import {
+  type Child,
+  Children,
+  childEnv,
+  freePort,
+  openFileLimit,
+  type RunningGateway,
+  settledRss,
+  startGatewayProcess,
+  unlessExits,
+} from './processes.js';
 import type { RelayPace, RelayResult } from './relay-load.js';
 import type { TinyJobsResult } from './tiny-jobs.js';
 
@@ -14,11 +22,12 @@ export const TRANSPORTS: readonly Transport[] = ['uws', 'ws'];
 export const TRANSPORT_NAMES: Record<Transport, string> = { uws: 'uWebSockets.js', ws: 'ws' };
 export const LEVELS = [1, 100, 1000] as const;
 
-function envNumber(name: string, fallback: number): number {
+/** A whole number ≥ `min` from the environment, or `fallback` when unset. */
+export function envNumber(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1`);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
   return value;
 }
 
@@ -45,37 +54,6 @@ export const config = {
   timeoutMs: 120_000,
 };
 
-/** The IPC side of the load process: one promise per command. */
-class LoadWorker {
-  readonly child: Child;
-  #next = 1;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-
-  constructor(child: Child) {
-    this.child = child;
-    child.process.on('message', (reply: LoadReply) => {
-      const pending = this.#pending.get(reply.id);
-      this.#pending.delete(reply.id);
-      if (reply.ok) pending?.resolve(reply.result);
-      else pending?.reject(new Error(`load process: ${reply.error}`));
-    });
-    void child.exited.then((how) => {
-      for (const pending of this.#pending.values()) {
-        pending.reject(new Error(`the load process exited (${how})\n${child.stderrTail}`));
-      }
-      this.#pending.clear();
-    });
-  }
-
-  request<C extends LoadCommand>(command: C): Promise<LoadAnswers[C['type']]> {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.child.process.send({ id, command } satisfies LoadRequest);
-    });
-  }
-}
-
 export interface IdleResult {
   before: number;
   after: number;
@@ -95,15 +73,6 @@ export interface TransportResult {
   idle: IdleResult;
 }
 
-/** The environment without any codeexec setting of ours, plus the given ones. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('CODEEXEC_') && key !== 'PORT' && key !== 'HOST') env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -119,10 +88,8 @@ function medianOf(runs: RelayResult[]): RelayResult {
   return out;
 }
 
-interface RunningServer {
-  child: Child;
-  url: string;
-}
+/** A gateway or a bare server: its process and base URL. */
+type RunningServer = RunningGateway;
 
 export class Bench {
   readonly children = new Children();
@@ -151,31 +118,14 @@ export class Bench {
     for (const dir of this.tempDirs) rmSync(dir, { recursive: true, force: true });
   }
 
-  async startGateway(transport: Transport): Promise<RunningServer> {
-    const port = await freePort();
-    const dataDir = mkdtempSync(join(tmpdir(), 'codeexec-bench-'));
-    this.tempDirs.push(dataDir);
-    const env = childEnv({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      CODEEXEC_DATA_DIR: dataDir,
-      CODEEXEC_RUNNER_TOKENS: this.token,
-      CODEEXEC_TRANSPORT: transport,
-    });
-    const child = this.children.spawn(`gateway (${transport})`, [this.#cli, 'gateway'], env);
-    const url = await child.waitForLine(
-      (line) => {
-        try {
-          const entry = JSON.parse(line) as { msg?: string; url?: string };
-          return entry.msg === 'gateway listening' ? (entry.url ?? `http://127.0.0.1:${port}`) : undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      15_000,
-      '"gateway listening" log line',
+  startGateway(transport: Transport): Promise<RunningServer> {
+    return startGatewayProcess(
+      this.children,
+      this.#cli,
+      `gateway (${transport})`,
+      { CODEEXEC_RUNNER_TOKENS: this.token, CODEEXEC_TRANSPORT: transport },
+      this.tempDirs,
     );
-    return { child, url };
   }
 
   async startBare(kind: Transport): Promise<RunningServer> {
@@ -291,10 +241,7 @@ export class Bench {
 
   /** A load command that fails at once if the server it talks to exits meanwhile. */
   #whileUp<C extends LoadCommand>(server: Child, command: C): Promise<LoadAnswers[C['type']]> {
-    const died = server.exited.then((how): never => {
-      throw new Error(`${server.name} exited (${how}) during ${command.type}\n${server.stderrTail}`);
-    });
-    return Promise.race([this.worker.request(command), died]);
+    return unlessExits([server], this.worker.request(command), command.type);
   }
 
   /** A fresh gateway (nothing from the relay runs in its heap), or a bare server. */

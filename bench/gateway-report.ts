@@ -23,9 +23,10 @@ function packageVersion(root: string, name: string): string {
 }
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
-const int = (value: number): string => Math.round(value).toLocaleString('en-US');
+export const int = (value: number): string => Math.round(value).toLocaleString('en-US');
 
-function table(header: string[], rows: string[][]): string {
+/** Columns right-aligned to their widest cell, two spaces apart. */
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
   return [line(header), ...rows.map(line)].join('\n');

@@ -1,9 +1,14 @@
-// Child processes for the gateway benchmark: spawned with a raised open-file limit, tracked so
-// every one is killed by its pid at the end, on failure and on Ctrl-C, and read through /proc.
+// Child processes for the gateway benchmarks (bench/gateway.ts, bench/gateways.ts): spawned with a
+// raised open-file limit, tracked so every one is killed by its pid at the end, on failure and on
+// Ctrl-C, and read through /proc; and how a gateway among them is started.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '../test/free-port.js';
+
+export { freePort };
 
 /** Open files each child needs: 10,000 sockets and some headroom. */
 export const NOFILE = 65_536;
@@ -88,6 +93,14 @@ export class Child {
   kill(): void {
     if (this.alive) process.kill(this.pid, 'SIGKILL');
   }
+
+  /** Calls `listener` with every stdout line from now on. */
+  onLine(listener: (line: string) => void): void {
+    this.#lineWaiters.add((line) => {
+      listener(line);
+      return false;
+    });
+  }
 }
 
 /** Every child the benchmark started; `killAll` ends each by its pid. */
@@ -113,17 +126,76 @@ export class Children {
   }
 }
 
-/** A port that was free a moment ago: listen on 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/** The environment without any codeexec setting of ours, plus the given ones. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('CODEEXEC_') && key !== 'PORT' && key !== 'HOST') env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** `work`, or a rejection as soon as one of `servers` exits before it settles. */
+export function unlessExits<T>(servers: readonly Child[], work: Promise<T>, what: string): Promise<T> {
+  const died = servers.map((server) =>
+    server.exited.then((how): never => {
+      throw new Error(`${server.name} exited (${how}) during ${what}\n${server.stderrTail}`);
+    }),
+  );
+  return Promise.race([work, ...died]);
+}
+
+export interface RunningGateway {
+  child: Child;
+  /** http://127.0.0.1:port */
+  url: string;
+}
+
+/**
+ * Starts `node <cli> gateway` on a free loopback port with a temporary data directory of its own
+ * (added to `tempDirs`, which the caller removes) and `env` (runner tokens, transport, store…);
+ * resolves once it answers GET /execute/health. No rate limits: a benchmark's clients all come
+ * from one address, far faster than the default (600 submissions a minute) allows.
+ */
+export async function startGatewayProcess(
+  children: Children,
+  cli: string,
+  name: string,
+  env: Record<string, string>,
+  tempDirs: string[],
+): Promise<RunningGateway> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'codeexec-bench-'));
+  tempDirs.push(dataDir);
+  const child = children.spawn(
+    name,
+    [cli, 'gateway'],
+    childEnv({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      CODEEXEC_DATA_DIR: dataDir,
+      CODEEXEC_RATE_LIMIT: '0',
+      CODEEXEC_MAX_JOBS_PER_KEY: '0',
+      ...env,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await unlessExits(
+      [child],
+      fetch(`${url}/execute/health`).then(
+        (response) => response.ok,
+        () => false,
+      ),
+      'its start',
+    );
+    if (ok) return { child, url };
+    if (Date.now() > deadline)
+      throw new Error(`${name}: no answer on ${url} within 30 s\n${child.stderrTail}`);
+    // A process starting up has no event to wait on from here: ask again shortly.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Resident memory of a process, bytes (VmRSS in /proc/<pid>/status). */
@@ -142,13 +214,25 @@ export function openFileLimit(pid: number): number {
 
 let ticksPerSecond: number | undefined;
 
+function clockTicks(): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  return ticksPerSecond;
+}
+
 /** CPU time a process has used (user + system), milliseconds, from /proc/<pid>/stat. */
 export function cpuMs(pid: number): number {
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+}
+
+/** CPU time every process on the machine has used, all cores together, ms (/proc/stat: all but idle and iowait). */
+export function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+  const busy = fields.slice(0, 8).reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + value), 0);
+  return (busy * 1000) / clockTicks();
 }
 
 /**
@@ -165,4 +249,43 @@ export async function settledRss(pid: number, maxMs = 10_000): Promise<number> {
     if (Date.now() > deadline) return samples.at(-1)!;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** The pids of `pid`'s children and their children, from /proc (a snapshot). */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(Number(entry));
+      parents.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const visit = (parent: number) => {
+    for (const child of parents.get(parent) ?? []) {
+      out.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** CPU time of each process, ms; 0 for one that is gone. */
+export function cpuMsOf(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, cpuMs(pid));
+    } catch {
+      out.set(pid, 0);
+    }
+  }
+  return out;
 }

@@ -12,6 +12,8 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { createRunner, type RunnerOptions } from '../runner/create-runner.js';
 import { silentLogger } from '../shared/index.js';
 
+export { freePort } from './free-port.js';
+
 /**
  * Cleanups of what a file's hooks started. vitest ignores `afterAll` registered from inside a
  * hook or a test, so they are kept here and run by the one afterAll this module registers when
@@ -48,21 +50,6 @@ export async function tempDir(): Promise<string> {
   // maxRetries: a store's last coalesced write may still be landing when the test ends.
   teardown(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
-}
-
-/**
- * A loopback port free a moment ago (the OS's choice), for a server that must be told its port
- * (nginx, PostgreSQL, nats-server, a gateway restarted on the same one).
- */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 export function uniqueName(prefix: string): string {

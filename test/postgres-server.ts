@@ -1,115 +1,14 @@
-// A private PostgreSQL server for tests: initdb into a temporary directory, started on a free
-// loopback port (never Debian's own service on 5432), one new database per caller, and stopped and
-// removed by teardown even when tests fail. Talks to it through PostgreSQL's own client programs
-// (createdb, psql): the `pg` library is imported by the store's folder only.
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, teardown } from './helpers.js';
+// A private PostgreSQL server for tests (test/postgres-process.ts: initdb into a temporary
+// directory, a free loopback port, one new database per caller), stopped and removed by teardown
+// even when tests fail.
+import { teardown } from './helpers.js';
+import { launchPostgres, type PostgresServer } from './postgres-process.js';
 
-const run = promisify(execFile);
-
-export interface PostgresServer {
-  readonly port: number;
-  /** A new, empty database; its postgres:// URL. */
-  createDatabase(): Promise<string>;
-  /** Runs SQL on the database of `url` with psql; the rows, one a line, fields split by `|`. */
-  psql(url: string, sql: string): Promise<string>;
-  /** Stops the server (fast: connections are cut). */
-  stop(): Promise<void>;
-  /** Starts it again on the same port and data, once it accepts connections. */
-  start(): Promise<void>;
-}
-
-/** The newest PostgreSQL's programs in Debian's layout, or an error saying how to get them. */
-async function binaries(): Promise<string> {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? await readdir(root) : [];
-  const bin = versions
-    .sort((a, b) => Number(b) - Number(a))
-    .map((version) => join(root, version, 'bin'))
-    .find((dir) => existsSync(join(dir, 'initdb')));
-  if (bin === undefined) {
-    throw new Error(
-      `PostgreSQL is not installed (no ${root}/*/bin/initdb): run \`bash scripts/setup.sh\` ` +
-        '(as root; it installs Debian’s postgresql package) or `apt-get install postgresql`.',
-    );
-  }
-  return bin;
-}
+export type { PostgresServer };
 
 /** Starts a private server for the calling test file; teardown stops it and removes its files. */
 export async function startPostgres(): Promise<PostgresServer> {
-  const bin = await binaries();
-  // PostgreSQL refuses to run as root: as root, its programs run as the `postgres` user, on a
-  // directory that user owns.
-  const asRoot = process.getuid?.() === 0;
-  const server = (program: string, args: string[]) =>
-    asRoot
-      ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args], { timeout: 90_000 })
-      : run(join(bin, program), args, { timeout: 90_000 });
-  const client = (program: string, args: string[]) => run(join(bin, program), args, { timeout: 30_000 });
-
-  const dir = await mkdtemp(join(tmpdir(), 'codeexec-pg-'));
-  const data = join(dir, 'data');
-  const logFile = join(dir, 'server.log');
-  let running = false;
-  teardown(async () => {
-    if (running) await server('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-  });
-  if (asRoot) {
-    const id = async (flag: string) => Number((await run('id', [flag, 'postgres'])).stdout.trim());
-    await chown(dir, await id('-u'), await id('-g'));
-  }
-  const initdb = ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'];
-  await server('initdb', initdb);
-
-  let port = 0;
-  const start = async () => {
-    // Loopback only; the Unix socket in our directory, not /var/run/postgresql. fsync off: these
-    // servers hold test data only, and a durable write is one the server committed.
-    const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`;
-    try {
-      // -w: pg_ctl returns once the server accepts connections.
-      await server('pg_ctl', ['start', '-D', data, '-l', logFile, '-w', '-t', '60', '-o', options]);
-    } catch (err) {
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      throw new Error(`PostgreSQL did not start on port ${port}: ${(err as Error).message}\n${log}`);
-    }
-    running = true;
-  };
-  // Another process may take the free port before the server binds it: try another.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
-
-  const connection = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
-  return {
-    port,
-    async createDatabase() {
-      const name = `t_${randomBytes(6).toString('hex')}`;
-      await client('createdb', [...connection, name]);
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
-    },
-    async psql(url, sql) {
-      const { stdout } = await client('psql', [url, '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
-      return stdout.trim();
-    },
-    async stop() {
-      await server('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
-      running = false;
-    },
-    start,
-  };
+  const server = await launchPostgres();
+  teardown(() => server.destroy());
+  return server;
 }
