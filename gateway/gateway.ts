@@ -371,8 +371,9 @@ export class Gateway {
     });
     dispatcher.setClaimHeld((runner, id) => keeper.claimHeld(runner, id));
     intake.setRunnersElsewhere(() => keeper.elsewhere());
-    // Work queued anywhere may be for this gateway's runners, or for the others'.
-    bus.onWake(() => void keeper.handOff());
+    // Work queued here may be for the others' runners; room there may take some of it.
+    dispatcher.setOnQueued(() => keeper.handOffSoon());
+    bus.onWake(() => keeper.roomElsewhere());
     bus.onNudge(gatewayId, () => void keeper.takeHanded());
     const retention = new Retention({
       store,

@@ -110,6 +110,51 @@ describe('PostgresJobStore on a shared database', () => {
   });
 });
 
+describe('PostgresJobStore writes called together', () => {
+  it('answers each write of a batch on its own, in call order, a refusal refusing only its write', async () => {
+    const store = await openStore(await server.createDatabase(), { synchronousCommit: false });
+    await store.insert(testJob('old'));
+    // Called in one turn: they go to the database together, behind the write to 'old'.
+    const outcomes = await Promise.allSettled([
+      store.insert(testJob('a')),
+      store.transition('a', 'running', { runner_id: 'r1', attempt: 1 }),
+      store.insert(testJob('old')),
+      store.transition('a', 'done', { exit_code: 0 }),
+      store.transition('a', 'running', {}),
+      store.transition('nobody', 'running', {}),
+      store.update('a', { task_id: 'later' }),
+      store.update('nobody', { task_id: 'x' }),
+      ...Array.from({ length: 50 }, (_, i) => store.insert(testJob(`bulk-${i}`))),
+    ]);
+    const summary = outcomes
+      .slice(0, 8)
+      .map((outcome) =>
+        outcome.status === 'fulfilled'
+          ? ((outcome.value as { status?: string } | undefined)?.status ?? 'ok')
+          : (outcome.reason as { code: string }).code,
+      );
+    expect(summary).toEqual([
+      'ok',
+      'running',
+      'duplicate_id',
+      'done',
+      'forbidden_transition',
+      'not_found',
+      'done',
+      'ok',
+    ]);
+    expect(outcomes.slice(8).every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+    expect(await store.get('a')).toMatchObject({
+      status: 'done',
+      exit_code: 0,
+      runner_id: 'r1',
+      task_id: 'later',
+    });
+    expect(await store.size()).toBe(52);
+    expect((await store.list({ task_id: 'later' }, 0, 10)).jobs.map((job) => job.id)).toEqual(['a']);
+  });
+});
+
 describe('PostgresJobStore records', () => {
   it('keeps any string a program may print: NUL characters and lone surrogates', async () => {
     const store = await openStore(await server.createDatabase());

@@ -21,6 +21,8 @@ import { planHandoffs, type QueuedHere, schedRunnerOf } from './handoff.js';
 const CLAIM_BATCH = 500;
 /** How long a job that could run here waits for a slot before it may move to a roomier gateway. */
 export const HANDOFF_AFTER_MS = 2_000;
+/** How often at most another gateway's word that it has room makes this one read the fleet. */
+const REFRESH_MS = 500;
 
 export interface FleetKeeperOptions {
   fleet: Fleet;
@@ -72,6 +74,9 @@ export class FleetKeeper {
   #taking: Promise<void> | null = null;
   /** When the last beat succeeded, and since when beats have succeeded without a failure (ms). */
   #lastBeat: number | null = null;
+  /** When the other gateways' runners were last read (ms), and whether a handoff pass is due. */
+  #readAt = Number.NEGATIVE_INFINITY;
+  #handOffSoon = false;
   #steadySince: number | null = null;
 
   constructor(options: FleetKeeperOptions) {
@@ -188,6 +193,14 @@ export class FleetKeeper {
     }
     await Promise.all([...this.#pending.values()].map((pending) => this.#claimHeld(pending)));
     await this.takeHanded();
+    await this.#readFleet();
+    await this.handOff();
+  }
+
+  /** Reads the other gateways' runners again (what they showed at their last beat). */
+  async #readFleet(): Promise<void> {
+    const { fleet } = this.#o;
+    this.#readAt = this.#now();
     try {
       const members = await fleet.members();
       this.#others = members
@@ -195,9 +208,28 @@ export class FleetKeeper {
         .map((member) => ({ gateway: member.id, runners: member.runners.map(schedRunnerOf) }));
       this.#sentSince.clear();
     } catch (err) {
-      log.warn({ err }, 'could not read the fleet’s gateways');
+      this.#o.log.warn({ err }, 'could not read the fleet’s gateways');
     }
-    await this.handOff();
+  }
+
+  /**
+   * Another gateway said its runners have room (a wake on the bus): with the fleet read again (at
+   * most every REFRESH_MS), queued jobs waiting here may go there.
+   */
+  roomElsewhere(): void {
+    if (!this.#o.fleet.shared || this.#stopped) return;
+    if (this.#now() - this.#readAt < REFRESH_MS) return;
+    void this.#readFleet().then(() => this.handOff());
+  }
+
+  /** A job joined the queue: one handoff pass soon, for all those queued meanwhile. */
+  handOffSoon(): void {
+    if (this.#handOffSoon || this.#others.length === 0) return;
+    this.#handOffSoon = true;
+    setImmediate(() => {
+      this.#handOffSoon = false;
+      void this.handOff();
+    });
   }
 
   /** This gateway's lease may have run out: the jobs the others claimed meanwhile are theirs. */

@@ -65,6 +65,9 @@ export interface DispatcherOptions {
   output: OutputLogs;
 }
 
+/** How often at most a gateway tells the others that its runners have room (#announceRoom). */
+const ROOM_ANNOUNCE_MS = 250;
+
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #queue: JobQueue;
@@ -82,6 +85,10 @@ export class Dispatcher {
   /** Asks the fleet for a job a runner reported held that this gateway does not know (or null). */
   #claimHeld: ((runner: RunnerConnection, id: string) => void) | null = null;
   readonly #unsubscribe: (() => void)[] = [];
+  #onQueued: () => void = () => {};
+  #pumpPending = false;
+  /** When this gateway last told the others it has room (see #announceRoom). */
+  #roomAnnouncedAt = Number.NEGATIVE_INFINITY;
   readonly #watch: JobWatch;
   readonly #handoff: QueueHandoff;
   readonly #takeover: JobTakeover;
@@ -187,8 +194,14 @@ export class Dispatcher {
       }
       this.#queue.add(job.id, this.#life.timeoutOf(job));
       this.#life.depth();
-      this.#o.bus.wake();
+      this.#pumpSoon();
+      this.#onQueued();
     });
+  }
+
+  /** `then` runs whenever a job joined the queue (the fleet keeper may hand it elsewhere). */
+  setOnQueued(then: () => void): void {
+    this.#onQueued = then;
   }
 
   /** Offers a session's execution to the runner that holds the session's sandbox. */
@@ -377,6 +390,7 @@ export class Dispatcher {
       }
     }
     this.pump();
+    this.#announceRoom();
   }
 
   /**
@@ -409,6 +423,28 @@ export class Dispatcher {
       return undefined;
     }
     return this.#life.cancel(id);
+  }
+
+  /** One scheduling pass for the jobs queued in this turn of the event loop. */
+  #pumpSoon(): void {
+    if (this.#pumpPending) return;
+    this.#pumpPending = true;
+    queueMicrotask(() => {
+      this.#pumpPending = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * A runner has a free slot and nothing here waits for it: the other gateways are woken (at most
+   * every ROOM_ANNOUNCE_MS), so one with a backlog may hand some of it here.
+   */
+  #announceRoom(): void {
+    if (this.#queue.size > 0 || !this.#o.registry.hasFreeSlot) return;
+    const now = this.#o.clock.now();
+    if (now - this.#roomAnnouncedAt < ROOM_ANNOUNCE_MS) return;
+    this.#roomAnnouncedAt = now;
+    this.#o.bus.wake();
   }
 
   /** Offers what can be offered now: the scheduler's plan, carried out. */

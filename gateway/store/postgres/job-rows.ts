@@ -10,11 +10,6 @@ export const UNFINISHED = `('queued', 'running')`;
 /** The columns every write sets, in the order of columnsOf. */
 export const COLUMNS =
   'id, status, client, task_id, created_at, finished_at, callback_state, runner_id, record';
-/** `$1, $2, …` for COLUMNS. */
-export const PLACEHOLDERS = COLUMNS.split(',')
-  .map((_, i) => `$${i + 1}`)
-  .join(', ');
-
 /** The values of COLUMNS for a record, in order: the typed copies and the whole record. */
 export function columnsOf(job: JobRecord): unknown[] {
   return [

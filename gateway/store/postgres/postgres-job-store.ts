@@ -10,14 +10,16 @@
 // typed columns are written by this file from the same validated record, in the same statement
 // (not generated from the JSON by PostgreSQL: its JSON functions fail on a record holding \u0000).
 //
-// Order: writes run one at a time, in call order, each its own transaction, so the database sees
-// them in the order they were called, and a write never overtakes an earlier one. A read waits
+// Order: writes run in call order. Inserts, transitions and updates called while a transaction
+// runs go together in the next one (write-batch.ts: one multi-row INSERT, one locking SELECT, one
+// UPDATE, one commit), each still answered on its own; prune runs alone. So the database sees them
+// in the order they were called, and a write never overtakes an earlier one. A read waits
 // for the writes called before it (not for later ones) and then runs on any pooled connection:
 // a read issued after a write was called sees it, and reads run side by side. Across gateways
 // there is no such order, only PostgreSQL's: each write is atomic, and a transition checks the
 // state under a row lock, so two gateways cannot both move a job out of the same state.
 //
-// Durable: a write resolves once its transaction committed: it survives this process being killed.
+// Durable: a write resolves once the transaction that holds it committed: it survives this process being killed.
 // With `synchronousCommit` (default) the commit also waited for the server's WAL flush, so it
 // survives the server crashing too (if the server itself runs with fsync on).
 //
@@ -28,14 +30,14 @@
 import pg from 'pg';
 import { type JobRecord, type JobState, type Logger, silentLogger } from '../../../shared/index.js';
 import type { JobFilter, JobPage, JobStore, TransitionPatch, UpdatePatch } from '../job-store-api.js';
-import { canTransition } from '../job-transitions.js';
-import { checkedRecord, transitioned, updated } from '../record-patch.js';
+import { checkedRecord } from '../record-patch.js';
 import { StoreError } from '../store-errors.js';
-import { COLUMNS, columnsOf, PLACEHOLDERS, recordOf, UNFINISHED } from './job-rows.js';
+import { recordOf, UNFINISHED } from './job-rows.js';
 import { migrate } from './migrate.js';
 import { inTransaction, withClient } from './pg-connection.js';
-import { redactedUrl, sqlState, storeErrorOf } from './pg-errors.js';
+import { redactedUrl, storeErrorOf } from './pg-errors.js';
 import { PostgresFleet } from './postgres-fleet.js';
+import { type Outcome, runBatch, type WriteOp } from './write-batch.js';
 
 export interface PostgresJobStoreOptions {
   /**
@@ -78,6 +80,13 @@ export class PostgresJobStore implements JobStore {
   /** Writes called and not yet settled (flush waits for them), and reads (close waits for them). */
   readonly #writes = new Set<Promise<unknown>>();
   readonly #reads = new Set<Promise<unknown>>();
+  /** Inserts, transitions and updates waiting for the next batch, in call order. */
+  readonly #batch: {
+    op: WriteOp;
+    doing: string;
+    resolve: (value: JobRecord | undefined) => void;
+    reject: (err: Error) => void;
+  }[] = [];
 
   constructor(url: string, options: PostgresJobStoreOptions = {}) {
     this.where = redactedUrl(url);
@@ -144,46 +153,19 @@ export class PostgresJobStore implements JobStore {
 
   async insert(job: JobRecord): Promise<void> {
     this.#checkWritable();
-    const record = checkedRecord(job);
-    await this.#write(`storing job ${job.id}`, async () => {
-      try {
-        const columns = columnsOf(record);
-        await this.#pool.query(
-          `INSERT INTO jobs (${COLUMNS}, owner) VALUES (${PLACEHOLDERS}, $${columns.length + 1})`,
-          [...columns, this.owner],
-        );
-      } catch (err) {
-        if (sqlState(err) === '23505') throw new StoreError('duplicate_id', `job ${job.id} already exists`);
-        throw err;
-      }
-    });
+    await this.#queue({ kind: 'insert', record: checkedRecord(job) }, `storing job ${job.id}`);
   }
 
   async transition(id: string, to: JobState, patch: TransitionPatch = {}): Promise<JobRecord> {
     this.#checkWritable();
     // Copied now: the caller may change its object before the write runs.
-    const given = structuredClone(patch);
-    const moved = await this.#write(`moving job ${id} to ${to}`, () =>
-      this.#change(
-        id,
-        (job) => {
-          if (!canTransition(job.status, to)) {
-            throw new StoreError('forbidden_transition', `job ${id}: ${job.status} → ${to} is not allowed`);
-          }
-          return transitioned(job, to, given);
-        },
-        true,
-      ),
-    );
-    if (moved === undefined) throw new StoreError('not_found', `no job ${id}`);
-    return moved;
+    const op = { kind: 'transition' as const, id, to, patch: structuredClone(patch) };
+    return (await this.#queue(op, `moving job ${id} to ${to}`))!;
   }
 
   async update(id: string, patch: UpdatePatch): Promise<JobRecord | undefined> {
     this.#checkWritable();
-    const given = structuredClone(patch);
-    // No such job (pruned meanwhile): nothing left to record on.
-    return this.#write(`updating job ${id}`, () => this.#change(id, (job) => updated(job, given), false));
+    return this.#queue({ kind: 'update', id, patch: structuredClone(patch) }, `updating job ${id}`);
   }
 
   async prune(finishedBefore: Date, keep: number): Promise<number> {
@@ -289,6 +271,47 @@ export class PostgresJobStore implements JobStore {
     if (this.#state !== 'open') throw new StoreError('closed', `the job store is ${this.#state}, not open`);
   }
 
+  /**
+   * Queues an insert, transition or update for the next batch (write-batch.ts): the writes called
+   * while a batch runs go together in the one after it. Resolves or rejects with its own outcome.
+   */
+  #queue(op: WriteOp, doing: string): Promise<JobRecord | undefined> {
+    const queued = new Promise<JobRecord | undefined>((resolve, reject) => {
+      this.#batch.push({ op, doing, resolve, reject });
+    });
+    if (this.#batch.length === 1) {
+      // The first of a batch: the batch runs once the writes before it settled.
+      void this.#write('writing jobs', () => this.#runBatch()).catch(() => {});
+    }
+    this.#writes.add(queued);
+    const forget = () => this.#writes.delete(queued);
+    queued.then(forget, forget);
+    return queued;
+  }
+
+  /** Runs the writes queued so far in one transaction, and answers each. */
+  async #runBatch(): Promise<void> {
+    const batch = this.#batch.splice(0);
+    let outcomes: Outcome[];
+    try {
+      outcomes = await inTransaction(this.#pool, this.where, '', (client) =>
+        runBatch(
+          client,
+          batch.map((entry) => entry.op),
+          this.owner,
+        ),
+      );
+    } catch (err) {
+      for (const entry of batch) entry.reject(storeErrorOf(err, entry.doing, this.where));
+      return;
+    }
+    batch.forEach((entry, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) entry.resolve(outcome.value);
+      else entry.reject(outcome.error);
+    });
+  }
+
   /** Runs `work` once every write called before has settled, and tracks it for flush and close. */
   #write<T>(doing: string, work: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(work).catch((err: unknown) => {
@@ -328,35 +351,5 @@ export class PostgresJobStore implements JobStore {
     const rows = await this.#read<{ n: string }>(doing, text, values);
     // count() is a bigint, which pg gives as a string.
     return Number(rows[0]?.n ?? 0);
-  }
-
-  /**
-   * Changes a stored job in one transaction: reads it under a row lock (no other gateway changes
-   * it meanwhile), applies `change` (which may refuse with a StoreError), validates the result and
-   * writes it back. Resolves undefined for no such job.
-   */
-  #change(
-    id: string,
-    change: (job: JobRecord) => JobRecord,
-    fenced: boolean,
-  ): Promise<JobRecord | undefined> {
-    return inTransaction(this.#pool, this.where, '', async (client) => {
-      const { rows } = await client.query<{ record: unknown; owner: string | null }>(
-        'SELECT record, owner FROM jobs WHERE id = $1 FOR UPDATE',
-        [id],
-      );
-      if (rows[0] === undefined) return undefined;
-      if (fenced && this.owner !== null && rows[0].owner !== this.owner) {
-        // Its lease ran out, and a living gateway claimed the job: its word counts, not ours.
-        throw new StoreError(
-          'forbidden_transition',
-          `job ${id} is held by gateway ${rows[0].owner ?? '(none)'} now, not by this one (${this.owner})`,
-        );
-      }
-      const next = checkedRecord(change(recordOf(rows[0])));
-      await client.query(`UPDATE jobs SET (${COLUMNS}) = (${PLACEHOLDERS}) WHERE id = $1`, columnsOf(next));
-      // checkedRecord froze it; the caller gets a copy of its own, as from every read.
-      return structuredClone(next);
-    });
   }
 }
