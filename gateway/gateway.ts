@@ -371,6 +371,8 @@ export class Gateway {
     });
     dispatcher.setClaimHeld((runner, id) => keeper.claimHeld(runner, id));
     intake.setRunnersElsewhere(() => keeper.elsewhere());
+    core.admission.setElsewhere(() => keeper.usageElsewhere());
+    limits.shareWith(() => keeper.gateways());
     // Work queued here may be for the others' runners; room there may take some of it.
     dispatcher.setOnQueued(() => keeper.handOffSoon());
     bus.onWake(() => keeper.roomElsewhere());

@@ -71,10 +71,16 @@ describe('PostgresFleet', () => {
     expect(Date.parse(members[0]!.expires_at)).toBeGreaterThan(Date.now());
     await b.fleet().leave();
     expect((await a.fleet().members()).map((member) => member.id)).toEqual(['gw-a']);
+    // What the caps count of the other gateways' jobs.
+    await b.insert(testJob('b-1', { client: 'key:x' }));
+    await b.insert(testJob('b-2', { client: 'key:x' }));
+    await b.transition('b-2', 'running', { runner_id: 'r1', attempt: 1 });
+    const usage = await a.fleet().usageElsewhere();
+    expect([usage.queued, [...usage.byClient]]).toEqual([1, [['key:x', 2]]]);
     // Each store lists its own gateway's unfinished jobs only.
     await a.insert(testJob('mine'));
     expect(ids(await a.unfinished())).toEqual(['mine']);
-    expect(await b.unfinished()).toEqual([]);
+    expect(ids(await b.unfinished())).toEqual(['b-1', 'b-2']);
   });
 
   it('claims nothing of a living gateway; once its lease ran out, its queued jobs and callbacks, and running jobs where their runner is', async () => {

@@ -14,7 +14,7 @@ import type { JobRecord, Logger } from '../../shared/index.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import type { SchedRunner } from '../scheduling/scheduler.js';
 import { isUnfinished } from '../store/job-transitions.js';
-import type { Fleet, MemberInfo } from './fleet.js';
+import { type Fleet, type MemberInfo, NO_USAGE, type UsageElsewhere } from './fleet.js';
 import { planHandoffs, type QueuedHere, schedRunnerOf } from './handoff.js';
 
 /** Most jobs one claim takes; more are taken by the next claims of the same beat. */
@@ -77,6 +77,7 @@ export class FleetKeeper {
   /** When the other gateways' runners were last read (ms), and whether a handoff pass is due. */
   #readAt = Number.NEGATIVE_INFINITY;
   #handOffSoon = false;
+  #usage: UsageElsewhere = NO_USAGE;
   #steadySince: number | null = null;
 
   constructor(options: FleetKeeperOptions) {
@@ -89,6 +90,16 @@ export class FleetKeeper {
 
   get fleet(): Fleet {
     return this.#o.fleet;
+  }
+
+  /** The other gateways' unfinished jobs, as the caps count them (as of this gateway's last beat). */
+  usageElsewhere(): UsageElsewhere {
+    return this.#usage;
+  }
+
+  /** How many gateways live, this one included (as of the last read of the fleet). */
+  gateways(): number {
+    return 1 + this.#others.length;
   }
 
   /** The runners of the other gateways, as of their last beat (admission counts them). */
@@ -202,6 +213,7 @@ export class FleetKeeper {
     const { fleet } = this.#o;
     this.#readAt = this.#now();
     try {
+      this.#usage = await fleet.usageElsewhere();
       const members = await fleet.members();
       this.#others = members
         .filter((member) => member.id !== fleet.id)

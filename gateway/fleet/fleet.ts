@@ -19,6 +19,15 @@ export interface FleetMember extends MemberInfo {
   expires_at: string;
 }
 
+/** Unfinished jobs of the other gateways, counted as the caps count them. */
+export interface UsageElsewhere {
+  queued: number;
+  /** Queued and running jobs per client (`key:…` or `addr:…`). */
+  byClient: ReadonlyMap<string, number>;
+}
+
+export const NO_USAGE: UsageElsewhere = { queued: 0, byClient: new Map() };
+
 /** What a claim of a job a runner reported held came to. */
 export type HeldClaim =
   /** It is this gateway's now (it was, or its owner's lease ran out): the record as stored. */
@@ -53,6 +62,11 @@ export interface Fleet {
   handOff(ids: readonly string[], to: string): Promise<string[]>;
   /** Takes the jobs handed to this gateway and not yet taken, oldest first. */
   takeHanded(): Promise<JobRecord[]>;
+  /**
+   * What the other gateways' unfinished jobs take of the fleet's caps (CODEEXEC_MAX_QUEUE,
+   * CODEEXEC_MAX_JOBS_PER_KEY): how many are queued, and how many each client has.
+   */
+  usageElsewhere(): Promise<UsageElsewhere>;
   /** Of `ids`, those another gateway owns now (claimed while this one's lease had run out). */
   ownedElsewhere(ids: readonly string[]): Promise<string[]>;
   /** The gateways whose lease runs, this one included. */

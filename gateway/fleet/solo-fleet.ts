@@ -1,7 +1,14 @@
 // A fleet of one: a gateway on its own files (lowdb) shares its store with nobody, so it has
 // nobody's jobs to claim and nobody to show; a job it does not know is no job.
 import type { JobRecord } from '../../shared/index.js';
-import type { Fleet, FleetMember, HeldClaim, MemberInfo } from './fleet.js';
+import {
+  type Fleet,
+  type FleetMember,
+  type HeldClaim,
+  type MemberInfo,
+  NO_USAGE,
+  type UsageElsewhere,
+} from './fleet.js';
 
 export class SoloFleet implements Fleet {
   readonly id: string;
@@ -32,6 +39,10 @@ export class SoloFleet implements Fleet {
 
   async handOff(): Promise<string[]> {
     return [];
+  }
+
+  async usageElsewhere(): Promise<UsageElsewhere> {
+    return NO_USAGE;
   }
 
   async ownedElsewhere(): Promise<string[]> {

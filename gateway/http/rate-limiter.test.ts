@@ -104,6 +104,23 @@ describe('RateLimits (submissions per client, requests per address)', () => {
     expect(() => limits.admit('key:other')).not.toThrow();
   });
 
+  it('allows each of n gateways its share of a submission limit, never less than one at once', () => {
+    const clock = new FakeClock();
+    const limits = new RateLimits({ perMinute: 60, burst: 6 }, clock);
+    limits.shareWith(() => 3);
+    const answers = [1, 2, 3].map(() => limits.submission('key:abc'));
+    expect(answers.map((a) => a.error === null)).toEqual([true, true, false]);
+    expect(answers[0]!.headers['ratelimit-limit']).toBe('2');
+    expect(answers[2]!.error?.message).toMatch(/at most 60 a minute across 3 gateways, 2 at once here/);
+    // A third of a minute's rate here: one more every 3 s.
+    clock.advance(3_000);
+    expect(limits.submission('key:abc').error).toBeNull();
+    // More gateways than the burst: still one at a time.
+    const tight = new RateLimits({ perMinute: 60, burst: 2 }, clock);
+    tight.shareWith(() => 5);
+    expect([1, 2].map(() => tight.submission('key:x').error === null)).toEqual([true, false]);
+  });
+
   it('limits requests per address ten times more loosely, and never loopback', () => {
     const limits = new RateLimits({ perMinute: 1, burst: 2 }, new FakeClock());
     const outcomes = Array.from({ length: 21 }, () => limits.request('203.0.113.7').error?.code ?? 'ok');

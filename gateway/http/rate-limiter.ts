@@ -73,27 +73,32 @@ export class RateLimiter {
     return this.#capacity / this.#rate;
   }
 
-  /** Takes one token for `key` if there is one. */
-  take(key: string): RateDecision {
+  /**
+   * Takes one token for `key` if there is one. `cost` > 1: a token is worth that many, so this
+   * limiter allows a 1/cost share of its policy (of several gateways enforcing one limit, each its
+   * share); never more than the burst, so one token always fits a full bucket.
+   */
+  take(key: string, cost = 1): RateDecision {
     const now = this.#clock.now();
     this.#sweep(now);
     const capacity = this.#capacity;
+    const token = Math.max(1, Math.min(cost, this.policy.burst)) * UNITS_PER_TOKEN;
     const known = this.#buckets.get(key);
     const bucket = known ?? { units: capacity, at: now };
     bucket.units = Math.min(capacity, bucket.units + Math.max(0, now - bucket.at) * this.#rate);
     bucket.at = now;
-    const allowed = bucket.units >= UNITS_PER_TOKEN;
-    if (allowed) bucket.units -= UNITS_PER_TOKEN;
+    const allowed = bucket.units >= token;
+    if (allowed) bucket.units -= token;
     // Most recently used last: re-insert.
     if (known) this.#buckets.delete(key);
     this.#buckets.set(key, bucket);
     this.#bound();
     return {
       allowed,
-      limit: this.policy.burst,
-      remaining: Math.floor(bucket.units / UNITS_PER_TOKEN),
+      limit: Math.floor(capacity / token),
+      remaining: Math.floor(bucket.units / token),
       resetMs: Math.ceil((capacity - bucket.units) / this.#rate),
-      retryAfterMs: allowed ? 0 : Math.ceil((UNITS_PER_TOKEN - bucket.units) / this.#rate),
+      retryAfterMs: allowed ? 0 : Math.ceil((token - bucket.units) / this.#rate),
     };
   }
 

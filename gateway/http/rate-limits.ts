@@ -39,6 +39,8 @@ export class RateLimits {
   readonly #requests: RateLimiter | null;
 
   readonly #refused: (scope: RateScope) => void;
+  /** How many gateways enforce the submission limit together (each allows its share). */
+  #gateways: () => number = () => 1;
 
   /** `refused`: told of every refusal (the gateway's metrics count them). */
   constructor(
@@ -81,10 +83,20 @@ export class RateLimits {
     return this.#counted(verdict(this.#requests, `requests:${address}`, 'requests'), 'requests');
   }
 
+  /**
+   * Gateways sharing a store enforce one submission limit per client between them: each allows
+   * 1/n of it (n = the living gateways, as this one last read them), so a client spread over them
+   * by a load balancer gets the whole limit, and never more.
+   */
+  shareWith(gateways: () => number): void {
+    this.#gateways = gateways;
+  }
+
   /** A job submission (or a session opened) on behalf of `client`. */
   submission(client: string): RateVerdict {
     if (this.#submissions === null) return UNLIMITED;
-    return this.#counted(verdict(this.#submissions, client, 'submissions'), 'submissions');
+    const cost = Math.max(1, Math.floor(this.#gateways()));
+    return this.#counted(verdict(this.#submissions, client, 'submissions', cost), 'submissions');
   }
 
   #counted(result: RateVerdict, scope: RateScope): RateVerdict {
@@ -100,8 +112,8 @@ export class RateLimits {
   }
 }
 
-function verdict(limiter: RateLimiter, key: string, scope: RateScope): RateVerdict {
-  const decision = limiter.take(key);
+function verdict(limiter: RateLimiter, key: string, scope: RateScope, cost = 1): RateVerdict {
+  const decision = limiter.take(key, cost);
   const headers = rateLimitHeaders(decision, limiter.windowMs);
   if (decision.allowed) return { headers, error: null };
   const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
@@ -112,7 +124,8 @@ function verdict(limiter: RateLimiter, key: string, scope: RateScope): RateVerdi
     headers,
     error: new CodeexecError(
       'rate_limited',
-      `Too many ${what}: at most ${perMinute} a minute, ${decision.limit} at once ` +
+      `Too many ${what}: at most ${perMinute} a minute${cost > 1 ? ` across ${cost} gateways` : ''}, ` +
+        `${decision.limit} at once${cost > 1 ? ' here' : ''} ` +
         `(${scope === 'submissions' ? 'CODEEXEC_RATE_LIMIT, CODEEXEC_RATE_BURST' : 'CODEEXEC_RATE_LIMIT_ADDRESS'}); retry in ${retryAfterS} s`,
       { scope, limit: decision.limit, per_minute: perMinute, retry_after_ms: decision.retryAfterMs },
     ),

@@ -53,6 +53,8 @@ export const DEFAULT_OUTPUT_LOG_LIMITS: OutputLogLimits = {
 };
 
 export interface JobCore {
+  /** The queue bound and the per-client cap (the fleet adds the other gateways' counts). */
+  admission: Admission;
   bus: Bus;
   events: JobEvents;
   book: JobBook;
@@ -130,6 +132,7 @@ export function createJobCore(options: JobCoreOptions): JobCore {
     openTimeoutMs: options.sessionOpenTimeoutMs,
   });
   return {
+    admission,
     bus,
     events,
     book,

@@ -5,7 +5,7 @@
 // different jobs, and a job is claimed by exactly one. Shares the job store's connections.
 import type pg from 'pg';
 import type { JobRecord } from '../../../shared/index.js';
-import type { Fleet, FleetMember, HeldClaim, MemberInfo } from '../../fleet/fleet.js';
+import type { Fleet, FleetMember, HeldClaim, MemberInfo, UsageElsewhere } from '../../fleet/fleet.js';
 import { recordOf, UNFINISHED } from './job-rows.js';
 import { inTransaction, withClient } from './pg-connection.js';
 
@@ -122,6 +122,22 @@ export class PostgresFleet implements Fleet {
       [this.id],
     );
     return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(recordOf);
+  }
+
+  async usageElsewhere(): Promise<UsageElsewhere> {
+    const rows = await this.#query<{ client: string | null; unfinished: string; queued: string }>(
+      'counting the other gateways’ jobs',
+      `SELECT client, count(*) AS unfinished, count(*) FILTER (WHERE status = 'queued') AS queued
+       FROM jobs WHERE status IN ${UNFINISHED} AND owner IS DISTINCT FROM $1 GROUP BY client`,
+      [this.id],
+    );
+    let queued = 0;
+    const byClient = new Map<string, number>();
+    for (const row of rows) {
+      queued += Number(row.queued);
+      if (row.client !== null) byClient.set(row.client, Number(row.unfinished));
+    }
+    return { queued, byClient };
   }
 
   async ownedElsewhere(ids: readonly string[]): Promise<string[]> {
