@@ -367,6 +367,7 @@ export class Gateway {
       owned: () => book.ids(),
       letGo: (ids) => dispatcher.letGo(ids),
       nudge: (to) => bus.nudge(to),
+      left: () => bus.wake(),
       log: log.child({ gateway_id: gatewayId }),
     });
     dispatcher.setClaimHeld((runner, id) => keeper.claimHeld(runner, id));
@@ -475,17 +476,19 @@ export class Gateway {
     if (this.#closed) return;
     this.#closed = true;
     const parts = this.#parts;
-    // Out of the fleet first: runners that move to another gateway find their jobs claimable.
-    await parts.keeper.stop();
     // Clients and runners hear goaway (when to come back) before their sockets close with 1001.
     parts.clientSockets.goaway(parts.goawayReconnectMs);
     parts.hub.shutdown(parts.goawayReconnectMs);
     await parts.transport.close();
     parts.adminSockets.shutdown();
     parts.retention.stop();
-    // Pending callbacks stay pending in the store: the next start resumes them.
-    await this.callbacks.close();
     parts.core.close();
+    // Nothing changes a job here any more: once what was written is stored, this gateway leaves
+    // the fleet, and the others claim its jobs at once (its runners have moved to them by now).
+    await this.store.flush().catch(() => {});
+    await parts.keeper.stop();
+    // Pending callbacks stay pending in the store: the next start (or another gateway) resumes them.
+    await this.callbacks.close();
     parts.stopLogging();
     parts.metrics.close();
     await parts.core.bus.close();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type JobRecord, silentLogger } from '../../shared/index.js';
 import type { RunnerConnection } from '../runners/runner-connection.js';
 import { testJob } from '../store/job-store-conformance.js';
-import type { Fleet, HeldClaim } from './fleet.js';
+import { type Fleet, type HeldClaim, NO_USAGE } from './fleet.js';
 import { runnerView } from './fleet-fixtures.js';
 import { FleetKeeper } from './fleet-keeper.js';
 import type { QueuedHere } from './handoff.js';
@@ -33,6 +33,8 @@ function keeperOver(fleet: Partial<Fleet>, movable: QueuedHere[] = []) {
       claimHeld: async () => ({ kind: 'ended' }),
       handOff: async () => [],
       takeHanded: async () => [],
+      ownedElsewhere: async () => [],
+      usageElsewhere: async () => NO_USAGE,
       members: async () => [],
       ...fleet,
     } as Fleet,
@@ -176,6 +178,7 @@ describe('FleetKeeper', () => {
     );
     await keeper.beat();
     expect(keeper.elsewhere().map((runner) => runner.id)).toEqual(['rb']);
+    expect(keeper.gateways()).toBe(2);
     expect([handed, handedTo, nudged]).toEqual([[['j']], ['gw-x'], ['gw-x']]);
   });
 

@@ -46,6 +46,8 @@ export interface FleetKeeperOptions {
   /** The ids of the unfinished jobs this gateway holds, and how it lets go of some (Dispatcher). */
   owned: () => string[];
   letGo: (ids: string[]) => void;
+  /** This gateway left the fleet (the bus wakes the others). */
+  left?: () => void;
   /** Tells gateway `to` that jobs were handed to it (the bus). */
   nudge: (to: string) => void;
   log: Logger;
@@ -72,13 +74,15 @@ export class FleetKeeper {
   #handing: Promise<void> | null = null;
   #handAgain = false;
   #taking: Promise<void> | null = null;
-  /** When the last beat succeeded, and since when beats have succeeded without a failure (ms). */
+  /** When the last beat succeeded (ms). */
   #lastBeat: number | null = null;
+  /** Since when beats have succeeded without a failure (ms); null after a failed one. */
+  #steadySince: number | null = null;
   /** When the other gateways' runners were last read (ms), and whether a handoff pass is due. */
   #readAt = Number.NEGATIVE_INFINITY;
   #handOffSoon = false;
+  /** The other gateways' unfinished jobs, as the caps count them (as of #readAt). */
   #usage: UsageElsewhere = NO_USAGE;
-  #steadySince: number | null = null;
 
   constructor(options: FleetKeeperOptions) {
     this.#o = options;
@@ -153,6 +157,8 @@ export class FleetKeeper {
     this.#pending.clear();
     try {
       await this.#o.fleet.leave();
+      // The others look again now, not at their next beat.
+      this.#o.left?.();
     } catch (err) {
       this.#o.log.warn(
         { err },
@@ -225,13 +231,15 @@ export class FleetKeeper {
   }
 
   /**
-   * Another gateway said its runners have room (a wake on the bus): with the fleet read again (at
-   * most every REFRESH_MS), queued jobs waiting here may go there.
+   * Another gateway woke this one: its runners have room, or it left the fleet. A beat now (at
+   * most every REFRESH_MS) reads the fleet again, hands it work, and claims what a gateway that
+   * left leaves — queued jobs, and the jobs its runners, connected here now, report held.
    */
   roomElsewhere(): void {
     if (!this.#o.fleet.shared || this.#stopped) return;
     if (this.#now() - this.#readAt < REFRESH_MS) return;
-    void this.#readFleet().then(() => this.handOff());
+    this.#readAt = this.#now();
+    void this.beat();
   }
 
   /** A job joined the queue: one handoff pass soon, for all those queued meanwhile. */
